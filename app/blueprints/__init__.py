@@ -1,0 +1,1 @@
+"""One blueprint per feature; views parse input → check access → call a service → respond."""

@@ -1,0 +1,60 @@
+"""Login and logout."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.extensions import db, limiter, login_rate_key
+from courses.accounts import authenticate
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("main.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("main.home")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+# Only failed attempts count, so a class logging in from one school address is not throttled.
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=login_rate_key, methods=["POST"],
+               deduct_when=lambda response: response.status_code != 302)
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("main.home"))
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        password = request.form.get("password", "")
+        if not username or not password or len(username) > 64 or len(password) > 256:
+            error = _("아이디와 비밀번호를 입력하세요.")
+        else:
+            user = authenticate(db.session, username, password)
+            if user is None:
+                error = _("아이디 또는 비밀번호가 올바르지 않습니다.")
+            else:
+                lang = session.get("lang")
+                session.clear()  # a fresh session at login: nothing from before carries over
+                if lang:
+                    session["lang"] = lang
+                login_user(user)
+                db.session.commit()  # a rehashed password, if argon2 parameters changed
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():  # type: ignore[no-untyped-def]
+    logout_user()
+    session.clear()
+    flash(_("로그아웃되었습니다."), "info")
+    return redirect(url_for("auth.login"))

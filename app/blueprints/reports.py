@@ -1,0 +1,37 @@
+"""Reports: the same data as a table, a chart, CSV and XLSX."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import login_required
+
+from app.auth import actor
+from app.extensions import db
+from app.i18n import translate
+from courses import reports
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.route("/enrolment")
+@login_required
+def enrolment():  # type: ignore[no-untyped-def]
+    report = reports.enrolment_report(db.session, actor())
+    headers = [translate(c) for c in report.columns]
+    fmt = request.args.get("format")
+    if fmt == "csv":
+        return Response(reports.to_csv(report, headers), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename=enrolment.csv"})
+    if fmt == "xlsx":
+        return Response(reports.to_xlsx(report, headers, translate(report.title)),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=enrolment.xlsx"})
+    if fmt:
+        abort(400)
+    label_cols = len(headers) - 3  # the last three columns are counts
+    chart = {
+        "labels": [" ".join(str(v) for v in row[:label_cols]) for row in report.rows],
+        "datasets": [{"label": headers[i], "data": [row[i] for row in report.rows]} for i in range(label_cols, len(headers))],
+    }
+    return render_template("reports/enrolment.html", report=report, headers=headers, chart=chart,
+                           title=translate(report.title))

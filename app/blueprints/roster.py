@@ -1,0 +1,53 @@
+"""OneRoster CSV import page: office admins upload orgs/classes/users/enrollments CSVs (or a zip)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
+
+from app.auth import actor
+from app.extensions import db
+from app.forms import parse_int
+from app.i18n import translate
+from courses import roster_import
+from courses.errors import Errors, ValidationError
+from courses.models import Role
+
+bp = Blueprint("roster", __name__)
+
+
+@bp.route("/admin/import", methods=["GET", "POST"])
+@login_required
+def import_page():  # type: ignore[no-untyped-def]
+    user = actor()
+    if user.role != Role.office_admin:
+        abort(403)
+    result = None
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        e = Errors()
+        school_year = parse_int(e, request.form, "school_year", required=False)
+        # Read every upload whole: the importer decodes and checks each one (CSV, or a zip of them).
+        files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f and f.filename]
+        try:
+            e.raise_if_any()
+            result = roster_import.import_roster(db.session, user, files, school_year=school_year)
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
+    # Row errors are part of a result (the good rows were kept): 200. Only an unusable form is 422.
+    return render_template(
+        "admin/import.html",
+        result=result,
+        errors=errors,
+        entities=roster_import.ENTITIES,
+        max_passwords=roster_import.MAX_PLAIN_PASSWORDS,
+        default_year=roster_import.default_school_year(date.today()),
+        values=request.form,
+    ), (422 if errors else 200)
+
+
+__all__ = ["bp"]

@@ -1,0 +1,24 @@
+"""Flask CLI commands: `flask seed-demo`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from app.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    """Register the CLI commands."""
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Create the demo office, schools, classes and people (once)."""
+        from courses.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+
+        created = seed_demo(db.session)
+        db.session.commit()
+        if created:
+            click.echo("데모 데이터를 만들었습니다 / demo data created")
+        for username, label in DEMO_LOGINS:
+            click.echo(f"  {username:<12} / {DEMO_PASSWORD}   {label}")

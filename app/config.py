@@ -1,0 +1,165 @@
+"""Configuration: classes with defaults, overridden by LMS_* environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid."""
+
+
+class Config:
+    """Embedded defaults: SQLite under instance/, local file storage, in-process jobs."""
+
+    ENV = "development"
+    SECRET_KEY: str | None = None
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'ieum.db'}"
+    REDIS_URL: str | None = None
+    STORAGE = "local"
+    STORAGE_DIR = str(INSTANCE_DIR / "storage")
+    S3_ENDPOINT: str | None = None
+    S3_PUBLIC_ENDPOINT: str | None = None
+    S3_ACCESS_KEY: str | None = None
+    S3_SECRET_KEY: str | None = None
+    S3_BUCKET = "ieum"
+    S3_SECURE: str | None = None
+    S3_REGION = "us-east-1"
+    SFU_SECRET: str | None = None
+    SFU_PUBLIC_URL = "ws://127.0.0.1:8765/ws"
+    IDLE_TIMEOUT_MIN = 30
+    LOGIN_RATE_LIMIT = "10 per 5 minutes"
+    PASSWORD_HASHING = "owasp"
+    DEFAULT_LOCALE = "ko"
+    SESSION_COOKIE_SECURE = False
+    TESTING = False
+
+
+class ProductionConfig(Config):
+    ENV = "production"
+    SESSION_COOKIE_SECURE = True
+
+
+class TestConfig(Config):
+    ENV = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production-0123456789"
+    SFU_SECRET = "test-sfu-secret-0123456789abcdef"
+    DATABASE_URL = "sqlite://"
+    PASSWORD_HASHING = "test"
+
+
+CONFIGS: dict[str, type[Config]] = {"development": Config, "production": ProductionConfig, "test": TestConfig}
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def load_config(env: str | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Build the settings mapping: class defaults, then LMS_* variables, then explicit overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    env = env or environ.get("LMS_ENV", "development")
+    if env not in CONFIGS:
+        raise ConfigError(f"LMS_ENV must be one of {sorted(CONFIGS)}, not {env!r}")
+    cls = CONFIGS[env]
+    settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+    for key, default in list(settings.items()):
+        raw = environ.get(f"LMS_{key}")
+        if raw is None:
+            continue
+        settings[key] = _coerce(key, raw, default)
+    for key, value in overrides.items():
+        settings[key.upper()] = value
+    _validate(settings)
+    return settings
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() not in _BOOL:
+            raise ConfigError(f"LMS_{key} must be true or false, not {raw!r}")
+        return _BOOL[raw.lower()]
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"LMS_{key} must be an integer, not {raw!r}") from None
+    return raw
+
+
+def _validate(s: dict[str, Any]) -> None:
+    if s["ENV"] == "production":
+        for key in ("SECRET_KEY", "SFU_SECRET"):
+            if not s.get(key) or len(s[key]) < 32:
+                raise ConfigError(f"LMS_{key} must be set to at least 32 characters in production")
+        if s["DATABASE_URL"].startswith("sqlite"):
+            raise ConfigError("LMS_DATABASE_URL must name PostgreSQL in production")
+    if not s.get("SECRET_KEY"):
+        s["SECRET_KEY"] = _instance_secret("secret_key")
+    if not s.get("SFU_SECRET"):
+        s["SFU_SECRET"] = _instance_secret("sfu_secret")
+    if not s["DATABASE_URL"].startswith(("sqlite", "postgresql")):
+        raise ConfigError("LMS_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+    if s["DATABASE_URL"].startswith("postgresql://"):
+        s["DATABASE_URL"] = "postgresql+psycopg://" + s["DATABASE_URL"][len("postgresql://"):]
+    if s["STORAGE"] not in ("local", "s3"):
+        raise ConfigError("LMS_STORAGE must be 'local' or 's3'")
+    try:  # building a backend connects to nothing, so the whole storage setup is checked here
+        from media.storage import storage_from_config
+
+        storage_from_config(storage_settings(s))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if s["REDIS_URL"] and not s["REDIS_URL"].startswith(("redis://", "rediss://")):
+        raise ConfigError("LMS_REDIS_URL must be a redis:// URL")
+    if not 1 <= s["IDLE_TIMEOUT_MIN"] <= 24 * 60:
+        raise ConfigError("LMS_IDLE_TIMEOUT_MIN must be between 1 and 1440")
+    if s["PASSWORD_HASHING"] not in ("owasp", "test") or (s["ENV"] == "production" and s["PASSWORD_HASHING"] != "owasp"):
+        raise ConfigError("LMS_PASSWORD_HASHING must be 'owasp' ('test' only outside production)")
+    if s["DEFAULT_LOCALE"] not in ("ko", "en"):
+        raise ConfigError("LMS_DEFAULT_LOCALE must be 'ko' or 'en'")
+
+
+def storage_settings(s: dict[str, Any]) -> dict[str, Any]:
+    """The storage settings under the LMS_* names media.storage reads."""
+    keys = ("STORAGE", "STORAGE_DIR", "SECRET_KEY", "S3_ENDPOINT", "S3_PUBLIC_ENDPOINT", "S3_ACCESS_KEY",
+            "S3_SECRET_KEY", "S3_BUCKET", "S3_SECURE", "S3_REGION")
+    return {f"LMS_{k}": s[k] for k in keys if s.get(k) is not None}
+
+
+def _instance_secret(name: str) -> str:
+    """A random secret kept under instance/ so the first run works without setup (never in the repo)."""
+    path = INSTANCE_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def flask_settings(s: dict[str, Any]) -> dict[str, Any]:
+    """Translate our settings into the keys Flask and its extensions read."""
+    storage = s["REDIS_URL"] or "memory://"
+    return {
+        **s,
+        "SQLALCHEMY_DATABASE_URI": s["DATABASE_URL"],
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True} if s["DATABASE_URL"].startswith("postgresql") else {},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=s["IDLE_TIMEOUT_MIN"]),
+        "RATELIMIT_STORAGE_URI": storage,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which idles out
+        "BABEL_DEFAULT_LOCALE": s["DEFAULT_LOCALE"],
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Seoul",
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    }

@@ -1,0 +1,28 @@
+"""Extensions, created unbound; `create_app` binds them."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from courses.db import Base
+
+# Plain SQLAlchemy models (courses.models) on our own metadata: the domain never imports Flask.
+db = SQLAlchemy(metadata=Base.metadata)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def login_rate_key() -> str:
+    """Throttle per address and per account name, so neither spraying nor guessing gets far."""
+    username = (request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or "").strip()
+    return f"{get_remote_address()}|{username.lower()[:64]}"

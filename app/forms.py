@@ -1,0 +1,119 @@
+"""Parse request input (form or JSON) into the domain's input objects; bad types become field errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from courses.errors import N_, Errors
+from courses.workflow import CourseInput, TargetInput
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def _get(data: Mapping[str, Any], key: str) -> Any:
+    value = data.get(key)
+    return value.strip() if isinstance(value, str) else value
+
+
+def parse_int(e: Errors, data: Mapping[str, Any], key: str, *, required: bool = True) -> int | None:
+    """An integer field, or a field error."""
+    value = _get(data, key)
+    if value in (None, ""):
+        if required:
+            e.add(key, N_("값을 입력하세요."))
+        return None
+    if isinstance(value, bool):
+        e.add(key, N_("숫자를 입력하세요."))
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        e.add(key, N_("숫자를 입력하세요."))
+        return None
+
+
+def parse_date(e: Errors, data: Mapping[str, Any], key: str) -> date | None:
+    """A YYYY-MM-DD field, or a field error."""
+    value = _get(data, key)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        e.add(key, N_("날짜 형식(YYYY-MM-DD)이 올바르지 않습니다."))
+        return None
+
+
+def parse_local_datetime(e: Errors, data: Mapping[str, Any], key: str) -> datetime | None:
+    """A datetime-local field in Seoul time (or ISO with offset), as an aware datetime."""
+    value = _get(data, key)
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        e.add(key, N_("날짜·시각 형식이 올바르지 않습니다."))
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SEOUL)
+
+
+def _targets(e: Errors, data: Mapping[str, Any], getlist: Any) -> list[TargetInput]:
+    raw = data.get("targets")
+    out: list[TargetInput] = []
+    if isinstance(raw, list):  # JSON: [{"school_id": 1, "grade": 5, "class_id": null}, ...]
+        for item in raw:
+            if not isinstance(item, Mapping):
+                e.add("targets", N_("대상 형식이 올바르지 않습니다."))
+                return []
+            sid = parse_int(e, item, "school_id")
+            grade = parse_int(e, item, "grade", required=False)
+            cid = parse_int(e, item, "class_id", required=False)
+            if sid is None:
+                return []
+            out.append(TargetInput(sid, grade, cid))
+        return out
+    # Form: values "school:ID", "grade:SCHOOL:GRADE", "class:SCHOOL:CLASS" from checkboxes.
+    for value in getlist("targets") if getlist else []:
+        parts = str(value).split(":")
+        try:
+            if parts[0] == "school" and len(parts) == 2:
+                out.append(TargetInput(int(parts[1])))
+            elif parts[0] == "grade" and len(parts) == 3:
+                out.append(TargetInput(int(parts[1]), grade=int(parts[2])))
+            elif parts[0] == "class" and len(parts) == 3:
+                out.append(TargetInput(int(parts[1]), class_id=int(parts[2])))
+            else:
+                raise ValueError(value)
+        except ValueError:
+            e.add("targets", N_("대상 형식이 올바르지 않습니다."))
+            return []
+    return out
+
+
+def parse_course_input(data: Mapping[str, Any], getlist: Any = None) -> CourseInput:
+    """Form or JSON → CourseInput; type errors raise ValidationError with every bad field named."""
+    e = Errors()
+    inp = CourseInput(
+        level=str(_get(data, "level") or ""),
+        theme_id=parse_int(e, data, "theme_id"),
+        content_element_id=parse_int(e, data, "content_element_id", required=False),
+        title=str(_get(data, "title") or ""),
+        goals=str(_get(data, "goals") or ""),
+        delivery=str(_get(data, "delivery") or ""),
+        lesson_count=parse_int(e, data, "lesson_count"),
+        hours=parse_int(e, data, "hours"),
+        start_date=parse_date(e, data, "start_date"),
+        end_date=parse_date(e, data, "end_date"),
+        schedule_note=str(_get(data, "schedule_note") or ""),
+        instructor_mode=str(_get(data, "instructor_mode") or ""),
+        instructor_id=parse_int(e, data, "instructor_id", required=False),
+        recording_policy=str(_get(data, "recording_policy") or "none"),
+        class_id=parse_int(e, data, "class_id", required=False),
+        completion_threshold_pct=parse_int(e, data, "completion_threshold_pct", required=False) or 85,
+        targets=_targets(e, data, getlist),
+    )
+    e.raise_if_any()
+    return inp

@@ -1,0 +1,416 @@
+// Live class client: signalling with the SFU (see webrtc/server.py's docstring for the protocol),
+// one "publish" peer connection (browser offers) and one "subscribe" connection (SFU offers).
+// No framework: the page must work on a school phone with no plugins.
+(function () {
+  "use strict";
+  var app = document.getElementById("live-app");
+  if (!app) return;
+  var T = JSON.parse(document.getElementById("live-i18n").textContent);
+  var role = app.dataset.role;
+  var me = app.dataset.me;
+  var isTeacher = role === "teacher" || role === "admin";
+  var $ = function (id) { return document.getElementById(id); };
+
+  var state = {
+    ws: null, pub: null, sub: null, localStream: null, screenStream: null, screenSender: null,
+    tracks: {}, participants: {}, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
+    joined: false, pendingSubCandidates: [], micOn: true, camOn: true
+  };
+  window.ieumLive = state; // exposed for tests and for debugging in the field
+
+  function status(text) { $("live-status").textContent = text; }
+  function showError(text) { var e = $("live-error"); e.textContent = text; e.hidden = !text; }
+  function send(msg) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(msg)); }
+
+  // ---------- devices ----------
+  function fillDevices() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+    navigator.mediaDevices.enumerateDevices().then(function (devs) {
+      [["videoinput", "cam-select"], ["audioinput", "mic-select"]].forEach(function (pair) {
+        var sel = $(pair[1]);
+        var keep = sel.value;
+        while (sel.options.length > 1) sel.remove(1);
+        devs.filter(function (d) { return d.kind === pair[0] && d.deviceId; }).forEach(function (d, i) {
+          var o = document.createElement("option");
+          o.value = d.deviceId; o.textContent = d.label || (pair[0] + " " + (i + 1));
+          sel.appendChild(o);
+        });
+        sel.value = keep;
+      });
+    });
+  }
+
+  function getMedia() {
+    var cam = $("cam-select").value, mic = $("mic-select").value;
+    var constraints = {
+      audio: mic ? { deviceId: { exact: mic } } : true,
+      video: cam ? { deviceId: { exact: cam }, width: { ideal: 640 }, height: { ideal: 360 } }
+                 : { width: { ideal: 640 }, height: { ideal: 360 } }
+    };
+    return navigator.mediaDevices.getUserMedia(constraints).then(function (stream) {
+      showError("");
+      fillDevices();
+      return stream;
+    }, function (err) {
+      showError(err && (err.name === "NotAllowedError" || err.name === "SecurityError") ? T.denied : T.nodevice);
+      throw err;
+    });
+  }
+
+  $("preview-btn").addEventListener("click", function () {
+    getMedia().then(function (stream) {
+      if (state.localStream) state.localStream.getTracks().forEach(function (t) { t.stop(); });
+      state.localStream = stream;
+      $("preview").srcObject = stream;
+    }, function () {});
+  });
+
+  // ---------- joining ----------
+  $("join-btn").addEventListener("click", join);
+
+  function join() {
+    showError("");
+    status(T.connecting);
+    $("join-btn").disabled = true;
+    fetch(app.dataset.tokenUrl, { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": app.dataset.csrf, "Content-Type": "application/json" }, body: "{}" })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (!res.ok) throw new Error((res.body.error && res.body.error.message) || T.join_failed);
+        connect(res.body);
+      })
+      .catch(function (err) {
+        $("join-btn").disabled = false;
+        showError(err.message || T.join_failed);
+        status(T.join_failed);
+        if (state.joined) scheduleReconnect();
+      });
+  }
+
+  function connect(grant) {
+    var ws = new WebSocket(grant.sfu_url);
+    state.ws = ws;
+    state.leaving = false;
+    ws.onopen = function () { ws.send(JSON.stringify({ type: "join", token: grant.token })); };
+    ws.onmessage = function (ev) {
+      var msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      handle(msg);
+    };
+    ws.onclose = function () {
+      if (state.ws !== ws) return;
+      teardownPeers();
+      if (!state.leaving && state.joined) scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    status(T.reconnecting);
+    var delay = Math.min(8000, 500 * Math.pow(2, state.retries++));
+    setTimeout(function () { if (!state.leaving) join(); }, delay);
+  }
+
+  function iceConfig() { return { iceServers: state.iceServers || [], bundlePolicy: "max-bundle" }; }
+
+  function handle(msg) {
+    switch (msg.type) {
+      case "joined":
+        state.joined = true; state.retries = 0; state.iceServers = msg.ice_servers || [];
+        $("prejoin").hidden = true; $("room").hidden = false;
+        $("lobby").hidden = !msg.in_lobby;
+        status(msg.in_lobby ? T.lobby : T.connected);
+        state.onStage = isTeacher; // stage is per connection: after a rejoin the teacher calls again
+        if (state.onStage) startPublishing();
+        break;
+      case "participants":
+        state.participants = {};
+        (msg.participants || []).forEach(function (p) { state.participants[p.user] = p; });
+        if (state.participants[me]) state.onStage = isTeacher || !!state.participants[me].on_stage;
+        renderPeople();
+        break;
+      case "participant":
+        if (msg.event === "left") delete state.participants[msg.participant.user];
+        else state.participants[msg.participant.user] = msg.participant;
+        renderPeople();
+        break;
+      case "class_started":
+        $("lobby").hidden = true; status(T.started);
+        break;
+      case "tracks":
+        state.tracks = {};
+        (msg.tracks || []).forEach(function (t) { state.tracks[t.mid] = t; });
+        relabelTiles();
+        break;
+      case "offer":
+        onSubscribeOffer(msg.sdp);
+        break;
+      case "answer":
+        if (state.pub) state.pub.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch(function (e) { showError(String(e)); });
+        break;
+      case "candidate":
+        var pc = msg.pc === "publish" ? state.pub : state.sub;
+        if (pc && msg.candidate) pc.addIceCandidate(msg.candidate).catch(function () {});
+        break;
+      case "stage":
+        if (msg.user === me && !isTeacher) {
+          state.onStage = msg.on;
+          status(msg.on ? T.on_stage : T.off_stage);
+          if (msg.on) { setHand(false); startPublishing(); } else { stopPublishing(); }
+        }
+        if (state.participants[msg.user]) { state.participants[msg.user].on_stage = msg.on; renderPeople(); }
+        break;
+      case "muted":
+        if (state.localStream) state.localStream.getAudioTracks().forEach(function (t) { t.enabled = false; });
+        state.micOn = false; syncButtons(); status(T.muted_by);
+        break;
+      case "removed":
+        state.leaving = true; status(T.removed); teardownPeers();
+        break;
+      case "chat":
+        addChat(msg);
+        break;
+      case "speaking":
+        if (state.participants[msg.user]) state.participants[msg.user].speaking = msg.speaking;
+        renderPeople(); markSpeaking(msg.user, msg.speaking);
+        break;
+      case "error":
+        if (msg.code === "token_invalid") { state.leaving = true; }
+        showError(msg.message || msg.code);
+        break;
+    }
+  }
+
+  // ---------- publishing (browser offers) ----------
+  function startPublishing() {
+    if (state.pub) return;
+    var ready = state.localStream && state.localStream.getTracks().some(function (t) { return t.readyState === "live"; })
+      ? Promise.resolve(state.localStream) : getMedia();
+    ready.then(function (stream) {
+      state.localStream = stream;
+      $("preview").srcObject = stream;
+      var pc = new RTCPeerConnection(iceConfig());
+      state.pub = pc;
+      stream.getTracks().forEach(function (t) { pc.addTransceiver(t, { direction: "sendonly", streams: [stream] }); });
+      pc.onicecandidate = function (e) { if (e.candidate) send({ type: "candidate", pc: "publish", candidate: e.candidate.toJSON() }); };
+      pc.onconnectionstatechange = function () { if (pc.connectionState === "failed" && state.pub === pc) restartAll(); };
+      state.micOn = true; state.camOn = true; syncButtons();
+      $("mic-btn").hidden = false; $("cam-btn").hidden = false;
+      return offerPublish();
+    }).catch(function () { /* the message is already shown */ });
+  }
+
+  function offerPublish() {
+    var pc = state.pub;
+    if (!pc) return Promise.resolve();
+    return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); }).then(function () {
+      var screenMids = [];
+      pc.getTransceivers().forEach(function (tr) {
+        if (state.screenSender && tr.sender === state.screenSender && tr.mid) screenMids.push(tr.mid);
+      });
+      send({ type: "offer", pc: "publish", sdp: pc.localDescription.sdp, screen: screenMids });
+    });
+  }
+
+  function stopPublishing() {
+    if (state.pub) { state.pub.close(); state.pub = null; }
+    if (state.localStream) { state.localStream.getTracks().forEach(function (t) { t.stop(); }); state.localStream = null; }
+    $("mic-btn").hidden = true; $("cam-btn").hidden = true;
+  }
+
+  // ---------- subscribing (SFU offers) ----------
+  function ensureSub() {
+    if (state.sub) return state.sub;
+    var pc = new RTCPeerConnection(iceConfig());
+    state.sub = pc;
+    pc.onicecandidate = function (e) { if (e.candidate) send({ type: "candidate", pc: "subscribe", candidate: e.candidate.toJSON() }); };
+    pc.ontrack = function (e) { attachTrack(e.transceiver.mid, e.track); };
+    pc.onconnectionstatechange = function () { if (pc.connectionState === "failed" && state.sub === pc) restartAll(); };
+    return pc;
+  }
+
+  function onSubscribeOffer(sdp) {
+    var pc = ensureSub();
+    pc.setRemoteDescription({ type: "offer", sdp: sdp })
+      .then(function () { return pc.createAnswer(); })
+      .then(function (answer) { return pc.setLocalDescription(answer); })
+      .then(function () { send({ type: "answer", pc: "subscribe", sdp: pc.localDescription.sdp }); relabelTiles(); })
+      .catch(function (e) { showError(String(e)); });
+  }
+
+  function restartAll() {
+    // A dead transport: rejoin with a fresh token; attendance is kept whole by the SFU's join/leave events.
+    if (state.ws) { try { state.ws.close(); } catch (e) { /* already closed */ } }
+  }
+
+  function teardownPeers() {
+    if (state.sub) { state.sub.close(); state.sub = null; }
+    if (state.pub) { state.pub.close(); state.pub = null; }
+    document.querySelectorAll("[data-mid]").forEach(function (el) { el.remove(); });
+  }
+
+  // ---------- tiles ----------
+  function attachTrack(mid, track) {
+    var existing = document.querySelector('[data-mid="' + mid + '"]');
+    if (existing) existing.remove();
+    var info = state.tracks[mid] || {};
+    if (track.kind === "audio") {
+      var audio = document.createElement("audio");
+      audio.autoplay = true; audio.dataset.mid = mid; audio.dataset.user = info.user || "";
+      audio.srcObject = new MediaStream([track]);
+      app.appendChild(audio);
+      return;
+    }
+    var tile = document.createElement("div");
+    tile.className = "tile"; tile.dataset.mid = mid; tile.dataset.user = info.user || "";
+    var video = document.createElement("video");
+    video.autoplay = true; video.playsInline = true; video.muted = true;
+    video.srcObject = new MediaStream([track]);
+    var label = document.createElement("span");
+    label.className = "label";
+    tile.appendChild(video); tile.appendChild(label);
+    placeTile(tile, info);
+    track.onended = function () { tile.remove(); };
+  }
+
+  function placeTile(tile, info) {
+    var p = state.participants[info.user] || {};
+    tile.querySelector(".label").textContent = (info.name || p.name || "") + (info.kind === "screen" ? " · " + T.screen : "");
+    tile.setAttribute("aria-label", tile.querySelector(".label").textContent);
+    var main = $("main-tile");
+    var isMain = info.kind === "screen" || ((p.role === "teacher" || p.role === "admin") && !main.querySelector('[data-kind="screen"]'));
+    tile.dataset.kind = info.kind || "";
+    if (isMain) {
+      var empty = main.querySelector(".tile-empty"); if (empty) empty.hidden = true;
+      main.querySelectorAll(".tile").forEach(function (t) { $("side-tiles").appendChild(t); });
+      main.appendChild(tile);
+    } else {
+      $("side-tiles").appendChild(tile);
+    }
+  }
+
+  function relabelTiles() {
+    document.querySelectorAll(".tile[data-mid]").forEach(function (tile) {
+      var info = state.tracks[tile.dataset.mid];
+      if (!info) { tile.remove(); return; }
+      tile.dataset.user = info.user;
+      placeTile(tile, info);
+    });
+  }
+
+  function markSpeaking(user, on) {
+    document.querySelectorAll('.tile[data-user="' + user + '"]').forEach(function (t) { t.classList.toggle("speaking", !!on); });
+  }
+
+  // ---------- people and teacher controls ----------
+  function renderPeople() {
+    var ul = $("people");
+    ul.textContent = "";
+    var list = Object.keys(state.participants).map(function (k) { return state.participants[k]; });
+    list.sort(function (a, b) { return (b.hand_raised ? 1 : 0) - (a.hand_raised ? 1 : 0) || String(a.name).localeCompare(String(b.name), "ko"); });
+    $("people-count").textContent = "(" + T.count.replace("{n}", list.length) + ")";
+    list.forEach(function (p) {
+      var li = document.createElement("li");
+      var name = document.createElement("span");
+      name.textContent = p.name + (p.role === "teacher" ? " (" + T.teacher + ")" : "");
+      if (p.speaking) { name.className = "speaking"; name.textContent += " · " + T.speaking; }
+      li.appendChild(name);
+      if (p.hand_raised) { var tag = document.createElement("span"); tag.className = "tag"; tag.textContent = "✋ " + T.raised; li.appendChild(tag); }
+      if (isTeacher && p.user !== me && p.role === "student") {
+        li.appendChild(button(p.on_stage ? T.stage_off : T.stage_on, function () { send({ type: "stage", user: p.user, on: !p.on_stage }); }, p.name));
+        li.appendChild(button(T.mute, function () { send({ type: "mute", user: p.user }); }, p.name));
+        li.appendChild(button(T.remove, function () { send({ type: "remove", user: p.user }); }, p.name));
+      }
+      ul.appendChild(li);
+    });
+  }
+
+  function button(text, onclick, who) {
+    var b = document.createElement("button");
+    b.type = "button"; b.textContent = text; b.className = "link";
+    b.setAttribute("aria-label", who + " " + text);
+    b.addEventListener("click", onclick);
+    return b;
+  }
+
+  function setHand(up) {
+    state.handUp = up;
+    var b = $("hand-btn");
+    if (b) { b.setAttribute("aria-pressed", String(up)); b.textContent = up ? T.hand_down : T.hand; }
+  }
+
+  if ($("hand-btn")) $("hand-btn").addEventListener("click", function () {
+    send({ type: state.handUp ? "lower_hand" : "raise_hand" }); setHand(!state.handUp);
+  });
+  if ($("start-btn")) $("start-btn").addEventListener("click", function () { send({ type: "start_class" }); $("start-btn").disabled = true; });
+
+  function syncButtons() {
+    $("mic-btn").textContent = state.micOn ? T.mic_off : T.mic_on;
+    $("mic-btn").setAttribute("aria-pressed", String(!state.micOn));
+    $("cam-btn").textContent = state.camOn ? T.cam_off : T.cam_on;
+    $("cam-btn").setAttribute("aria-pressed", String(!state.camOn));
+  }
+  $("mic-btn").addEventListener("click", function () {
+    state.micOn = !state.micOn;
+    if (state.localStream) state.localStream.getAudioTracks().forEach(function (t) { t.enabled = state.micOn; });
+    if (state.micOn) send({ type: "unmute" });
+    syncButtons();
+  });
+  $("cam-btn").addEventListener("click", function () {
+    state.camOn = !state.camOn;
+    if (state.localStream) state.localStream.getVideoTracks().forEach(function (t) { t.enabled = state.camOn; });
+    syncButtons();
+  });
+
+  if ($("screen-btn")) $("screen-btn").addEventListener("click", function () {
+    var btn = $("screen-btn");
+    if (state.screenStream) { stopScreen(); return; }
+    if (!state.pub || !navigator.mediaDevices.getDisplayMedia) return;
+    navigator.mediaDevices.getDisplayMedia({ video: true }).then(function (stream) {
+      state.screenStream = stream;
+      var track = stream.getVideoTracks()[0];
+      state.screenSender = state.pub.addTransceiver(track, { direction: "sendonly", streams: [stream] }).sender;
+      track.onended = stopScreen;
+      btn.textContent = T.stop_screen; btn.setAttribute("aria-pressed", "true");
+      return offerPublish();
+    }).catch(function () { /* the teacher cancelled the picker */ });
+  });
+
+  function stopScreen() {
+    if (!state.screenStream) return;
+    state.screenStream.getTracks().forEach(function (t) { t.stop(); });
+    if (state.pub && state.screenSender) { state.pub.removeTrack(state.screenSender); offerPublish(); }
+    state.screenStream = null; state.screenSender = null;
+    $("screen-btn").textContent = T.screen; $("screen-btn").setAttribute("aria-pressed", "false");
+  }
+
+  // ---------- chat ----------
+  function addChat(msg) {
+    var li = document.createElement("li");
+    var who = document.createElement("strong"); who.textContent = msg.name + ": ";
+    li.appendChild(who); li.appendChild(document.createTextNode(msg.text));
+    $("chat-log").appendChild(li);
+    $("chat-log").scrollTop = $("chat-log").scrollHeight;
+  }
+  $("chat-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var input = $("chat-text");
+    var text = input.value.trim();
+    if (!text) return;
+    send({ type: "chat", text: text });
+    input.value = "";
+  });
+
+  $("leave-btn").addEventListener("click", function () {
+    state.leaving = true;
+    send({ type: "leave" });
+    teardownPeers();
+    stopPublishing();
+    if (state.ws) state.ws.close();
+    status(T.ended);
+    $("room").hidden = true; $("prejoin").hidden = false; $("join-btn").disabled = false;
+    state.joined = false;
+  });
+
+  window.addEventListener("pagehide", function () { if (state.ws) { state.leaving = true; send({ type: "leave" }); } });
+  fillDevices();
+})();

@@ -1,0 +1,1 @@
+"""The LMS domain: organisations, people, cross-curricular courses — usable without a request."""

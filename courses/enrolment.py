@@ -1,0 +1,187 @@
+"""Enrolment: students registered by school / grade / class in one action, or one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select
+from sqlalchemy.orm import Session
+
+from courses.db import utcnow
+from courses.errors import N_, Errors, InvalidTransition, NotFound
+from courses.models import (
+    ClassMembership,
+    Course,
+    CourseStatus,
+    CourseTarget,
+    Enrolment,
+    EventKind,
+    MemberRole,
+    Role,
+    SchoolClass,
+    User,
+)
+from courses.permissions import can_manage, require
+from courses.workflow import _record
+
+OPEN_STATUSES = (CourseStatus.approved, CourseStatus.running)
+
+
+def _actor_school_filter(actor: User):  # type: ignore[no-untyped-def]
+    """Students an actor may enrol: their school's, or any in the office for office admins/staff."""
+    if actor.role == Role.office_admin:
+        return User.office_id == actor.office_id
+    if actor.role in (Role.school_admin, Role.teacher):
+        return User.org_id == actor.org_id
+    return User.office_id == actor.office_id  # the course's instructor: targets still bound it
+
+
+def _in_targets(course: Course):  # type: ignore[no-untyped-def]
+    """A filter on (SchoolClass) rows: classes inside one of the course's targets."""
+    return exists().where(
+        CourseTarget.course_id == course.id,
+        CourseTarget.school_id == SchoolClass.school_id,
+        or_(CourseTarget.grade.is_(None), CourseTarget.grade == SchoolClass.grade),
+        or_(CourseTarget.class_id.is_(None), CourseTarget.class_id == SchoolClass.id),
+    )
+
+
+def _check_open(actor: User, course: Course) -> None:
+    require(can_manage(actor, course))
+    if course.status not in OPEN_STATUSES:
+        raise InvalidTransition(N_("승인되었거나 운영 중인 강좌에만 수강생을 등록할 수 있습니다."))
+
+
+def enrol_group(
+    session: Session, actor: User, course: Course, *, school_id: int, grade: int | None = None, class_id: int | None = None
+) -> int:
+    """Enrol every student of a school, one grade of it, or one class, in one statement; returns how many."""
+    _check_open(actor, course)
+    e = Errors()
+    if grade is not None and not 1 <= grade <= 12:
+        e.add("grade", N_("학년이 올바르지 않습니다."))
+    e.raise_if_any()
+    students = (
+        select(
+            literal(course.id),
+            ClassMembership.user_id,
+            literal(actor.id),
+            literal(utcnow()),
+        )
+        .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
+        .join(User, User.id == ClassMembership.user_id)
+        .where(
+            ClassMembership.role == MemberRole.student,
+            SchoolClass.school_id == school_id,
+            User.active,
+            _actor_school_filter(actor),
+            _in_targets(course),
+            ~exists().where(Enrolment.course_id == course.id, Enrolment.student_id == ClassMembership.user_id),
+        )
+        .distinct()
+    )
+    if grade is not None:
+        students = students.where(SchoolClass.grade == grade)
+    if class_id is not None:
+        students = students.where(SchoolClass.id == class_id)
+    # Count through RETURNING: psycopg's rowcount for INSERT … SELECT is not reliable here.
+    result = session.execute(
+        insert(Enrolment.__table__)
+        .from_select(["course_id", "student_id", "enrolled_by_id", "enrolled_at"], students)
+        .returning(Enrolment.__table__.c.id)
+    )
+    added = len(result.all())
+    if added == 0 and not _group_reachable(session, actor, course, school_id, grade, class_id):
+        raise NotFound(N_("관할 범위나 강좌 대상 밖의 학교/학급입니다."))
+    scope = f"school={school_id}" + (f" grade={grade}" if grade else "") + (f" class={class_id}" if class_id else "")
+    _record(session, course, actor, EventKind.enrolment, None, f"+{added}", scope)
+    return added
+
+
+def _group_reachable(
+    session: Session, actor: User, course: Course, school_id: int, grade: int | None, class_id: int | None
+) -> bool:
+    stmt = select(SchoolClass.id).where(SchoolClass.school_id == school_id, _in_targets(course)).limit(1)
+    if grade is not None:
+        stmt = stmt.where(SchoolClass.grade == grade)
+    if class_id is not None:
+        stmt = stmt.where(SchoolClass.id == class_id)
+    if actor.role in (Role.school_admin, Role.teacher) and school_id != actor.org_id:
+        return False
+    return session.scalar(stmt) is not None
+
+
+def enrol_students(session: Session, actor: User, course: Course, student_ids: Iterable[int]) -> int:
+    """Enrol individual students (each must be in scope and in the course's targets)."""
+    _check_open(actor, course)
+    ids = sorted(set(student_ids))
+    if not ids:
+        return 0
+    eligible = set(
+        session.scalars(
+            select(User.id)
+            .join(ClassMembership, and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student))
+            .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
+            .where(User.id.in_(ids), User.role == Role.student, _actor_school_filter(actor), _in_targets(course))
+        )
+    )
+    missing = [i for i in ids if i not in eligible]
+    if missing:
+        raise NotFound(N_("등록할 수 없는 학생입니다: %(ids)s"), ids=", ".join(map(str, missing)))
+    already = set(
+        session.scalars(select(Enrolment.student_id).where(Enrolment.course_id == course.id, Enrolment.student_id.in_(ids)))
+    )
+    new = [i for i in ids if i not in already]
+    for sid in new:
+        session.add(Enrolment(course_id=course.id, student_id=sid, enrolled_by_id=actor.id))
+    if new:
+        _record(session, course, actor, EventKind.enrolment, None, f"+{len(new)}", "ids=" + ",".join(map(str, new))[:480])
+    return len(new)
+
+
+def unenrol(session: Session, actor: User, course: Course, student_id: int) -> None:
+    """Remove one student from the course."""
+    _check_open(actor, course)
+    result = session.execute(
+        delete(Enrolment).where(
+            Enrolment.course_id == course.id,
+            Enrolment.student_id == student_id,
+            Enrolment.student_id.in_(select(User.id).where(_actor_school_filter(actor))),
+        )
+    )
+    if not result.rowcount:
+        raise NotFound(N_("수강생이 아닙니다."))
+    _record(session, course, actor, EventKind.enrolment, None, "-1", f"id={student_id}")
+
+
+def enrolment_count(session: Session, course: Course) -> int:
+    """How many students are enrolled."""
+    return session.scalar(select(func.count()).where(Enrolment.course_id == course.id)) or 0
+
+
+def list_enrolled(session: Session, actor: User, course: Course, *, limit: int = 500, offset: int = 0) -> list[tuple]:  # type: ignore[type-arg]
+    """Enrolled students the actor may see: (user, class label, number), by school, grade, class, number."""
+    require(can_manage(actor, course) or actor.role in (Role.school_admin, Role.teacher, Role.office_admin))
+    stmt = (
+        select(User, SchoolClass, ClassMembership.number)
+        .join(Enrolment, Enrolment.student_id == User.id)
+        .join(ClassMembership, and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student))
+        .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
+        .where(Enrolment.course_id == course.id)
+        .order_by(SchoolClass.school_id, SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if actor.role in (Role.school_admin, Role.teacher):
+        # A school sees its own students, even on an office-level course that spans many schools.
+        stmt = stmt.where(User.org_id == actor.org_id)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def touch(session: Session, actor: User, course: Course) -> None:
+    """Remember when a student last opened the course (for "continue" on their home page)."""
+    if actor.role != Role.student:
+        return
+    enrolment = session.scalar(select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.student_id == actor.id))
+    if enrolment is not None:
+        enrolment.last_accessed_at = utcnow()

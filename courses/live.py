@@ -1,0 +1,333 @@
+"""Live classes: scheduling, who may join (signed join tokens), SFU events → attendance, the report.
+
+The SFU never touches the database: it reports joins, leaves, stage and camera time, hands, chat and
+recordings by signed webhooks. Each event is stored once by its id, and a person's attendance row is
+recomputed from all of their events, so retries, duplicates and out-of-order delivery change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from courses.db import utcnow
+from courses.errors import N_, DomainError, Forbidden, NotFound
+from courses.models import (
+    Attendance,
+    ChatMessage,
+    ClassMembership,
+    Course,
+    CourseStatus,
+    Enrolment,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    LiveStatus,
+    MemberRole,
+    Recording,
+    RecordingPolicy,
+    Role,
+    SchoolClass,
+    SfuEvent,
+    User,
+)
+from courses.permissions import can_manage, get_course, is_course_admin
+
+JOIN_GRACE = timedelta(minutes=30)  # a class that overruns can still be (re)joined for a while
+EVENT_TYPES = {
+    "participant.joined", "participant.left", "stage.on", "stage.off", "publish.started", "publish.stopped",
+    "hand.raised", "hand.lowered", "chat.message", "speaking.started", "speaking.stopped", "recording.finished",
+}
+
+
+class NotOpen(DomainError):
+    """The live room is not open at this time."""
+
+    status = 409
+
+
+def sync_live_session(session: Session, lesson: Lesson) -> LiveSession | None:
+    """Keep a live lesson's session in step with its schedule (created once both times are set)."""
+    if lesson.kind != LessonKind.live or lesson.starts_at is None or lesson.ends_at is None:
+        return None
+    live = session.scalar(select(LiveSession).where(LiveSession.lesson_id == lesson.id))
+    if live is None:
+        live = LiveSession(course_id=lesson.course_id, lesson_id=lesson.id, starts_at=lesson.starts_at,
+                           ends_at=lesson.ends_at)
+        session.add(live)
+    elif live.status == LiveStatus.scheduled:
+        live.starts_at, live.ends_at = lesson.starts_at, lesson.ends_at
+    session.flush()
+    return live
+
+
+def get_live_session(session: Session, actor: User, live_id: int) -> tuple[LiveSession, Course]:
+    """The live session if the actor may see its course; NotFound otherwise."""
+    live = session.get(LiveSession, live_id)
+    if live is None:
+        raise NotFound()
+    return live, get_course(session, actor, live.course_id)
+
+
+def live_role(session: Session, actor: User, course: Course) -> str:
+    """teacher (runs the class), admin (in scope, may moderate) or student (enrolled); else Forbidden."""
+    if is_course_admin(actor, course) or (actor.role in (Role.office_admin, Role.school_admin)):
+        return "admin"  # get_course has already checked the admin's scope
+    if can_manage(actor, course):
+        return "teacher"
+    if actor.role == Role.student and session.scalar(
+        select(Enrolment.id).where(Enrolment.course_id == course.id, Enrolment.student_id == actor.id)
+    ):
+        return "student"
+    raise Forbidden(N_("이 수업에 참여할 수 없습니다."))
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    """What the browser needs to join: a short-lived token for this room and where the SFU is."""
+
+    token: str
+    room: str
+    role: str
+    expires_in: int
+
+
+def grant_join(session: Session, actor: User, live: LiveSession, course: Course, *, secret: str,
+               now: datetime | None = None, ttl_s: int = 300) -> JoinGrant:
+    """Check access and the time window, then sign a join token (≤ 5 minutes to join)."""
+    from webrtc.tokens import issue_join_token  # dependency-light: PyJWT only
+
+    now = now or utcnow()
+    role = live_role(session, actor, course)
+    if course.status not in (CourseStatus.approved, CourseStatus.running):
+        raise NotOpen(N_("운영 중인 강좌가 아닙니다."))
+    opens = live.starts_at - timedelta(minutes=live.opens_minutes_before)
+    if live.status == LiveStatus.ended or now > live.ends_at + JOIN_GRACE:
+        raise NotOpen(N_("이미 끝난 수업입니다."))
+    if now < opens and role == "student":
+        raise NotOpen(N_("수업 시작 %(m)d분 전부터 입장할 수 있습니다."), m=live.opens_minutes_before)
+    publish = ["audio", "video", "screen"] if role in ("teacher", "admin") else []
+    token = issue_join_token(secret, room=live.room, user_id=str(actor.id), name=actor.name, role=role,
+                             publish=publish, ttl_s=ttl_s, now=now.timestamp())
+    if role == "teacher" and live.status == LiveStatus.scheduled:
+        live.status, live.started_at = LiveStatus.live, now
+    return JoinGrant(token=token, room=live.room, role=role, expires_in=ttl_s)
+
+
+def recording_enabled(course: Course) -> bool:
+    """Whether the course's recording policy asks the SFU to record."""
+    return course.recording_policy != RecordingPolicy.none
+
+
+def end_session(session: Session, actor: User, live: LiveSession, course: Course) -> None:
+    """The teacher ends the class; open attendance intervals are closed at that moment."""
+    if live_role(session, actor, course) not in ("teacher", "admin"):
+        raise Forbidden()
+    live.status, live.ended_at = LiveStatus.ended, utcnow()
+    for uid in session.scalars(select(SfuEvent.user_id).where(SfuEvent.live_session_id == live.id).distinct()):
+        if uid is not None:
+            _recompute(session, live, uid)
+
+
+class BadEvent(ValueError):
+    """A webhook body that is not a well-formed SFU event."""
+
+
+def _parse_event(payload: Any) -> tuple[str, str, int, str, datetime, dict[str, Any]]:
+    if not isinstance(payload, dict):
+        raise BadEvent("body must be a JSON object")
+    event_id, etype, room, user, at, data = (payload.get(k) for k in ("id", "type", "room", "user", "at", "data"))
+    if not isinstance(event_id, str) or not 8 <= len(event_id) <= 64:
+        raise BadEvent("id must be a string of 8-64 characters")
+    if etype not in EVENT_TYPES:
+        raise BadEvent(f"unknown event type {etype!r}")
+    if not isinstance(room, str) or not room.startswith("live-") or not room[5:].isdigit():
+        raise BadEvent("room must look like live-<id>")
+    if not isinstance(at, str):
+        raise BadEvent("at must be an ISO-8601 time")
+    try:
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadEvent("at must be an ISO-8601 time") from None
+    if when.tzinfo is None:
+        raise BadEvent("at must carry a UTC offset")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadEvent("data must be an object")
+    return event_id, etype, int(room[5:]), str(user or ""), when, data
+
+
+def apply_sfu_event(session: Session, payload: Any) -> str:
+    """Store one SFU event (once per id) and update what it affects; returns 'applied' or 'duplicate'."""
+    event_id, etype, live_id, user, when, data = _parse_event(payload)
+    if session.scalar(select(SfuEvent.id).where(SfuEvent.event_id == event_id)) is not None:
+        return "duplicate"
+    live = session.get(LiveSession, live_id)
+    if live is None:
+        raise BadEvent("unknown room")
+    user_id: int | None = None
+    if user:
+        if not user.isdigit() or session.get(User, int(user)) is None:
+            raise BadEvent("unknown user")
+        user_id = int(user)
+    elif etype != "recording.finished":
+        raise BadEvent("user is required")
+    session.add(SfuEvent(event_id=event_id, live_session_id=live.id, user_id=user_id, type=etype, at=when, data=data))
+    if etype == "chat.message" and user_id is not None:
+        text = str(data.get("text", ""))[:2000]
+        session.add(ChatMessage(live_session_id=live.id, user_id=user_id, text=text, at=when))
+    elif etype == "recording.finished":
+        key = data.get("object_key")
+        if not isinstance(key, str) or not key:
+            raise BadEvent("recording.finished needs data.object_key")
+        session.add(Recording(live_session_id=live.id, object_key=key,
+                              content_type=str(data.get("content_type") or "video/webm"),
+                              duration_s=float(data.get("duration_s") or 0), size=int(data.get("size") or 0)))
+    session.flush()
+    if user_id is not None:
+        _recompute(session, live, user_id)
+    return "applied"
+
+
+def _union_seconds(intervals: list[tuple[datetime, datetime]], lo: datetime, hi: datetime) -> int:
+    """Total seconds covered by the intervals inside [lo, hi], overlaps counted once."""
+    clipped = sorted((max(a, lo), min(b, hi)) for a, b in intervals if b > lo and a < hi)
+    total = 0.0
+    cur_a: datetime | None = None
+    cur_b: datetime | None = None
+    for a, b in clipped:
+        if cur_b is None or a > cur_b:
+            if cur_a is not None and cur_b is not None:
+                total += (cur_b - cur_a).total_seconds()
+            cur_a, cur_b = a, b
+        elif b > cur_b:
+            cur_b = b
+    if cur_a is not None and cur_b is not None:
+        total += (cur_b - cur_a).total_seconds()
+    return int(total)
+
+
+def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
+    events = list(session.scalars(
+        select(SfuEvent).where(SfuEvent.live_session_id == live.id, SfuEvent.user_id == user_id)
+        .order_by(SfuEvent.at, SfuEvent.id)
+    ))
+    horizon = live.ended_at or min(utcnow(), live.ends_at)
+    presence: list[tuple[datetime, datetime]] = []
+    stage: list[tuple[datetime, datetime]] = []
+    camera: list[tuple[datetime, datetime]] = []
+    opened: dict[str, datetime | None] = {"presence": None, "stage": None, "camera": None}
+    intervals = {"presence": presence, "stage": stage, "camera": camera}
+    # Presence nests: an ICE restart or a second tab may join again before the old leave arrives.
+    depth = 0
+    counts = {"messages": 0, "hands": 0, "joins": 0}
+    first_join: datetime | None = None
+    last_leave: datetime | None = None
+
+    def open_(kind: str, at: datetime) -> None:
+        if opened[kind] is None:
+            opened[kind] = at
+
+    def close(kind: str, at: datetime) -> None:
+        start = opened[kind]
+        if start is not None:
+            intervals[kind].append((start, at))
+            opened[kind] = None
+
+    for ev in events:
+        if ev.type == "participant.joined":
+            depth += 1
+            counts["joins"] += 1
+            first_join = first_join or ev.at
+            open_("presence", ev.at)
+        elif ev.type == "participant.left":
+            depth = max(0, depth - 1)
+            last_leave = ev.at
+            if depth == 0:
+                close("presence", ev.at)
+                close("stage", ev.at)
+                close("camera", ev.at)
+        elif ev.type == "stage.on":
+            open_("stage", ev.at)
+        elif ev.type == "stage.off":
+            close("stage", ev.at)
+        elif ev.type == "publish.started" and ev.data.get("kind") == "video":
+            open_("camera", ev.at)
+        elif ev.type == "publish.stopped" and ev.data.get("kind") == "video":
+            close("camera", ev.at)
+        elif ev.type == "chat.message":
+            counts["messages"] += 1
+        elif ev.type == "hand.raised":
+            counts["hands"] += 1
+    for kind in ("presence", "stage", "camera"):
+        close(kind, max(horizon, opened[kind] or horizon))
+    row = session.scalar(select(Attendance).where(Attendance.live_session_id == live.id,
+                                                  Attendance.user_id == user_id))
+    if row is None:
+        row = Attendance(live_session_id=live.id, user_id=user_id)
+        session.add(row)
+    row.first_join_at, row.last_leave_at, row.joins = first_join, last_leave, counts["joins"]
+    row.present_seconds = _union_seconds(presence, live.starts_at, live.ends_at)
+    row.stage_seconds = _union_seconds(stage, live.starts_at, live.ends_at)
+    row.camera_seconds = _union_seconds(camera, live.starts_at, live.ends_at)
+    row.messages, row.hands_raised = counts["messages"], counts["hands"]
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    """One line of a session's attendance report."""
+
+    user: User
+    class_label: str
+    number: int | None
+    attendance: Attendance | None
+    present_pct: int
+    completed: bool
+
+
+def attendance_report(session: Session, actor: User, live: LiveSession, course: Course) -> list[AttendanceRow]:
+    """Every enrolled student (absent ones too) with their minutes; a school sees only its own students."""
+    if not (can_manage(actor, course) or actor.role in (Role.office_admin, Role.school_admin)):
+        raise Forbidden()
+    scheduled = max(1.0, (live.ends_at - live.starts_at).total_seconds())
+    stmt = (
+        select(User, SchoolClass, ClassMembership.number, Attendance)
+        .join(Enrolment, and_(Enrolment.student_id == User.id, Enrolment.course_id == course.id))
+        .join(ClassMembership, and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student),
+              isouter=True)
+        .join(SchoolClass, SchoolClass.id == ClassMembership.class_id, isouter=True)
+        .join(Attendance, and_(Attendance.user_id == User.id, Attendance.live_session_id == live.id), isouter=True)
+        .order_by(SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.name)
+    )
+    if actor.role == Role.school_admin:
+        stmt = stmt.where(User.org_id == actor.org_id)
+    rows = []
+    for user, cls, number, att in session.execute(stmt):
+        pct = int(100 * (att.present_seconds if att else 0) / scheduled)
+        rows.append(AttendanceRow(user, cls.label if cls else "", number, att, min(pct, 100),
+                                  pct >= course.completion_threshold_pct))
+    return rows
+
+
+def chat_log(session: Session, live: LiveSession) -> list[ChatMessage]:
+    """The session's chat, oldest first."""
+    return list(session.scalars(select(ChatMessage).where(ChatMessage.live_session_id == live.id)
+                                .order_by(ChatMessage.at, ChatMessage.id)))
+
+
+def recordings(session: Session, live: LiveSession) -> list[Recording]:
+    """The session's recordings."""
+    return list(session.scalars(select(Recording).where(Recording.live_session_id == live.id)
+                                .order_by(Recording.id)))
+
+
+def live_sessions_for(session: Session, course: Course) -> dict[int, LiveSession]:
+    """Live sessions of the course by lesson id."""
+    return {ls.lesson_id: ls for ls in session.scalars(select(LiveSession).where(LiveSession.course_id == course.id))}

@@ -1,0 +1,38 @@
+"""All models, importable from one place so every mapper is configured together."""
+
+from courses.models.catalog import ContentElement, Delivery, Theme
+from courses.models.course import (
+    Course,
+    CourseEvent,
+    CourseLevel,
+    CourseStatus,
+    CourseTarget,
+    Enrolment,
+    EventKind,
+    InstructorMode,
+    Lesson,
+    LessonKind,
+    Material,
+    Notification,
+    RecordingPolicy,
+)
+from courses.models.live import Attendance, ChatMessage, LiveSession, LiveStatus, Recording, SfuEvent
+from courses.models.org import Organisation, OrgKind, SchoolClass, SchoolLevel
+from courses.models.people import (
+    ClassMembership,
+    InstructorProfile,
+    MemberRole,
+    ParentLink,
+    Role,
+    User,
+    instructor_theme,
+)
+
+__all__ = [
+    "Attendance", "ChatMessage", "LiveSession", "LiveStatus", "Recording", "SfuEvent",
+    "ClassMembership", "ContentElement", "Course", "CourseEvent", "CourseLevel", "CourseStatus",
+    "CourseTarget", "Delivery", "Enrolment", "EventKind", "InstructorMode", "InstructorProfile",
+    "Lesson", "LessonKind", "Material", "MemberRole", "Notification", "OrgKind", "Organisation",
+    "ParentLink", "RecordingPolicy", "Role", "SchoolClass", "SchoolLevel", "Theme", "User",
+    "instructor_theme",
+]

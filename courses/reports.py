@@ -1,0 +1,91 @@
+"""Reports a person reads as a table, sees as a chart, or exports (CSV / XLSX)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.orm import Session
+
+from courses.errors import N_
+from courses.models import (
+    ClassMembership,
+    Enrolment,
+    MemberRole,
+    Organisation,
+    OrgKind,
+    Role,
+    SchoolClass,
+    User,
+)
+from courses.permissions import require
+
+
+@dataclass(frozen=True)
+class Report:
+    """A titled table: column headers (msgids) and rows of plain values."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[object]]
+
+
+def enrolment_report(session: Session, actor: User) -> Report:
+    """Office admins: per school; school admins: per grade and class — courses, enrolments, students reached."""
+    require(actor.role in (Role.office_admin, Role.school_admin))
+    if actor.role == Role.office_admin:
+        stmt = (
+            select(Organisation.name, func.count(distinct(Enrolment.course_id)), func.count(Enrolment.id),
+                   func.count(distinct(Enrolment.student_id)))
+            .select_from(Organisation)
+            .join(User, and_(User.org_id == Organisation.id, User.role == Role.student), isouter=True)
+            .join(Enrolment, Enrolment.student_id == User.id, isouter=True)
+            .where(Organisation.kind == OrgKind.school, Organisation.office_id == actor.office_id)
+            .group_by(Organisation.id, Organisation.name)
+            .order_by(Organisation.name)
+        )
+        columns = [N_("학교"), N_("강좌 수"), N_("수강 등록 수"), N_("수강 학생 수")]
+        title = N_("학교별 수강 현황")
+    else:
+        stmt = (
+            select(SchoolClass.grade, SchoolClass.name, func.count(distinct(Enrolment.course_id)), func.count(Enrolment.id),
+                   func.count(distinct(Enrolment.student_id)))
+            .select_from(SchoolClass)
+            .join(ClassMembership, and_(ClassMembership.class_id == SchoolClass.id,
+                                        ClassMembership.role == MemberRole.student), isouter=True)
+            .join(Enrolment, Enrolment.student_id == ClassMembership.user_id, isouter=True)
+            .where(SchoolClass.school_id == actor.org_id)
+            .group_by(SchoolClass.id, SchoolClass.grade, SchoolClass.name)
+            .order_by(SchoolClass.grade, SchoolClass.name)
+        )
+        columns = [N_("학년"), N_("학급"), N_("강좌 수"), N_("수강 등록 수"), N_("수강 학생 수")]
+        title = N_("학급별 수강 현황")
+    return Report(title=title, columns=columns, rows=[list(r) for r in session.execute(stmt)])
+
+
+def to_csv(report: Report, headers: list[str]) -> bytes:
+    """CSV with a BOM so Korean Excel opens it as UTF-8."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(headers)
+    writer.writerows(report.rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(report: Report, headers: list[str], sheet_title: str) -> bytes:
+    """An XLSX workbook with one sheet."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet_title[:31]
+    ws.append(headers)
+    for row in report.rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+

@@ -1,0 +1,124 @@
+"""Demo data: one office, three schools, classes of ~30 students, teachers, instructors, parents."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses.accounts import hash_password
+from courses.catalog import seed_themes
+from courses.models import (
+    ClassMembership,
+    InstructorProfile,
+    MemberRole,
+    Organisation,
+    OrgKind,
+    ParentLink,
+    Role,
+    SchoolClass,
+    SchoolLevel,
+    Theme,
+    User,
+)
+
+DEMO_PASSWORD = "ieum1234!"
+SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
+GIVEN = ["민준", "서연", "도윤", "서윤", "시우", "지우", "하준", "하은", "주원", "지유", "지호", "수아", "예준", "지아", "은우"]
+
+DEMO_LOGINS = [
+    ("office", "교육청 관리자"),
+    ("admin1", "학교 관리자 (이음초등학교)"),
+    ("teacher1", "교사 (이음초 5학년 1반 담임)"),
+    ("student1", "학생 (이음초 5학년 1반)"),
+    ("parent1", "보호자 (student1의 보호자)"),
+    ("instructor1", "교육청 강사"),
+]
+
+
+def _name(i: int) -> str:
+    return SURNAMES[i % len(SURNAMES)] + GIVEN[(i // len(SURNAMES)) % len(GIVEN)]
+
+
+def seed_demo(session: Session, *, students_per_class: int = 30, school_year: int | None = None) -> bool:
+    """Create the demo office once; returns False if it already exists."""
+    if session.scalar(select(User.id).where(User.username == "office")) is not None:
+        return False
+    year = school_year or date.today().year
+    pw = hash_password(DEMO_PASSWORD)  # one hash for every demo account keeps seeding fast
+    seed_themes(session)
+    office = Organisation(kind=OrgKind.office, name="이음시교육청", code="office-ieum")
+    session.add(office)
+    session.flush()
+    office.office_id = office.id
+    support = Organisation(kind=OrgKind.support_office, name="이음동부교육지원청", parent_id=office.id, office_id=office.id)
+    session.add(support)
+    session.flush()
+
+    users: list[User] = []
+
+    def user(username: str, name: str, role: Role, org_id: int) -> User:
+        u = User(username=username, name=name, role=role, org_id=org_id, office_id=office.id, password_hash=pw)
+        users.append(u)
+        session.add(u)
+        return u
+
+    user("office", "정교육 장학사", Role.office_admin, office.id)
+    schools_spec = [
+        ("이음초등학교", SchoolLevel.elementary, [5, 6]),
+        ("이음중학교", SchoolLevel.middle, [1, 2]),
+        ("이음고등학교", SchoolLevel.high, [1, 2]),
+    ]
+    n = 0
+    student_no = 0
+    teacher_no = 0
+    memberships: list[ClassMembership] = []
+    for si, (sname, level, grades) in enumerate(schools_spec, start=1):
+        school = Organisation(kind=OrgKind.school, name=sname, parent_id=support.id, office_id=office.id,
+                              school_level=level, code=f"school-{si}")
+        session.add(school)
+        session.flush()
+        user(f"admin{si}", f"{sname} 교감", Role.school_admin, school.id)
+        for grade in grades:
+            for cn in (1, 2):
+                cls = SchoolClass(school_id=school.id, school_year=year, grade=grade, name=f"{cn}반")
+                session.add(cls)
+                session.flush()
+                teacher_no += 1
+                t = user(f"teacher{teacher_no}", _name(n) + " 선생님", Role.teacher, school.id)
+                n += 1
+                session.flush()
+                memberships.append(ClassMembership(class_id=cls.id, user_id=t.id, role=MemberRole.teacher))
+                for k in range(1, students_per_class + 1):
+                    student_no += 1
+                    s = user(f"student{student_no}", _name(n), Role.student, school.id)
+                    n += 1
+                    session.flush()
+                    memberships.append(ClassMembership(class_id=cls.id, user_id=s.id, role=MemberRole.student, number=k))
+                    if k <= 3:  # a few parents per class are enough to click through
+                        p = user(f"parent{student_no}",
+                                 _name(n) + " 보호자", Role.parent, school.id)
+                        session.flush()
+                        session.add(ParentLink(parent_id=p.id, child_id=s.id))
+    session.add_all(memberships)
+
+    themes = list(session.scalars(select(Theme).order_by(Theme.position)))
+    for i, (affil, external) in enumerate([("이음시교육청 강사단", False), ("이음시교육청 강사단", False),
+                                            ("이음시교육청 강사단", False), ("환경교육센터", True)], start=1):
+        u = user(f"instructor{i}", _name(n) + (" 외부강사" if external else " 강사"), Role.instructor, office.id)
+        n += 1
+        session.flush()
+        session.add(InstructorProfile(
+            user_id=u.id, office_id=office.id, external=external, affiliation=affil,
+            bio="청소년 대상 강의 경력 10년", availability="평일 오전, 화·목 오후",
+            themes=themes[(i - 1) * 2:(i - 1) * 2 + 3],
+        ))
+    session.flush()
+    return True
+
+
+def demo_dates(today: date | None = None) -> tuple[date, date]:
+    """A start and end date a demo request can use."""
+    t = today or date.today()
+    return t + timedelta(days=7), t + timedelta(days=37)

@@ -1,0 +1,575 @@
+"""Cross-curricular course requests: submit, approve or reject, assign an instructor, run, confirm.
+
+Every status change goes through `transition`, which checks the state machine and then the actor,
+and writes a history row (who, when, from → to) and the notifications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses.errors import N_, Errors, Forbidden, InvalidTransition, NotFound
+from courses.models import (
+    ClassMembership,
+    ContentElement,
+    Course,
+    CourseEvent,
+    CourseLevel,
+    CourseStatus,
+    CourseTarget,
+    Delivery,
+    EventKind,
+    InstructorMode,
+    InstructorProfile,
+    Lesson,
+    LessonKind,
+    Material,
+    MemberRole,
+    Organisation,
+    OrgKind,
+    RecordingPolicy,
+    Role,
+    SchoolClass,
+    Theme,
+    User,
+)
+from courses.notifications import notify
+from courses.permissions import can_manage, is_approver, is_course_admin, require, taught_class_ids
+
+STATUS_LABELS = {
+    CourseStatus.submitted: N_("승인 대기"),
+    CourseStatus.approved: N_("승인됨"),
+    CourseStatus.rejected: N_("반려됨"),
+    CourseStatus.withdrawn: N_("요청 취소"),
+    CourseStatus.running: N_("운영 중"),
+    CourseStatus.completed: N_("운영 완료"),
+    CourseStatus.confirmed: N_("이수 확인"),
+    CourseStatus.paid: N_("정산 완료"),
+    CourseStatus.evaluated: N_("평가 완료"),
+    CourseStatus.cancelled: N_("취소됨"),
+}
+
+# The state machine schools follow; anything else is refused with InvalidTransition.
+TRANSITIONS: dict[CourseStatus, frozenset[CourseStatus]] = {
+    CourseStatus.submitted: frozenset({CourseStatus.approved, CourseStatus.rejected, CourseStatus.withdrawn}),
+    CourseStatus.rejected: frozenset({CourseStatus.submitted}),
+    CourseStatus.approved: frozenset({CourseStatus.running, CourseStatus.cancelled}),
+    CourseStatus.running: frozenset({CourseStatus.completed}),
+    CourseStatus.completed: frozenset({CourseStatus.confirmed}),
+    CourseStatus.confirmed: frozenset({CourseStatus.paid}),
+    CourseStatus.paid: frozenset({CourseStatus.evaluated}),
+}
+
+TITLE_MAX, GOALS_MAX, REASON_MAX = 120, 2000, 500
+MAX_LESSONS, MAX_HOURS = 60, 200
+
+
+@dataclass
+class TargetInput:
+    """A target: a school, optionally one grade or one class of it."""
+
+    school_id: int
+    grade: int | None = None
+    class_id: int | None = None
+
+
+@dataclass
+class CourseInput:
+    """What a requester fills in. Strings come straight from forms or JSON and are validated here."""
+
+    level: str
+    theme_id: int | None
+    title: str
+    goals: str
+    delivery: str
+    lesson_count: int | None
+    hours: int | None
+    start_date: date | None
+    end_date: date | None
+    instructor_mode: str
+    content_element_id: int | None = None
+    schedule_note: str = ""
+    recording_policy: str = RecordingPolicy.none.value
+    instructor_id: int | None = None
+    class_id: int | None = None  # for class-level requests
+    targets: list[TargetInput] = field(default_factory=list)
+    completion_threshold_pct: int = 85
+
+
+def _enum(errors: Errors, name: str, enum_cls: type, value: str):  # type: ignore[no-untyped-def]
+    try:
+        return enum_cls(value)
+    except ValueError:
+        errors.add(name, N_("허용되지 않는 값입니다."))
+        return None
+
+
+def _validate(session: Session, actor: User, data: CourseInput, today: date) -> tuple[Errors, dict]:  # type: ignore[type-arg]
+    """Check every field and the targets against the actor's scope; return errors and clean values."""
+    e = Errors()
+    clean: dict = {}  # type: ignore[type-arg]
+    level = _enum(e, "level", CourseLevel, data.level)
+    delivery = _enum(e, "delivery", Delivery, data.delivery)
+    mode = _enum(e, "instructor_mode", InstructorMode, data.instructor_mode)
+    policy = _enum(e, "recording_policy", RecordingPolicy, data.recording_policy)
+    title = (data.title or "").strip()
+    goals = (data.goals or "").strip()
+    if not 2 <= len(title) <= TITLE_MAX:
+        e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=2, max=TITLE_MAX)
+    if not 1 <= len(goals) <= GOALS_MAX:
+        e.add("goals", N_("목표는 1~%(max)d자로 입력하세요."), max=GOALS_MAX)
+    if len(data.schedule_note or "") > 300:
+        e.add("schedule_note", N_("%(max)d자 이내로 입력하세요."), max=300)
+    if data.lesson_count is None or not 1 <= data.lesson_count <= MAX_LESSONS:
+        e.add("lesson_count", N_("수업 횟수는 1~%(max)d 사이여야 합니다."), max=MAX_LESSONS)
+    if data.hours is None or not 1 <= data.hours <= MAX_HOURS:
+        e.add("hours", N_("차시는 1~%(max)d 사이여야 합니다."), max=MAX_HOURS)
+    elif data.lesson_count and data.hours < data.lesson_count:
+        e.add("hours", N_("차시는 수업 횟수보다 적을 수 없습니다."))
+    if not 50 <= data.completion_threshold_pct <= 100:
+        e.add("completion_threshold_pct", N_("이수 기준은 50~100%% 사이여야 합니다."))
+    if data.start_date is None:
+        e.add("start_date", N_("시작일을 입력하세요."))
+    elif data.start_date < today:
+        e.add("start_date", N_("시작일은 오늘 이후여야 합니다."))
+    elif data.start_date > today + timedelta(days=730):
+        e.add("start_date", N_("시작일은 2년 이내여야 합니다."))
+    if data.end_date is None:
+        e.add("end_date", N_("종료일을 입력하세요."))
+    elif data.start_date and data.end_date < data.start_date:
+        e.add("end_date", N_("종료일은 시작일 이후여야 합니다."))
+    elif data.start_date and data.end_date > data.start_date + timedelta(days=366):
+        e.add("end_date", N_("운영 기간은 1년 이내여야 합니다."))
+
+    theme = session.get(Theme, data.theme_id) if data.theme_id else None
+    if theme is None or not theme.active:
+        e.add("theme_id", N_("주제를 선택하세요."))
+    if data.content_element_id is not None:
+        element = session.get(ContentElement, data.content_element_id)
+        if element is None or theme is None or element.theme_id != theme.id:
+            e.add("content_element_id", N_("선택한 주제의 내용 요소가 아닙니다."))
+
+    targets: list[CourseTarget] = []
+    school_id: int | None = None
+    class_obj: SchoolClass | None = None
+    if level == CourseLevel.office:
+        if actor.role != Role.office_admin:
+            e.add("level", N_("교육청 단위 요청은 교육청 관리자만 할 수 있습니다."))
+        targets = _targets_in_office(session, actor, data.targets, e)
+    elif level == CourseLevel.school:
+        if actor.role != Role.school_admin:
+            e.add("level", N_("학교 단위 요청은 학교 관리자만 할 수 있습니다."))
+        school_id = actor.org_id
+        targets = _targets_in_school(session, actor.org_id, data.targets, e)
+    elif level == CourseLevel.class_:
+        if actor.role not in (Role.teacher, Role.school_admin):
+            e.add("level", N_("학급 단위 요청은 교사 또는 학교 관리자만 할 수 있습니다."))
+        class_obj = session.get(SchoolClass, data.class_id) if data.class_id else None
+        allowed = class_obj is not None and class_obj.school_id == actor.org_id
+        if allowed and actor.role == Role.teacher:
+            allowed = session.scalar(taught_class_ids(actor).where(ClassMembership.class_id == class_obj.id)) is not None  # type: ignore[union-attr]
+        if not allowed or class_obj is None:
+            e.add("class_id", N_("담당 학급을 선택하세요."))
+        else:
+            school_id = class_obj.school_id
+            targets = [CourseTarget(school_id=class_obj.school_id, grade=class_obj.grade, class_id=class_obj.id)]
+
+    instructor_id = data.instructor_id
+    if instructor_id is not None and mode is not None:
+        _check_instructor(session, actor, mode, instructor_id, school_id, class_obj, e)
+    elif mode == InstructorMode.homeroom:
+        if class_obj is None:
+            if level is not None and level != CourseLevel.class_:
+                e.add("instructor_mode", N_("담임 교사 수업은 학급 단위 요청에서만 선택할 수 있습니다."))
+        else:
+            instructor_id = _homeroom_teacher_id(session, class_obj.id, actor)
+
+    clean.update(
+        level=level, delivery=delivery, instructor_mode=mode, recording_policy=policy, title=title,
+        goals=goals, theme=theme, targets=targets, school_id=school_id, class_obj=class_obj,
+        instructor_id=instructor_id,
+    )
+    return e, clean
+
+
+def _targets_in_office(session: Session, actor: User, targets: list[TargetInput], e: Errors) -> list[CourseTarget]:
+    if not targets:
+        e.add("targets", N_("대상 학교를 하나 이상 선택하세요."))
+        return []
+    school_ids = {t.school_id for t in targets}
+    found = set(
+        session.scalars(
+            select(Organisation.id).where(
+                Organisation.id.in_(school_ids),
+                Organisation.kind == OrgKind.school,
+                Organisation.office_id == actor.office_id,
+            )
+        )
+    )
+    if found != school_ids:
+        e.add("targets", N_("관할 밖의 학교가 대상에 있습니다."))
+        return []
+    out: list[CourseTarget] = []
+    for t in targets:
+        out.extend(_targets_in_school(session, t.school_id, [t], e))
+    return out
+
+
+def _targets_in_school(session: Session, school_id: int, targets: list[TargetInput], e: Errors) -> list[CourseTarget]:
+    if not targets:
+        return [CourseTarget(school_id=school_id)]
+    out: list[CourseTarget] = []
+    for t in targets:
+        if t.school_id != school_id:
+            e.add("targets", N_("관할 밖의 학교가 대상에 있습니다."))
+            return []
+        if t.grade is not None and not 1 <= t.grade <= 12:
+            e.add("targets", N_("학년이 올바르지 않습니다."))
+            return []
+        if t.class_id is not None:
+            cls = session.get(SchoolClass, t.class_id)
+            if cls is None or cls.school_id != school_id:
+                e.add("targets", N_("관할 밖의 학급이 대상에 있습니다."))
+                return []
+            out.append(CourseTarget(school_id=school_id, grade=cls.grade, class_id=cls.id))
+        else:
+            out.append(CourseTarget(school_id=school_id, grade=t.grade))
+    return out
+
+
+def _homeroom_teacher_id(session: Session, class_id: int, actor: User) -> int | None:
+    if actor.role == Role.teacher:
+        return actor.id
+    return session.scalar(
+        select(ClassMembership.user_id)
+        .where(ClassMembership.class_id == class_id, ClassMembership.role == MemberRole.teacher)
+        .order_by(ClassMembership.id)
+        .limit(1)
+    )
+
+
+def _check_instructor(
+    session: Session,
+    actor: User,
+    mode: InstructorMode,
+    instructor_id: int,
+    school_id: int | None,
+    class_obj: SchoolClass | None,
+    e: Errors,
+) -> None:
+    person = session.get(User, instructor_id)
+    if person is None or person.office_id != actor.office_id or not person.active:
+        e.add("instructor_id", N_("강사를 찾을 수 없습니다."))
+        return
+    if mode in (InstructorMode.office, InstructorMode.external):
+        profile = session.scalar(select(InstructorProfile).where(InstructorProfile.user_id == person.id))
+        if profile is None or profile.external != (mode == InstructorMode.external):
+            e.add("instructor_id", N_("강사 인력풀에 없는 강사입니다."))
+    elif mode in (InstructorMode.school, InstructorMode.homeroom) and (
+        person.role != Role.teacher or (school_id is not None and person.org_id != school_id)
+    ):
+        e.add("instructor_id", N_("해당 학교의 교사를 선택하세요."))
+
+
+def submit_request(session: Session, actor: User, data: CourseInput, *, today: date | None = None) -> Course:
+    """Request a course at office, school or class level; approvers are notified."""
+    today = today or date.today()
+    e, c = _validate(session, actor, data, today)
+    e.raise_if_any()
+    course = Course(
+        level=c["level"],
+        status=CourseStatus.submitted,
+        office_id=actor.office_id,
+        school_id=c["school_id"],
+        class_id=c["class_obj"].id if c["class_obj"] else None,
+        requester_id=actor.id,
+        theme_id=c["theme"].id,
+        content_element_id=data.content_element_id,
+        title=c["title"],
+        goals=c["goals"],
+        delivery=c["delivery"],
+        lesson_count=data.lesson_count,
+        hours=data.hours,
+        start_date=data.start_date,
+        end_date=data.end_date,
+        schedule_note=(data.schedule_note or "").strip(),
+        instructor_mode=c["instructor_mode"],
+        instructor_id=c["instructor_id"],
+        recording_policy=c["recording_policy"],
+        completion_threshold_pct=data.completion_threshold_pct,
+        targets=c["targets"],
+    )
+    kind = LessonKind.recorded if course.delivery == Delivery.recorded else LessonKind.live
+    for n in range(1, (data.lesson_count or 0) + 1):
+        lesson_kind = (LessonKind.live if n % 2 else LessonKind.recorded) if course.delivery == Delivery.blended else kind
+        course.lessons.append(Lesson(number=n, title=f"{n}차시", kind=lesson_kind))
+    session.add(course)
+    session.flush()
+    _record(session, course, actor, EventKind.status, None, CourseStatus.submitted.value)
+    notify(session, approver_ids(session, course), N_("새 강좌 요청"), course.title, f"/courses/{course.id}")
+    return course
+
+
+def resubmit(session: Session, actor: User, course: Course, data: CourseInput, *, today: date | None = None) -> Course:
+    """Edit a rejected request and send it for approval again."""
+    require(actor.id == course.requester_id)
+    _check_transition(course, CourseStatus.submitted)
+    data.level = course.level.value
+    if course.class_id:
+        data.class_id = course.class_id
+    e, c = _validate(session, actor, data, today or date.today())
+    e.raise_if_any()
+    for name in ("title", "goals", "delivery", "instructor_mode", "recording_policy", "instructor_id"):
+        setattr(course, name, c[name])
+    course.theme_id = c["theme"].id
+    course.content_element_id = data.content_element_id
+    course.lesson_count, course.hours = data.lesson_count, data.hours  # type: ignore[assignment]
+    course.start_date, course.end_date = data.start_date, data.end_date  # type: ignore[assignment]
+    course.schedule_note = (data.schedule_note or "").strip()
+    course.targets = c["targets"]
+    course.decision_reason = None
+    _set_status(session, course, actor, CourseStatus.submitted, "")
+    notify(session, approver_ids(session, course), N_("강좌 재요청"), course.title, f"/courses/{course.id}")
+    return course
+
+
+def approver_ids(session: Session, course: Course) -> list[int]:
+    """Users who may approve this course."""
+    if course.level == CourseLevel.class_:
+        stmt = select(User.id).where(User.role == Role.school_admin, User.org_id == course.school_id, User.active)
+    else:
+        stmt = select(User.id).where(User.role == Role.office_admin, User.office_id == course.office_id, User.active)
+    return list(session.scalars(stmt))
+
+
+def _check_transition(course: Course, to: CourseStatus) -> None:
+    if to not in TRANSITIONS.get(course.status, frozenset()):
+        raise InvalidTransition(
+            N_("'%(from_)s' 상태에서 '%(to)s'(으)로 바꿀 수 없습니다."),
+            from_=STATUS_LABELS[course.status],
+            to=STATUS_LABELS[to],
+        )
+
+
+def _set_status(session: Session, course: Course, actor: User, to: CourseStatus, reason: str) -> None:
+    before = course.status
+    course.status = to
+    _record(session, course, actor, EventKind.status, before.value, to.value, reason)
+
+
+def _record(
+    session: Session,
+    course: Course,
+    actor: User | None,
+    kind: EventKind,
+    from_value: str | None,
+    to_value: str | None,
+    detail: str = "",
+) -> None:
+    session.add(
+        CourseEvent(
+            course_id=course.id,
+            actor_id=actor.id if actor else None,
+            kind=kind,
+            from_value=from_value,
+            to_value=to_value,
+            detail=detail[:REASON_MAX],
+        )
+    )
+
+
+def _reason(reason: str | None, required: bool) -> str:
+    text = (reason or "").strip()
+    e = Errors()
+    if required and not text:
+        e.add("reason", N_("사유를 입력하세요."))
+    if len(text) > REASON_MAX:
+        e.add("reason", N_("사유는 %(max)d자 이내로 입력하세요."), max=REASON_MAX)
+    e.raise_if_any()
+    return text
+
+
+def approve(session: Session, actor: User, course: Course, reason: str | None = None) -> Course:
+    """Approve a submitted request (office for office/school level, school for class level)."""
+    _check_transition(course, CourseStatus.approved)
+    require(is_approver(actor, course))
+    text = _reason(reason, required=False)
+    course.decision_reason = text or None
+    _set_status(session, course, actor, CourseStatus.approved, text)
+    notify(session, [course.requester_id], N_("강좌 요청이 승인되었습니다"), course.title, f"/courses/{course.id}")
+    return course
+
+
+def reject(session: Session, actor: User, course: Course, reason: str | None) -> Course:
+    """Reject a submitted request; a reason is required and shown to the requester."""
+    _check_transition(course, CourseStatus.rejected)
+    require(is_approver(actor, course))
+    text = _reason(reason, required=True)
+    course.decision_reason = text
+    _set_status(session, course, actor, CourseStatus.rejected, text)
+    notify(session, [course.requester_id], N_("강좌 요청이 반려되었습니다"), f"{course.title}: {text}", f"/courses/{course.id}")
+    return course
+
+
+def withdraw(session: Session, actor: User, course: Course) -> Course:
+    """The requester takes back a request still awaiting approval."""
+    _check_transition(course, CourseStatus.withdrawn)
+    require(actor.id == course.requester_id)
+    _set_status(session, course, actor, CourseStatus.withdrawn, "")
+    return course
+
+
+def cancel(session: Session, actor: User, course: Course, reason: str | None) -> Course:
+    """An approver cancels an approved course before it runs."""
+    _check_transition(course, CourseStatus.cancelled)
+    require(is_approver(actor, course))
+    text = _reason(reason, required=True)
+    _set_status(session, course, actor, CourseStatus.cancelled, text)
+    notify(session, [course.requester_id], N_("강좌가 취소되었습니다"), f"{course.title}: {text}", f"/courses/{course.id}")
+    return course
+
+
+def start(session: Session, actor: User, course: Course) -> Course:
+    """Start running an approved course."""
+    _check_transition(course, CourseStatus.running)
+    require(can_manage(actor, course))
+    _set_status(session, course, actor, CourseStatus.running, "")
+    return course
+
+
+def complete(session: Session, actor: User, course: Course) -> Course:
+    """Mark a running course as finished; the school then confirms completion."""
+    _check_transition(course, CourseStatus.completed)
+    require(can_manage(actor, course))
+    _set_status(session, course, actor, CourseStatus.completed, "")
+    return course
+
+
+def confirm_completion(session: Session, actor: User, course: Course) -> Course:
+    """The school (or the office, for office-level courses) confirms completion."""
+    _check_transition(course, CourseStatus.confirmed)
+    require(is_course_admin(actor, course) or (actor.role == Role.office_admin and actor.office_id == course.office_id))
+    _set_status(session, course, actor, CourseStatus.confirmed, "")
+    return course
+
+
+def assign_instructor(session: Session, actor: User, course: Course, mode: str, instructor_id: int) -> Course:
+    """Give the course an instructor (after approval, or while it awaits approval)."""
+    if course.status not in (CourseStatus.submitted, CourseStatus.approved, CourseStatus.running):
+        raise InvalidTransition(N_("이 상태에서는 강사를 지정할 수 없습니다."))
+    require(can_manage(actor, course) or is_approver(actor, course))
+    e = Errors()
+    mode_enum = _enum(e, "instructor_mode", InstructorMode, mode)
+    if mode_enum is not None:
+        _check_instructor(session, actor, mode_enum, instructor_id, course.school_id, course.school_class, e)
+    e.raise_if_any()
+    before = str(course.instructor_id) if course.instructor_id else None
+    course.instructor_mode = mode_enum
+    course.instructor_id = instructor_id
+    _record(session, course, actor, EventKind.instructor, before, str(instructor_id))
+    notify(session, [instructor_id], N_("강사로 지정되었습니다"), course.title, f"/courses/{course.id}")
+    return course
+
+
+def update_lesson(
+    session: Session, actor: User, course: Course, lesson_id: int, *, title: str, starts_at, ends_at, description: str  # type: ignore[no-untyped-def]
+) -> Lesson:
+    """Edit a lesson's title and schedule."""
+    require(can_manage(actor, course))
+    lesson = session.get(Lesson, lesson_id)
+    if lesson is None or lesson.course_id != course.id:
+        raise NotFound()
+    e = Errors()
+    title = (title or "").strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
+    if starts_at and ends_at and ends_at <= starts_at:
+        e.add("ends_at", N_("종료 시각은 시작 시각 이후여야 합니다."))
+    if len(description or "") > GOALS_MAX:
+        e.add("description", N_("%(max)d자 이내로 입력하세요."), max=GOALS_MAX)
+    e.raise_if_any()
+    lesson.title, lesson.starts_at, lesson.ends_at, lesson.description = title, starts_at, ends_at, description or ""
+    from courses.live import sync_live_session  # live builds on workflow, not the other way round
+
+    sync_live_session(session, lesson)
+    return lesson
+
+
+def add_material(session: Session, actor: User, course: Course, *, title: str, url: str) -> Material:
+    """Attach a link to the course's materials."""
+    require(can_manage(actor, course))
+    e = Errors()
+    title, url = (title or "").strip(), (url or "").strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
+    if not url.startswith(("https://", "http://")) or len(url) > 500:
+        e.add("url", N_("http(s)로 시작하는 주소를 입력하세요."))
+    e.raise_if_any()
+    material = Material(course_id=course.id, title=title, url=url, added_by_id=actor.id)
+    session.add(material)
+    return material
+
+
+def history(session: Session, course: Course) -> list[CourseEvent]:
+    """The course's history, oldest first."""
+    return list(session.scalars(select(CourseEvent).where(CourseEvent.course_id == course.id).order_by(CourseEvent.id)))
+
+
+def allowed_actions(actor: User, course: Course) -> set[str]:
+    """Which workflow buttons the actor should see for this course now."""
+    out: set[str] = set()
+    nxt = TRANSITIONS.get(course.status, frozenset())
+    if CourseStatus.approved in nxt and is_approver(actor, course):
+        out |= {"approve", "reject"}
+    if CourseStatus.withdrawn in nxt and actor.id == course.requester_id:
+        out.add("withdraw")
+    if CourseStatus.submitted in nxt and actor.id == course.requester_id:
+        out.add("resubmit")
+    if CourseStatus.cancelled in nxt and is_approver(actor, course):
+        out.add("cancel")
+    if CourseStatus.running in nxt and can_manage(actor, course):
+        out.add("start")
+    if CourseStatus.completed in nxt and can_manage(actor, course):
+        out.add("complete")
+    if CourseStatus.confirmed in nxt and (
+        is_course_admin(actor, course) or (actor.role == Role.office_admin and actor.office_id == course.office_id)
+    ):
+        out.add("confirm")
+    if course.status in (CourseStatus.approved, CourseStatus.running) and can_manage(actor, course):
+        out |= {"enrol", "edit_lessons"}
+    if course.status in (CourseStatus.submitted, CourseStatus.approved, CourseStatus.running) and (
+        can_manage(actor, course) or is_approver(actor, course)
+    ):
+        out.add("assign_instructor")
+    return out
+
+
+# The workflow actions people take by name (pages and API alike): name → service(session, actor, course, reason).
+ACTIONS = {
+    "approve": lambda s, a, c, r: approve(s, a, c, r),
+    "reject": lambda s, a, c, r: reject(s, a, c, r),
+    "withdraw": lambda s, a, c, r: withdraw(s, a, c),
+    "cancel": lambda s, a, c, r: cancel(s, a, c, r),
+    "start": lambda s, a, c, r: start(s, a, c),
+    "complete": lambda s, a, c, r: complete(s, a, c),
+    "confirm": lambda s, a, c, r: confirm_completion(s, a, c),
+}
+
+_REQUESTABLE = {Role.office_admin: ["office"], Role.school_admin: ["school", "class"], Role.teacher: ["class"]}
+
+
+def requestable_levels(actor: User) -> list[str]:
+    """The request levels open to the actor (empty: they may not request courses)."""
+    return list(_REQUESTABLE.get(actor.role, []))
+
+
+__all__ = [
+    "ACTIONS", "requestable_levels", "STATUS_LABELS", "TRANSITIONS", "CourseInput", "Forbidden", "TargetInput", "add_material",
+    "allowed_actions", "approve", "approver_ids", "assign_instructor", "cancel", "complete",
+    "confirm_completion", "history", "reject", "resubmit", "start", "submit_request", "update_lesson",
+    "withdraw",
+]

@@ -1,0 +1,118 @@
+"""Live class pages and the SFU webhook over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.live_support import event, live_course
+from webrtc.tokens import verify_join_token
+from webrtc.webhooks import sign_webhook
+
+
+@pytest.fixture()
+def running(web_world, db_session):
+    course, ls = live_course(db_session, web_world, starts_in=timedelta(minutes=-5), minutes=40)
+    db_session.commit()
+    return course, ls
+
+
+def _post_event(client, app, body: dict, *, secret=None, ts=None, tamper=False):
+    raw = json.dumps(body).encode()
+    ts = int(time.time()) if ts is None else ts
+    sig = sign_webhook(secret or app.config["SFU_SECRET"], raw, ts)
+    if tamper:
+        raw = raw.replace(b"participant.joined", b"participant.left")
+    return client.post("/api/v1/sfu/webhook", data=raw, content_type="application/json",
+                       headers={"X-Ieum-Signature": sig, "X-Ieum-Timestamp": str(ts)})
+
+
+def test_student_gets_a_join_token_for_this_room(app, login, web_world, running):
+    course, ls = running
+    c = login(web_world["student"])
+    page = c.get(f"/live/{ls.id}")
+    assert page.status_code == 200 and "수업 입장" in page.get_data(as_text=True)
+    r = c.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": c.csrf()})
+    assert r.status_code == 200
+    claims = verify_join_token(app.config["SFU_SECRET"], r.json["token"], room=ls.room)
+    assert claims.role == "student" and claims.publish == () and r.json["sfu_url"].startswith("ws")
+
+
+def test_token_needs_csrf_and_access(login, web_world, running):
+    _, ls = running
+    c = login(web_world["student"])
+    assert c.post(f"/live/{ls.id}/token", json={}).status_code == 400  # no CSRF token
+    parent = login(web_world["parent"])
+    assert parent.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": parent.csrf()}).status_code == 403
+    other = login(web_world["student_b"])
+    assert other.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": other.csrf()}).status_code == 404
+    assert other.get(f"/live/{ls.id}").status_code == 404
+    assert login(web_world["teacher_b"]).get(f"/live/{ls.id}/attendance").status_code == 404
+
+
+def test_webhook_applies_once_and_attendance_exports(app, client, login, web_world, running, db_session):
+    course, ls = running
+    s = web_world["student"]
+    joined = event(ls, "participant.joined", s, ls.starts_at, name=s.name, role="student")
+    r = _post_event(client, app, joined)
+    assert r.status_code == 200 and r.json == {"status": "applied"}
+    assert _post_event(client, app, joined).json == {"status": "duplicate"}  # a retried delivery
+    _post_event(client, app, event(ls, "participant.left", s, ls.starts_at + timedelta(minutes=4), reason="bye"))
+    _post_event(client, app, event(ls, "chat.message", s, ls.starts_at + timedelta(minutes=1), text="안녕하세요"))
+    t = login(web_world["teacher"])
+    page = t.get(f"/live/{ls.id}/attendance").get_data(as_text=True)
+    assert s.name in page and "안녕하세요" in page and "<canvas" in page
+    csv_text = t.get(f"/live/{ls.id}/attendance?format=csv").data.decode("utf-8-sig")
+    header, *lines = csv_text.splitlines()
+    assert header.startswith("학급,번호,이름,입장,퇴장,참석(분)")
+    mine = next(line for line in lines if s.name in line)
+    assert ",4.0," in mine and mine.endswith(",미이수")
+    wb = load_workbook(io.BytesIO(t.get(f"/live/{ls.id}/attendance?format=xlsx").data))
+    assert len(list(wb.active.iter_rows())) == 1 + 5
+
+
+@pytest.mark.parametrize("kind", ["wrong_secret", "stale", "tampered", "missing"])
+def test_forged_webhooks_are_rejected(app, client, web_world, running, kind, db_session):
+    _, ls = running
+    body = event(ls, "participant.joined", web_world["student"], ls.starts_at)
+    if kind == "missing":
+        r = client.post("/api/v1/sfu/webhook", json=body)
+    else:
+        r = _post_event(client, app, body, secret="x" * 40 if kind == "wrong_secret" else None,
+                        ts=int(time.time()) - 3600 if kind == "stale" else None, tamper=kind == "tampered")
+    assert r.status_code == 401
+    from sqlalchemy import func, select
+
+    from courses.models import SfuEvent
+
+    assert db_session.scalar(select(func.count()).select_from(SfuEvent)) == 0
+
+
+def test_malformed_webhook_body_is_400(app, client, running):
+    raw = b"{not json"
+    ts = int(time.time())
+    r = client.post("/api/v1/sfu/webhook", data=raw, content_type="application/json",
+                    headers={"X-Ieum-Signature": sign_webhook(app.config["SFU_SECRET"], raw, ts),
+                             "X-Ieum-Timestamp": str(ts)})
+    assert r.status_code == 400 and r.json["error"]["code"] == "BadEvent"
+
+
+def test_course_page_links_to_the_live_room(login, web_world, running):
+    course, ls = running
+    page = login(web_world["student"]).get(f"/courses/{course.id}").get_data(as_text=True)
+    assert f"/live/{ls.id}" in page and "실시간 수업 입장" in page
+
+
+def test_teacher_ends_class(login, web_world, running):
+    _, ls = running
+    t = login(web_world["teacher"])
+    r = t.post(f"/live/{ls.id}/end", data={"csrf_token": t.csrf()})
+    assert r.status_code == 302
+    s = login(web_world["student"])
+    r = s.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": s.csrf()})
+    assert r.status_code == 409 and "끝난 수업" in r.json["error"]["message"]
