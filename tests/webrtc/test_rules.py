@@ -1,0 +1,89 @@
+"""Pure helpers of the server and room: SDP inspection, codec matching, NAT announcement, speaking."""
+
+from __future__ import annotations
+
+import pytest
+from aiortc import RTCRtpReceiver
+
+from webrtc.forward import Codec
+from webrtc.ice import announce
+from webrtc.room import Participant, Room, SpeakingDetector
+from webrtc.server import _match_capability, _sending_media
+from webrtc.tokens import JoinClaims
+
+OFFER = "\r\n".join(
+    [
+        "v=0",
+        "o=- 1 1 IN IP4 0.0.0.0",
+        "s=-",
+        "t=0 0",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+        "a=mid:0",
+        "a=sendonly",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96",
+        "a=mid:1",
+        "a=sendrecv",
+        "m=video 0 UDP/TLS/RTP/SAVPF 96",
+        "a=mid:2",
+        "a=sendonly",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96",
+        "a=mid:3",
+        "a=inactive",
+        "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+        "a=mid:4",
+        "",
+    ]
+)
+
+
+def test_sending_media_lists_what_the_offer_sends() -> None:
+    assert _sending_media(OFFER) == [("0", "audio"), ("1", "video")]
+    with pytest.raises(ValueError):
+        _sending_media("hello")
+    with pytest.raises(ValueError):
+        _sending_media("v=0\r\ns=-\r\n")
+
+
+def test_codec_matching_for_subscribers() -> None:
+    caps = RTCRtpReceiver.getCapabilities("video")
+    assert caps is not None
+    vp8 = _match_capability(caps.codecs, Codec("video/VP8", 90000, None, (), 96))
+    assert vp8 is not None and vp8.mimeType == "video/VP8"
+    h264 = Codec("video/H264", 90000, None, (("packetization-mode", "1"), ("profile-level-id", "42e01f")), 102)
+    chosen = _match_capability(caps.codecs, h264)
+    assert chosen is not None and chosen.parameters["profile-level-id"] == "42e01f"
+    assert _match_capability(caps.codecs, Codec("video/AV1", 90000, None, (), 45)) is None
+
+
+def test_announce_rewrites_host_candidates_only() -> None:
+    sdp = "a=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host\r\na=candidate:2 1 udp 1694498815 1.2.3.4 40000 typ srflx raddr 10.0.0.5 rport 40000\r\n"
+    out = announce(sdp, "203.0.113.7")
+    assert "203.0.113.7 40000 typ host" in out and "1.2.3.4 40000 typ srflx" in out
+    assert announce(sdp, None) == sdp
+
+
+def test_speaking_detector_hysteresis() -> None:
+    d = SpeakingDetector()
+    assert all(d.update(127) is None for _ in range(50))
+    changes = [d.update(30) for _ in range(30)]
+    assert changes.count(True) == 1 and d.speaking
+    changes = [d.update(127) for _ in range(40)]
+    assert changes.count(False) == 1 and not d.speaking
+
+
+def _claims(user: str, role: str) -> JoinClaims:
+    publish = ("audio", "video", "screen") if role == "teacher" else ()
+    return JoinClaims("r", user, user, role, publish, 0, 300, "j")
+
+
+def test_lobby_and_publish_rules() -> None:
+    room = Room("r")
+    teacher, student = Participant(_claims("t", "teacher")), Participant(_claims("s", "student"))
+    room.add(teacher)
+    room.add(student)
+    assert student.in_lobby and not teacher.in_lobby
+    assert teacher.may_publish("screen") and not student.may_publish("audio")
+    student.on_stage = True
+    assert student.may_publish("audio") and student.may_publish("video") and not student.may_publish("screen")
+    assert room.wanted_by(student) == {}  # still in the lobby
+    assert [p["user"] for p in room.roster()] == ["t", "s"]

@@ -1,0 +1,661 @@
+"""The media forwarding path: aiortc does SDP, ICE and DTLS; from there on the SFU owns RTP and RTCP.
+
+How the hook works: every peer connection the SFU creates has its bundled ``RTCDtlsTransport`` wrapped by a
+:class:`Transport`, which replaces that instance's ``_handle_rtp_data`` / ``_handle_rtcp_data`` (called by
+aiortc right after SRTP decryption) with our own handlers, and which sends by protecting with the
+transport's ``_tx_srtp`` session and writing straight to the nominated ICE pair's UDP socket. aiortc's
+``RTCRtpSender.send`` / ``RTCRtpReceiver.receive`` are replaced per instance so aiortc never encodes,
+decodes or emits RTCP of its own; the SDP it negotiated still names the SSRCs and payload types we use.
+
+Per incoming packet the header is parsed once, the extension block stripped once and the packet stored
+in the track's NACK buffer; per subscriber only a 12-byte header is packed, then protected and sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioice.ice
+import pylibsrtp
+from aiortc import RTCRtpTransceiver
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+from . import rtp
+from .rtp import RTP_HEADER, PacketBuffer, PliThrottle, ReceptionStats
+
+log = logging.getLogger(__name__)
+
+_pack_header = RTP_HEADER.pack
+_U32 = struct.Struct("!I")
+
+
+@dataclass(slots=True)
+class Counters:
+    """Process-wide packet counters for /metrics and the load test."""
+
+    packets_in: int = 0
+    packets_out: int = 0
+    bytes_out: int = 0
+    rtcp_in: int = 0
+    rtcp_out: int = 0
+    nacks: int = 0
+    nacks_out: int = 0
+    retransmits: int = 0
+    plis_in: int = 0
+    plis_out: int = 0
+    dropped_not_allowed: int = 0
+    srtp_errors: int = 0
+    rtx_in: int = 0
+    dropped_in: int = 0  # publisher packets not forwarded (unknown SSRC, RTX/FEC payload types)
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """A negotiated codec as the forwarding path needs it."""
+
+    mime_type: str
+    clock_rate: int
+    channels: int | None
+    parameters: tuple[tuple[str, str], ...]
+    payload_type: int
+
+    @property
+    def name(self) -> str:
+        """The codec name without the media kind, e.g. ``VP8``."""
+        return self.mime_type.split("/", 1)[1]
+
+
+class Transport:
+    """One SFU-side bundled DTLS transport: receives decrypted RTP/RTCP, sends protected RTP/RTCP."""
+
+    def __init__(
+        self,
+        dtls: RTCDtlsTransport,
+        on_rtp: Callable[[bytes], None],
+        on_rtcp: Callable[[bytes], None],
+        counters: Counters,
+        *,
+        receive_buffer: int = 0,
+    ) -> None:
+        self.dtls = dtls
+        self.receive_buffer = receive_buffer
+        self.on_rtp = on_rtp
+        self.on_rtcp = on_rtcp
+        self.counters = counters
+        self.ready = False
+        self.closed = False
+        self.protect: Callable[[bytes], bytes] = _not_ready
+        self.protect_rtcp: Callable[[bytes], bytes] = _not_ready
+        self.sendto: Callable[[bytes, Any], None] = _drop
+        self.addr: Any = None
+        # forward(b0, marker|pt, seq, ts, ssrc, tail): the per-subscriber hot path, built once DTLS is up.
+        self.forward: Callable[[int, int, int, int, int, bytes], bool] = _not_forwarded
+        self.on_ready: list[Callable[[], None]] = []
+        # aiortc awaits these per decrypted packet; replacing them on the instance is the lowest point
+        # after SRTP where packets are already demultiplexed from DTLS and STUN.
+        dtls._handle_rtp_data = self._rx_rtp  # type: ignore[method-assign]
+        dtls._handle_rtcp_data = self._rx_rtcp  # type: ignore[method-assign]
+        dtls.on("statechange", self._on_state)
+        if dtls.state == "connected":
+            self._on_state()
+
+    async def _rx_rtp(self, data: bytes, arrival_time_ms: int = 0) -> None:
+        self.on_rtp(data)
+
+    async def _rx_rtcp(self, data: bytes) -> None:
+        self.counters.rtcp_in += 1
+        self.on_rtcp(data)
+
+    def _on_state(self) -> None:
+        state = self.dtls.state
+        if state == "connected" and not self.ready:
+            if self._bind_socket():
+                self.ready = True
+                for callback in self.on_ready:
+                    callback()
+        elif state in ("closed", "failed"):
+            self.ready = False
+            self.closed = True
+            self.sendto = _drop
+            self.forward = _not_forwarded
+
+    def _bind_socket(self) -> bool:
+        tx = self.dtls._tx_srtp
+        connection = self.dtls.transport._connection
+        pair = connection._nominated.get(1)
+        if tx is None or pair is None:
+            return False
+        protocol = pair.protocol
+        sock_transport = getattr(protocol, "transport", None)
+        raw_sock = getattr(sock_transport, "_sock", None)
+        if self.receive_buffer and isinstance(raw_sock, socket.socket):
+            # A publisher's socket carries what every subscriber will get; when the event loop is briefly
+            # busy (a burst of fan-out, a GC pause) the default ~200 KB buffer overflows and all lose it.
+            with contextlib.suppress(OSError):
+                raw_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
+        if type(protocol) is aioice.ice.StunProtocol and sock_transport is not None:
+            # Plain UDP: write to the asyncio transport directly, skipping two coroutine layers per packet.
+            self.sendto = sock_transport.sendto
+            if isinstance(raw_sock, socket.socket):
+                self.forward = _make_forwarder(tx, raw_sock, sock_transport, pair.remote_addr, self.counters)
+        else:
+            # TURN-relayed local candidates need aioice's framing; rare on a server, so the slow path is fine.
+            def send_via_protocol(data: bytes, addr: Any, _p: Any = protocol) -> None:
+                asyncio.ensure_future(_p.send_data(data, addr))
+
+            self.sendto = send_via_protocol
+        self.addr = pair.remote_addr
+        if self.forward is _not_forwarded:
+            self.forward = _make_slow_forwarder(tx.protect, self.sendto, self.addr)
+        self.protect = tx.protect
+        self.protect_rtcp = tx.protect_rtcp
+        return True
+
+    def send_rtp(self, packet: bytes) -> None:
+        """Protect and send one RTP packet (no-op until DTLS is up)."""
+        if not self.ready:
+            return
+        try:
+            self.sendto(self.protect(packet), self.addr)
+        except (pylibsrtp.Error, OSError) as exc:
+            log.debug("send_rtp failed: %s", exc)
+
+    def send_rtcp(self, packet: bytes) -> None:
+        """Protect and send one (compound) RTCP packet."""
+        if not self.ready:
+            return
+        try:
+            self.sendto(self.protect_rtcp(packet), self.addr)
+            self.counters.rtcp_out += 1
+        except (pylibsrtp.Error, OSError) as exc:
+            log.debug("send_rtcp failed: %s", exc)
+
+
+def _make_forwarder(
+    tx: pylibsrtp.Session, sock: socket.socket, fallback: asyncio.DatagramTransport, addr: Any, counters: Counters
+) -> Callable[[int, int, int, int, int, bytes], bool]:
+    """The per-packet send for one subscriber: header written and payload copied straight into libsrtp's
+    buffer, protected in place, sent from that buffer with one syscall.
+
+    This skips pylibsrtp's wrapper (type checks, an int* allocation and two copies per call) and asyncio's
+    ``sendto`` bookkeeping; together they were about a third of the SFU's CPU per forwarded packet. It relies
+    on pylibsrtp 1.x internals (``_srtp``, ``_cdata``, ``_buffer``), so any mismatch falls back to the public API.
+    """
+    try:
+        from pylibsrtp._binding import ffi, lib
+
+        srtp = tx._srtp[0]
+        cdata = tx._cdata
+        buf = tx._buffer
+        capacity = len(buf) - 16  # room for the SRTP auth tag / AEAD trailer
+        view = memoryview(buf)
+    except (ImportError, AttributeError, TypeError):
+        return _make_slow_forwarder(tx.protect, fallback.sendto, addr)
+    len_p = ffi.new("int *")
+    protect = lib.srtp_protect
+    pack_into = RTP_HEADER.pack_into
+    sendto = sock.sendto
+
+    # ``session`` is unused in the body but must stay referenced: libsrtp's context is freed with it.
+    def forward(b0: int, m_pt: int, seq: int, ts: int, ssrc: int, tail: bytes, session: pylibsrtp.Session = tx) -> bool:
+        n = 12 + len(tail)
+        if n > capacity:
+            return False
+        pack_into(buf, 0, b0, m_pt, seq, ts, ssrc)
+        buf[12:n] = tail
+        len_p[0] = n
+        if protect(srtp, cdata, len_p):
+            counters.srtp_errors += 1
+            return False
+        try:
+            sendto(view[: len_p[0]], addr)
+        except BlockingIOError:
+            # Socket buffer full: let asyncio queue it (it copies) rather than drop.
+            fallback.sendto(bytes(view[: len_p[0]]), addr)
+        except OSError:
+            return False
+        return True
+
+    return forward
+
+
+def _make_slow_forwarder(
+    protect: Callable[[bytes], bytes], sendto: Callable[[bytes, Any], None], addr: Any
+) -> Callable[[int, int, int, int, int, bytes], bool]:
+    def forward(b0: int, m_pt: int, seq: int, ts: int, ssrc: int, tail: bytes) -> bool:
+        try:
+            sendto(protect(_pack_header(b0, m_pt, seq, ts, ssrc) + tail), addr)
+        except (pylibsrtp.Error, OSError):
+            return False
+        return True
+
+    return forward
+
+
+def _not_forwarded(b0: int, m_pt: int, seq: int, ts: int, ssrc: int, tail: bytes) -> bool:
+    return False
+
+
+def _not_ready(data: bytes) -> bytes:
+    raise pylibsrtp.Error("transport not ready")
+
+
+def _drop(data: bytes, addr: Any) -> None:
+    return None
+
+
+async def _no_send(*args: object, **kwargs: object) -> None:
+    return None
+
+
+def silence_sender(transceiver: RTCRtpTransceiver) -> None:
+    """Keep aiortc's RTCRtpSender from encoding or sending RTCP on this transceiver: we forward instead."""
+    transceiver.sender.send = _no_send  # type: ignore[method-assign]
+
+
+class OutSlot:
+    """One sendonly m-line towards a subscriber; reused for another source of the same kind and codec."""
+
+    __slots__ = ("transceiver", "kind", "codec", "ssrc", "payload_type", "binding", "last_seq", "last_ts", "cname")
+
+    def __init__(self, transceiver: RTCRtpTransceiver, kind: str, codec: Codec, cname: str) -> None:
+        self.transceiver = transceiver
+        self.kind = kind
+        self.codec = codec
+        self.ssrc: int = transceiver.sender._ssrc
+        self.payload_type = -1  # known once the offer is created
+        self.binding: Binding | None = None
+        self.last_seq: int | None = None
+        self.last_ts: int | None = None
+        self.cname = cname
+
+    @property
+    def mid(self) -> str | None:
+        """The m-line's mid, once negotiated."""
+        return self.transceiver.mid
+
+
+class Binding:
+    """A source track forwarded to one subscriber slot: the per-subscriber rewrite state."""
+
+    __slots__ = (
+        "track",
+        "transport",
+        "slot",
+        "ssrc",
+        "pt",
+        "seq_off",
+        "ts_off",
+        "first_seq",
+        "start_packets",
+        "start_octets",
+        "active",
+        "fraction_lost",
+    )
+
+    def __init__(self, track: SourceTrack, transport: Transport, slot: OutSlot) -> None:
+        self.track = track
+        self.transport = transport
+        self.slot = slot
+        self.ssrc = slot.ssrc
+        self.pt = slot.payload_type
+        self.seq_off = -1  # -1: not started (waiting for the first packet / key frame)
+        self.ts_off = 0
+        self.first_seq = 0
+        # SR counts are derived from the track's counters at start instead of being bumped per packet.
+        self.start_packets = 0
+        self.start_octets = 0
+        self.active = False  # set once the subscriber answered the offer that carries this slot
+        self.fraction_lost = 0
+
+    def start(self, seq: int, ts: int) -> None:
+        """Choose offsets so the subscriber sees one continuous stream on this SSRC."""
+        slot = self.slot
+        if slot.last_seq is None or slot.last_ts is None:
+            self.seq_off = (random.getrandbits(15) - seq) & 0xFFFF
+            self.ts_off = (random.getrandbits(31) - ts) & 0xFFFFFFFF
+        else:
+            # Continue where the previous source on this slot stopped; jump the clock a little forward.
+            gap = self.track.codec.clock_rate // 10
+            self.seq_off = (slot.last_seq + 1 - seq) & 0xFFFF
+            self.ts_off = (slot.last_ts + gap - ts) & 0xFFFFFFFF
+        self.first_seq = seq
+        # The packet being started with is counted by the track already; include it.
+        self.start_packets = self.track.packets_in - 1
+        self.start_octets = self.track.octets_in - self.track.last_size
+
+    def stop(self) -> None:
+        """Remember the last numbers sent so a later source on the same slot continues them."""
+        if self.seq_off >= 0:
+            self.slot.last_seq = (self.track.stats.max_seq + self.seq_off) & 0xFFFF
+            self.slot.last_ts = (self.track.last_ts + self.ts_off) & 0xFFFFFFFF
+        self.active = False
+
+
+class SourceTrack:
+    """One published track (camera, microphone or screen) and everyone it is forwarded to."""
+
+    def __init__(
+        self,
+        *,
+        track_id: str,
+        owner: str,
+        kind: str,
+        source: str,
+        codec: Codec,
+        ssrc: int | None,
+        mid: str | None,
+        publisher: Transport,
+        counters: Counters,
+        audio_level_id: int = 0,
+        rtcp_ssrc: int = 0,
+        rtx_ssrc: int | None = None,
+        rtx_payload_type: int | None = None,
+    ) -> None:
+        self.id = track_id
+        self.owner = owner
+        self.kind = kind
+        self.source = source
+        self.codec = codec
+        self.ssrc = ssrc
+        self.mid = mid
+        self.publisher = publisher
+        self.counters = counters
+        self.audio_level_id = audio_level_id
+        self.rtcp_ssrc = rtcp_ssrc or random.getrandbits(32)
+        self.rtx_ssrc = rtx_ssrc
+        self.rtx_payload_type = rtx_payload_type
+        # Within libsrtp's 1024-packet replay window, so re-protecting a NACKed sequence number still works.
+        self.buffer: PacketBuffer[tuple[int, int, int, bytes]] = PacketBuffer(512 if kind == "video" else 128)
+        self.stats = ReceptionStats(codec.clock_rate)
+        self.pli = PliThrottle(1.0)
+        self.bindings: list[Binding] = []
+        self.muted = False
+        self.last_ts = 0
+        self.packets_in = 0
+        self.octets_in = 0
+        self.last_size = 0
+        # Decrypted publisher packets, extensions intact, for in-process consumers (the recorder).
+        self.taps: list[Callable[[bytes], None]] = []
+        self.on_level: Callable[[int], None] | None = None
+        self._is_video = kind == "video"
+        self._codec_name = codec.name
+
+    # --- incoming ------------------------------------------------------------------------------
+
+    def on_rtp(self, data: bytes, header: rtp.RtpHeader) -> None:
+        """Forward one decrypted packet from the publisher to every active binding."""
+        seq = header.sequence
+        ts = header.timestamp
+        self.packets_in += 1
+        self.counters.packets_in += 1
+        stats = self.stats
+        if stats.base_seq >= 0:
+            gap = rtp.seq_diff(seq, stats.max_seq)
+            if 1 < gap <= 64 and self.ssrc is not None:
+                # Publisher → SFU loss hurts every subscriber at once: ask the publisher to resend.
+                missing = [(stats.max_seq + i) & 0xFFFF for i in range(1, gap)]
+                self.counters.nacks_out += 1
+                self.publisher.send_rtcp(rtp.build_nack(self.rtcp_ssrc, self.ssrc, missing))
+        stats.add(seq, ts, time.monotonic())
+        if rtp.seq_diff(seq, self.stats.max_seq) >= 0:
+            self.last_ts = ts
+        if self.audio_level_id and self.on_level is not None:
+            level = rtp.audio_level(data, header, self.audio_level_id)
+            if level is not None:
+                self.on_level(level)
+        for tap in self.taps:
+            tap(data)
+        b0, tail = rtp.strip_extensions(data, header)
+        marker = 0x80 if header.marker else 0
+        self.buffer.put(seq, (b0, marker, ts, tail))
+        if self.muted:
+            return
+
+        keyframe: bool | None = None
+        size = len(tail)
+        self.octets_in += size
+        self.last_size = size
+        sent = 0
+        # Only active bindings are in the list; the loop body is the per-subscriber cost of the SFU.
+        for b in self.bindings:
+            seq_off = b.seq_off
+            if seq_off < 0:
+                if not b.transport.ready:
+                    continue
+                if self._is_video:
+                    # A subscriber that starts mid-frame cannot decode until a key frame; wait for one.
+                    if keyframe is None:
+                        keyframe = rtp.is_keyframe(self._codec_name, data[header.payload_offset :])
+                    if not keyframe:
+                        self.request_keyframe()
+                        continue
+                b.start(seq, ts)
+                seq_off = b.seq_off
+            if b.transport.forward(b0, marker | b.pt, (seq + seq_off) & 0xFFFF, (ts + b.ts_off) & 0xFFFFFFFF, b.ssrc, tail):
+                sent += 1
+        self.counters.packets_out += sent
+        self.counters.bytes_out += sent * (size + 12)
+
+    def on_sender_report(self, info: rtp.SenderInfo) -> None:
+        """Relay the publisher's SR to each subscriber in its own numbering (keeps lip sync and stats)."""
+        self.stats.last_sr = (info.ntp >> 16) & 0xFFFFFFFF
+        self.stats.last_sr_at = time.monotonic()
+        for b in self.bindings:
+            if b.seq_off < 0 or not b.transport.ready:
+                continue
+            packet = rtp.build_sr(
+                b.ssrc,
+                info.ntp,
+                info.rtp_timestamp + b.ts_off,
+                self.packets_in - b.start_packets,
+                self.octets_in - b.start_octets,
+            )
+            packet += rtp.build_sdes_cname(b.ssrc, b.slot.cname)
+            b.transport.send_rtcp(packet)
+
+    # --- feedback from subscribers -------------------------------------------------------------
+
+    def retransmit(self, binding: Binding, sequences: list[int]) -> None:
+        """Answer a subscriber's NACK from the packet buffer, rewritten for that subscriber."""
+        if binding.seq_off < 0:
+            return
+        self.counters.nacks += 1
+        tr = binding.transport
+        for out_seq in sequences:
+            seq = (out_seq - binding.seq_off) & 0xFFFF
+            if rtp.seq_diff(seq, binding.first_seq) < 0:
+                continue
+            entry = self.buffer.get(seq)
+            if entry is None:
+                continue
+            b0, marker, ts, tail = entry
+            tr.send_rtp(_pack_header(b0, marker | binding.pt, out_seq, (ts + binding.ts_off) & 0xFFFFFFFF, binding.ssrc) + tail)
+            self.counters.retransmits += 1
+
+    def request_keyframe(self) -> None:
+        """Send a PLI to the publisher, at most once a second however many subscribers ask."""
+        if not self._is_video or self.ssrc is None:
+            return
+        if self.pli.allow(time.monotonic()):
+            self.counters.plis_out += 1
+            self.publisher.send_rtcp(rtp.build_pli(self.rtcp_ssrc, self.ssrc))
+
+    def receiver_report(self, remb_bps: int) -> bytes | None:
+        """RR (+ REMB for video) to send to the publisher for this track."""
+        if self.ssrc is None or self.stats.base_seq < 0:
+            return None
+        packet = rtp.build_rr(self.rtcp_ssrc, [self.stats.report_block(self.ssrc, time.monotonic())])
+        if self._is_video and remb_bps:
+            packet += rtp.build_remb(self.rtcp_ssrc, remb_bps, [self.ssrc])
+        return packet
+
+    # --- bindings ------------------------------------------------------------------------------
+
+    def add_binding(self, binding: Binding) -> None:
+        """Start forwarding to a subscriber slot (after it is negotiated and active)."""
+        binding.active = True
+        if binding not in self.bindings:
+            self.bindings.append(binding)
+
+    def remove_binding(self, binding: Binding) -> None:
+        """Stop forwarding to a subscriber slot."""
+        binding.stop()
+        if binding in self.bindings:
+            self.bindings.remove(binding)
+
+    def close(self) -> None:
+        """Detach every subscriber."""
+        for b in list(self.bindings):
+            self.remove_binding(b)
+
+
+@dataclass
+class PublisherDemux:
+    """Routes a publisher's decrypted packets to its tracks by SSRC (falling back to the mid extension)."""
+
+    counters: Counters
+    by_ssrc: dict[int, SourceTrack] = field(default_factory=dict)
+    by_mid: dict[str, SourceTrack] = field(default_factory=dict)
+    by_rtx_ssrc: dict[int, SourceTrack] = field(default_factory=dict)
+    mid_ext_id: int = 0
+    unknown: int = 0
+
+    def on_rtp(self, data: bytes) -> None:
+        """Entry point for RTP from the publisher's transport."""
+        if len(data) < 12:
+            return
+        ssrc = _U32.unpack_from(data, 8)[0]
+        track = self.by_ssrc.get(ssrc)
+        try:
+            header = rtp.parse_rtp_header(data)
+        except ValueError:
+            return
+        if track is None and ssrc in self.by_rtx_ssrc:
+            self._on_rtx(self.by_rtx_ssrc[ssrc], data, header)
+            return
+        if track is None:
+            track = self._learn(data, header)
+            if track is None:
+                self.counters.dropped_in += 1
+                return
+        if header.payload_type != track.codec.payload_type:
+            self.counters.dropped_in += 1
+            return  # RTX, FEC or padding probes: not forwarded (subscribers get plain retransmissions)
+        track.on_rtp(data, header)
+
+    def _on_rtx(self, track: SourceTrack, data: bytes, header: rtp.RtpHeader) -> None:
+        # RFC 4588: the payload starts with the original sequence number; rebuild the original packet.
+        if track.ssrc is None or header.payload_type != track.rtx_payload_type:
+            self.counters.dropped_in += 1
+            return
+        end = len(data) - (data[-1] if header.padding else 0)
+        if end - header.payload_offset < 3:  # padding-only bandwidth probe
+            return
+        osn = (data[header.payload_offset] << 8) | data[header.payload_offset + 1]
+        original = (
+            RTP_HEADER.pack(data[0] & 0xDF, (data[1] & 0x80) | track.codec.payload_type, osn, header.timestamp, track.ssrc)
+            + data[12 : header.payload_offset]
+            + data[header.payload_offset + 2 : end]
+        )
+        self.counters.rtx_in += 1
+        track.on_rtp(original, rtp.parse_rtp_header(original))
+
+    def _learn(self, data: bytes, header: rtp.RtpHeader) -> SourceTrack | None:
+        # Browsers may omit a=ssrc lines; the RFC 8843 mid extension then names the m-line.
+        track: SourceTrack | None = None
+        if self.mid_ext_id and header.extension_offset >= 0:
+            mid = _read_one_byte_ext(data, header, self.mid_ext_id)
+            if mid is not None:
+                track = self.by_mid.get(mid.decode(errors="replace"))
+        if track is None:
+            candidates = [t for t in self.by_mid.values() if t.ssrc is None and t.codec.payload_type == header.payload_type]
+            if len(candidates) == 1:
+                track = candidates[0]
+        if track is None or (track.ssrc is not None and track.ssrc != header.ssrc):
+            self.unknown += 1
+            return None
+        track.ssrc = header.ssrc
+        self.by_ssrc[header.ssrc] = track
+        return track
+
+    def on_rtcp(self, data: bytes) -> None:
+        """Entry point for RTCP from the publisher: sender reports are relayed, the rest ignored."""
+        for item in rtp.iter_rtcp(data):
+            if item.packet_type == rtp.RTCP_SR:
+                try:
+                    info = rtp.parse_sr(item.body)
+                except ValueError:
+                    continue
+                track = self.by_ssrc.get(info.ssrc)
+                if track is not None:
+                    track.on_sender_report(info)
+
+
+def _read_one_byte_ext(data: bytes, header: rtp.RtpHeader, ext_id: int) -> bytes | None:
+    off = header.extension_offset
+    profile, words = struct.unpack_from("!HH", data, off)
+    if profile != 0xBEDE:
+        return None
+    pos, end = off + 4, off + 4 + 4 * words
+    while pos < end:
+        byte = data[pos]
+        if byte == 0:
+            pos += 1
+            continue
+        ident, length = byte >> 4, (byte & 0x0F) + 1
+        if ident == ext_id:
+            return data[pos + 1 : pos + 1 + length]
+        pos += 1 + length
+    return None
+
+
+@dataclass
+class SubscriberDemux:
+    """Routes a subscriber's RTCP feedback (NACK, PLI, FIR, RR) to the bindings it names."""
+
+    counters: Counters
+    by_ssrc: dict[int, Binding] = field(default_factory=dict)
+
+    def on_rtp(self, data: bytes) -> None:
+        """Subscribers send no media on the subscribe connection; anything arriving is dropped."""
+        return None
+
+    def on_rtcp(self, data: bytes) -> None:
+        """Entry point for RTCP from the subscriber."""
+        for item in rtp.iter_rtcp(data):
+            pt = item.packet_type
+            try:
+                if pt == rtp.RTCP_RTPFB and item.fmt == rtp.RTPFB_NACK:
+                    _, media_ssrc = rtp.parse_feedback_ssrcs(item.body)
+                    b = self.by_ssrc.get(media_ssrc)
+                    if b is not None:
+                        b.track.retransmit(b, rtp.parse_nack(item.body))
+                elif pt == rtp.RTCP_PSFB and item.fmt == rtp.PSFB_PLI:
+                    _, media_ssrc = rtp.parse_feedback_ssrcs(item.body)
+                    b = self.by_ssrc.get(media_ssrc)
+                    if b is not None:
+                        self.counters.plis_in += 1
+                        b.track.request_keyframe()
+                elif pt == rtp.RTCP_PSFB and item.fmt == rtp.PSFB_FIR:
+                    for ssrc in rtp.parse_fir_ssrcs(item.body):
+                        b = self.by_ssrc.get(ssrc)
+                        if b is not None:
+                            self.counters.plis_in += 1
+                            b.track.request_keyframe()
+                elif pt in (rtp.RTCP_RR, rtp.RTCP_SR):
+                    for block in rtp.parse_report_blocks(item):
+                        b = self.by_ssrc.get(block.ssrc)
+                        if b is not None:
+                            b.fraction_lost = block.fraction_lost
+            except (ValueError, struct.error):
+                continue

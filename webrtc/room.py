@@ -1,0 +1,184 @@
+"""Room and participant state, and the class rules (lobby, stage, hands, who may publish, fan-out).
+
+Kept free of aiortc so the rules can be read and tested on their own; the media objects a participant
+owns are attached by ``server.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .tokens import JoinClaims
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from aiortc import RTCPeerConnection
+
+    from .forward import Binding, OutSlot, PublisherDemux, SourceTrack, SubscriberDemux, Transport
+
+log = logging.getLogger(__name__)
+
+STAGE_KINDS = frozenset({"audio", "video"})  # what a student on stage may publish
+
+
+class SpeakingDetector:
+    """Turns RFC 6464 levels (0 loud … 127 silent) into speaking started/stopped with hysteresis."""
+
+    __slots__ = ("speaking", "_score", "on_threshold", "off_threshold", "loud_level")
+
+    def __init__(self, loud_level: int = 50, on_threshold: float = 0.6, off_threshold: float = 0.2) -> None:
+        self.speaking = False
+        self._score = 0.0
+        self.loud_level = loud_level
+        self.on_threshold = on_threshold
+        self.off_threshold = off_threshold
+
+    def update(self, level: int) -> bool | None:
+        """Feed one packet's level; return the new state when it changes, else None."""
+        # ~20 ms packets: a 0.1 smoothing factor reacts within a few hundred milliseconds.
+        self._score += ((1.0 if level <= self.loud_level else 0.0) - self._score) * 0.1
+        if not self.speaking and self._score >= self.on_threshold:
+            self.speaking = True
+            return True
+        if self.speaking and self._score <= self.off_threshold:
+            self.speaking = False
+            return False
+        return None
+
+
+@dataclass(eq=False)
+class Participant:
+    """One joined user: their signalling socket, class state and media."""
+
+    claims: JoinClaims
+    ws: web.WebSocketResponse | None = None
+    on_stage: bool = False
+    hand_raised: bool = False
+    in_lobby: bool = False
+    muted_by: str | None = None
+    left: bool = False
+    # media, owned by server.py
+    publish_pc: RTCPeerConnection | None = None
+    publish_transport: Transport | None = None
+    publish_demux: PublisherDemux | None = None
+    screen_mids: set[str] = field(default_factory=set)
+    tracks: dict[str, SourceTrack] = field(default_factory=dict)  # by publisher mid
+    subscribe_pc: RTCPeerConnection | None = None
+    subscribe_transport: Transport | None = None
+    subscribe_demux: SubscriberDemux | None = None
+    slots: list[OutSlot] = field(default_factory=list)
+    bindings: dict[str, Binding] = field(default_factory=dict)  # by source track id
+    negotiating: bool = False
+    resync: bool = False
+    speaking: SpeakingDetector = field(default_factory=SpeakingDetector)
+    _outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    _writer: asyncio.Task[None] | None = None
+
+    @property
+    def user(self) -> str:
+        """The user id (token ``sub``)."""
+        return self.claims.user_id
+
+    @property
+    def is_teacher(self) -> bool:
+        """Teachers and admins run the class."""
+        return self.claims.is_teacher
+
+    def may_publish(self, kind: str) -> bool:
+        """Teachers publish what their token allows; students audio/video only while on stage."""
+        if self.is_teacher:
+            return kind in self.claims.publish
+        return self.on_stage and kind in STAGE_KINDS
+
+    def publishing(self) -> list[str]:
+        """Kinds this participant currently publishes."""
+        return sorted({t.source for t in self.tracks.values()})
+
+    def describe(self) -> dict[str, Any]:
+        """The participant as shown to other participants."""
+        return {
+            "user": self.user,
+            "name": self.claims.name,
+            "role": self.claims.role,
+            "on_stage": self.on_stage,
+            "hand_raised": self.hand_raised,
+            "in_lobby": self.in_lobby,
+            "muted": self.muted_by is not None,
+            "publishing": self.publishing(),
+        }
+
+    # --- outgoing signalling -------------------------------------------------------------------
+
+    def start_writer(self) -> None:
+        """Start the task that writes queued messages to the socket in order."""
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a JSON message; never blocks, so it is safe from the media path."""
+        if not self.left:
+            self._outbox.put_nowait(json.dumps(message, ensure_ascii=False))
+
+    async def _write_loop(self) -> None:
+        while True:
+            text = await self._outbox.get()
+            if text is None or self.ws is None or self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError) as exc:
+                log.debug("send to %s failed: %s", self.user, exc)
+                return
+
+    async def stop_writer(self, flush_s: float = 1.0) -> None:
+        """Let queued messages go out (briefly), then stop the writer."""
+        self._outbox.put_nowait(None)
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(self._writer, flush_s)
+            except (TimeoutError, asyncio.CancelledError):
+                self._writer.cancel()
+
+
+@dataclass(eq=False)
+class Room:
+    """A live class: participants, whether the teacher has started it, who was removed."""
+
+    name: str
+    participants: dict[str, Participant] = field(default_factory=dict)
+    started: bool = False
+    removed: set[str] = field(default_factory=set)
+
+    def add(self, participant: Participant) -> None:
+        """Admit a participant; students wait in the lobby until the class starts."""
+        participant.in_lobby = not participant.is_teacher and not self.started
+        self.participants[participant.user] = participant
+
+    def discard(self, participant: Participant) -> None:
+        """Forget a participant (only if it is still the current session for that user)."""
+        if self.participants.get(participant.user) is participant:
+            del self.participants[participant.user]
+
+    def broadcast(self, message: dict[str, Any], *, exclude: Participant | None = None) -> None:
+        """Send a message to everyone in the room (optionally but one)."""
+        text = json.dumps(message, ensure_ascii=False)
+        for p in self.participants.values():
+            if p is not exclude and not p.left:
+                p._outbox.put_nowait(text)
+
+    def tracks(self) -> list[SourceTrack]:
+        """Every published track in the room."""
+        return [t for p in self.participants.values() for t in p.tracks.values()]
+
+    def wanted_by(self, subscriber: Participant) -> dict[str, SourceTrack]:
+        """Tracks forwarded to a subscriber: teacher and on-stage speakers go to everyone out of the lobby."""
+        if subscriber.in_lobby or subscriber.left:
+            return {}
+        return {t.id: t for t in self.tracks() if t.owner != subscriber.user}
+
+    def roster(self) -> list[dict[str, Any]]:
+        """Everyone in the room, for the ``participants`` message."""
+        return [p.describe() for p in self.participants.values()]

@@ -1,0 +1,1004 @@
+"""The SFU process: WebSocket signalling at ``/ws``, ``/healthz``, ``/metrics``; media via ``forward.py``.
+
+Signalling protocol (JSON text frames) for the browser page
+=========================================================
+
+Every participant has up to two peer connections, so offers never collide ("glare"):
+
+* **publish** — browser → SFU. The *browser* offers (sendonly tracks), the SFU answers.
+* **subscribe** — SFU → browser. The *SFU* offers (sendonly tracks, one m-line per remote track), the
+  browser answers. The SFU re-offers whenever the set of forwarded tracks changes; it never sends a new
+  offer before the previous one was answered. Both use BUNDLE and non-trickle ICE (SFU candidates are in
+  its SDP; the browser may either wait for gathering to complete or send ``candidate`` messages).
+
+Client → server
+  ``{"type":"join","token":JWT}`` first, within 10 s. Refused: ``{"type":"error","code":"token_invalid",
+  "message":reason}`` and the socket closes (code 4001) before any media.
+  ``{"type":"offer","pc":"publish","sdp":..., "screen":[mid,...]}`` — publish; ``screen`` lists the mids
+  (``transceiver.mid`` after setLocalDescription) that carry a screen share instead of the camera.
+  Answered by ``{"type":"answer","pc":"publish","sdp":...}``, or refused by
+  ``{"type":"error","code":"publish_denied",...}`` (student not on stage, or kind not in the token).
+  To stop publishing, renegotiate with the track removed/inactive or send ``{"type":"unpublish"}``.
+  ``{"type":"answer","pc":"subscribe","sdp":...}`` — answer to the SFU's subscribe offer.
+  ``{"type":"candidate","pc":"publish"|"subscribe","candidate":{"candidate":...,"sdpMid":...,
+  "sdpMLineIndex":...}}`` — optional trickle.
+  ``{"type":"raise_hand"}`` / ``{"type":"lower_hand"}`` / ``{"type":"chat","text":...}`` /
+  ``{"type":"unmute"}`` (after a teacher's mute) / ``{"type":"leave"}``.
+  Teacher/admin only: ``{"type":"start_class"}``, ``{"type":"stage","user":sub,"on":bool}``,
+  ``{"type":"mute","user":sub}``, ``{"type":"remove","user":sub}``.
+  (``pc`` may be omitted: a client ``offer`` is always publish, a client ``answer`` always subscribe.)
+
+Server → client
+  ``{"type":"joined","user":...,"room":...,"role":...,"class_started":bool,"in_lobby":bool,
+  "ice_servers":[...]}`` — then ``{"type":"participants","participants":[...]}`` (full roster; each entry
+  user, name, role, on_stage, hand_raised, in_lobby, muted, publishing) and afterwards deltas
+  ``{"type":"participant","event":"joined"|"left"|"updated","participant":{...}}``.
+  ``{"type":"class_started"}`` — students leave the lobby; subscribe offers follow.
+  ``{"type":"tracks","tracks":[{"mid":...,"user":...,"name":...,"kind":"audio"|"video"|"screen"}]}`` —
+  sent right before each subscribe offer; maps each active subscribe m-line (``event.transceiver.mid`` in
+  ``ontrack``) to its participant so tiles can be labelled. m-lines absent from the list are inactive.
+  ``{"type":"offer","pc":"subscribe","sdp":...}`` / ``{"type":"answer","pc":"publish","sdp":...}``.
+  ``{"type":"stage","user":sub,"on":bool}`` — broadcast; the student concerned may now publish audio and
+  video (or must stop: the SFU closes its publish connection when taken off stage).
+  ``{"type":"muted","by":sub}`` — a teacher muted you (your audio is no longer forwarded until ``unmute``).
+  ``{"type":"removed"}`` — you were removed; the socket closes.
+  ``{"type":"chat","from":sub,"name":...,"text":...,"at":ISO-8601}``.
+  ``{"type":"speaking","user":sub,"speaking":bool}`` — from the RFC 6464 audio level, best effort.
+  ``{"type":"error","code":...,"message":...}`` — only to the client that caused it; the room carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+from aiohttp import WSMsgType, web
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpReceiver,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.sdp import candidate_from_sdp
+
+from . import ice
+from .forward import (
+    Binding,
+    Codec,
+    Counters,
+    OutSlot,
+    PublisherDemux,
+    SourceTrack,
+    SubscriberDemux,
+    Transport,
+    silence_sender,
+)
+from .room import Participant, Room
+from .rtp import AUDIO_LEVEL_URI
+from .tokens import TokenError, turn_credentials, verify_join_token
+from .webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+MAX_CHAT_CHARS = 2000
+PUBLISHER_RCVBUF = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
+
+
+@dataclass
+class SfuConfig:
+    """Settings of one SFU process, from the environment and the command line."""
+
+    secret: str
+    webhook_url: str | None = None
+    public_ip: str | None = None
+    ice_hosts: list[str] = field(default_factory=list)  # restrict ICE host candidates (e.g. 127.0.0.1)
+    turn_urls: list[str] = field(default_factory=list)
+    turn_secret: str | None = None
+    heartbeat_s: float = 10.0
+    join_timeout_s: float = 10.0
+    remb_bps: int = 2_500_000
+    rtcp_interval_s: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> SfuConfig:
+        """Read ``LMS_SFU_*`` / ``LMS_TURN_*`` variables; the secret is required."""
+        env = dict(os.environ if environ is None else environ)
+        secret = env.get("LMS_SFU_SECRET", "")
+        if not secret:
+            raise ValueError("LMS_SFU_SECRET is required")
+
+        def split(name: str) -> list[str]:
+            return [x.strip() for x in env.get(name, "").split(",") if x.strip()]
+
+        return cls(
+            secret=secret,
+            webhook_url=env.get("LMS_SFU_WEBHOOK_URL") or None,
+            public_ip=env.get("LMS_SFU_PUBLIC_IP") or None,
+            ice_hosts=split("LMS_SFU_ICE_HOSTS"),
+            turn_urls=split("LMS_TURN_URLS"),
+            turn_secret=env.get("LMS_TURN_SECRET") or None,
+        )
+
+
+class Sfu:
+    """Everything one SFU process holds; lives on the aiohttp app as ``app[SFU_KEY]``."""
+
+    def __init__(self, config: SfuConfig) -> None:
+        self.config = config
+        self.rooms: dict[str, Room] = {}
+        self.counters = Counters()
+        self.webhooks = WebhookSender(config.webhook_url, config.secret)
+        self.peer_connections: set[RTCPeerConnection] = set()
+        self.started_at = time.monotonic()
+        self.process = psutil.Process()
+        self.process.cpu_percent(None)  # prime: the first call always reports 0
+        self._rtcp_task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self.loop_lag_max_s = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.timeouts = 0
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start background work (periodic receiver reports)."""
+        self._rtcp_task = asyncio.get_running_loop().create_task(self._rtcp_loop())
+        self._lag_task = asyncio.get_running_loop().create_task(self._watch_lag())
+
+    async def shutdown(self) -> None:
+        """Tell everyone, close every peer connection and flush webhooks."""
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+        for room in list(self.rooms.values()):
+            for p in list(room.participants.values()):
+                await self.leave(p, "shutdown")
+        for pc in list(self.peer_connections):
+            await pc.close()
+        self.peer_connections.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.webhooks.close(timeout_s=5.0)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run a coroutine in the background, keeping a reference and logging failures."""
+
+        async def run() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch_lag(self) -> None:
+        # Event-loop lag is what breaks ICE consent (0.5 s per check) and jitter; /metrics reports the max.
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.loop_lag_max_s = max(self.loop_lag_max_s, time.monotonic() - t - 0.1)
+
+    async def _rtcp_loop(self) -> None:
+        # Receiver reports (and a REMB cap) keep publishers' congestion control and stats alive, since
+        # aiortc's own receivers never see the packets.
+        while True:
+            await asyncio.sleep(self.config.rtcp_interval_s * (0.75 + 0.5 * random.random()))
+            for room in list(self.rooms.values()):
+                for p in list(room.participants.values()):
+                    if p.publish_transport is None:
+                        continue
+                    reports = [t.receiver_report(self.config.remb_bps) for t in p.tracks.values()]
+                    packet = b"".join(r for r in reports if r)
+                    if packet:
+                        p.publish_transport.send_rtcp(packet)
+
+    # --- metrics -------------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, Any]:
+        """The JSON served at /metrics."""
+        c = self.counters
+        cpu = self.process.cpu_times()
+        tracks = [t for r in self.rooms.values() for t in r.tracks()]
+        expected_in = sum(t.stats.extended_max - t.stats.base_seq + 1 for t in tracks if t.stats.base_seq >= 0)
+        return {
+            "rooms": len(self.rooms),
+            "participants": sum(len(r.participants) for r in self.rooms.values()),
+            "tracks": sum(len(r.tracks()) for r in self.rooms.values()),
+            "peer_connections": len(self.peer_connections),
+            "packets_in": c.packets_in,
+            # publisher → SFU loss, from the sequence numbers of the live tracks
+            "packets_in_expected": expected_in,
+            "packets_in_received": sum(t.stats.received for t in tracks),
+            "dropped_in": c.dropped_in,
+            "packets_out": c.packets_out,
+            "bytes_out": c.bytes_out,
+            "rtcp_in": c.rtcp_in,
+            "rtcp_out": c.rtcp_out,
+            "nacks": c.nacks,
+            "nacks_to_publishers": c.nacks_out,
+            "rtx_in": c.rtx_in,
+            "retransmits": c.retransmits,
+            "plis_in": c.plis_in,
+            "plis_out": c.plis_out,
+            "timeouts": self.timeouts,
+            "webhooks_pending": self.webhooks.pending,
+            "webhooks_delivered": self.webhooks.delivered,
+            "cpu": self.process.cpu_percent(None),
+            "cpu_seconds": cpu.user + cpu.system,
+            "rss": (rss := self.process.memory_info().rss),
+            "rss_mb": round(rss / 2**20, 1),
+            "pid": self.process.pid,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "loop_lag_max_ms": round(self._take_lag() * 1000, 1),
+        }
+
+    def _take_lag(self) -> float:
+        lag, self.loop_lag_max_s = self.loop_lag_max_s, 0.0
+        return lag
+
+    # --- participants --------------------------------------------------------------------------
+
+    def room(self, name: str) -> Room:
+        """The room of that name, created on first join."""
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = Room(name)
+        return room
+
+    def emit(self, event_type: str, p: Participant, data: dict[str, Any] | None = None) -> None:
+        """Queue a webhook about a participant."""
+        self.webhooks.emit(event_type, p.claims.room, p.user, data)
+
+    def announce(self, room: Room, p: Participant, event: str) -> None:
+        """Broadcast a roster delta."""
+        room.broadcast({"type": "participant", "event": event, "participant": p.describe()})
+
+    async def leave(self, p: Participant, reason: str) -> None:
+        """Remove a participant and everything it published or received; idempotent."""
+        if p.left:
+            return
+        room = self.rooms.get(p.claims.room)
+        for track in list(p.tracks.values()):
+            self._drop_track(p, track)
+        for binding in list(p.bindings.values()):
+            binding.track.remove_binding(binding)
+        p.bindings.clear()
+        p.left = True
+        for pc in (p.publish_pc, p.subscribe_pc):
+            if pc is not None:
+                self.peer_connections.discard(pc)
+                await pc.close()
+        p.publish_pc = p.subscribe_pc = None
+        self.emit("participant.left", p, {"reason": reason})
+        if room is not None:
+            room.discard(p)
+            self.announce(room, p, "left")
+            self.resync_room(room)
+            if not room.participants:
+                self.rooms.pop(room.name, None)
+        await p.stop_writer()
+        if p.ws is not None and not p.ws.closed:
+            await p.ws.close()
+
+    def _drop_track(self, p: Participant, track: SourceTrack) -> None:
+        track.close()
+        p.tracks.pop(track.mid or "", None)
+        if p.publish_demux is not None:
+            p.publish_demux.by_mid.pop(track.mid or "", None)
+            if track.ssrc is not None:
+                p.publish_demux.by_ssrc.pop(track.ssrc, None)
+            if track.rtx_ssrc is not None:
+                p.publish_demux.by_rtx_ssrc.pop(track.rtx_ssrc, None)
+        self.emit("publish.stopped", p, {"kind": track.source})
+
+    # --- publish side --------------------------------------------------------------------------
+
+    def _new_pc(self, p: Participant, label: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.peer_connections.add(pc)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            # ICE consent expiry (aioice closes the connection) or DTLS failure: the client vanished.
+            if pc.connectionState in ("failed", "closed") and not p.left and pc in (p.publish_pc, p.subscribe_pc):
+                log.info("%s pc of %s is %s", label, p.user, pc.connectionState)
+                self.timeouts += 1
+                await self.leave(p, "timeout")
+
+        return pc
+
+    def _wrap_transports(self, p: Participant, pc: RTCPeerConnection, publish: bool) -> None:
+        for transceiver in pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            if publish:
+                assert p.publish_demux is not None
+                if p.publish_transport is None or p.publish_transport.dtls is not dtls:
+                    p.publish_transport = Transport(
+                        dtls,
+                        p.publish_demux.on_rtp,
+                        p.publish_demux.on_rtcp,
+                        self.counters,
+                        receive_buffer=PUBLISHER_RCVBUF,
+                    )
+            else:
+                assert p.subscribe_demux is not None
+                if p.subscribe_transport is None or p.subscribe_transport.dtls is not dtls:
+                    p.subscribe_transport = Transport(
+                        dtls, p.subscribe_demux.on_rtp, p.subscribe_demux.on_rtcp, self.counters
+                    )
+                    p.subscribe_transport.on_ready.append(lambda: self._on_subscribe_ready(p))
+
+    async def handle_publish_offer(self, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+        """Answer a publish offer if everything it sends is allowed."""
+        sdp = msg.get("sdp")
+        if not isinstance(sdp, str) or not sdp.strip():
+            p.send(_error("bad_sdp", "offer needs an sdp string"))
+            return
+        screen = msg.get("screen") or []
+        if not isinstance(screen, list) or not all(isinstance(m, str) for m in screen):
+            p.send(_error("bad_message", "screen must be a list of mids"))
+            return
+        try:
+            sending = _sending_media(sdp)
+        except ValueError as exc:
+            p.send(_error("bad_sdp", str(exc)))
+            return
+        for mid, kind in sending:
+            source = "screen" if kind == "video" and mid in screen else kind
+            if not p.may_publish(source):
+                self.counters.dropped_not_allowed += 1
+                p.send(_error("publish_denied", f"you may not publish {source} now"))
+                return
+        if p.in_lobby:
+            p.send(_error("publish_denied", "the class has not started"))
+            return
+
+        p.screen_mids = set(screen)
+        if p.publish_pc is None:
+            p.publish_pc = self._new_pc(p, "publish")
+            p.publish_demux = PublisherDemux(self.counters)
+        pc = p.publish_pc
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError, KeyError, AssertionError... on bad SDP
+            p.send(_error("bad_sdp", f"cannot apply offer: {exc!r}"))
+            if pc.signalingState != "stable":
+                await self._reset_publish(p)
+            return
+        self._wrap_transports(p, pc, publish=True)
+        for transceiver in pc.getTransceivers():
+            self._hook_receiver(room, p, transceiver)
+        answer = await pc.createAnswer()
+        assert answer is not None
+        await pc.setLocalDescription(answer)
+        local = pc.localDescription
+        p.send({"type": "answer", "pc": "publish", "sdp": ice.announce(local.sdp, self.config.public_ip)})
+        # Tracks the new offer no longer sends are unpublished now; new ones register on receive().
+        active = {t.mid for t in pc.getTransceivers() if t.currentDirection in ("recvonly", "sendrecv")}
+        gone = [t for mid, t in p.tracks.items() if mid not in active]
+        for track in gone:
+            self._drop_track(p, track)
+        if gone:
+            self.announce(room, p, "updated")
+            self.resync_room(room)
+
+    async def _reset_publish(self, p: Participant) -> None:
+        pc, p.publish_pc = p.publish_pc, None
+        for track in list(p.tracks.values()):
+            self._drop_track(p, track)
+        p.publish_transport = None
+        p.publish_demux = None
+        if pc is not None:
+            self.peer_connections.discard(pc)
+            await pc.close()
+
+    def _hook_receiver(self, room: Room, p: Participant, transceiver: RTCRtpTransceiver) -> None:
+        receiver = transceiver.receiver
+        if getattr(receiver, "_ieum_hooked", False):
+            return
+
+        async def receive(parameters: RTCRtpReceiveParameters) -> None:
+            # aiortc calls this once DTLS is up; instead of starting its decoder we register the track.
+            self._add_track(room, p, transceiver, parameters)
+
+        receiver.receive = receive  # type: ignore[method-assign]
+        receiver._ieum_hooked = True  # type: ignore[attr-defined]
+        silence_sender(transceiver)
+
+    def _add_track(
+        self, room: Room, p: Participant, transceiver: RTCRtpTransceiver, params: RTCRtpReceiveParameters
+    ) -> None:
+        if p.left or p.publish_transport is None or p.publish_demux is None:
+            return
+        mid = params.muxId or transceiver.mid or ""
+        if mid in p.tracks:
+            return
+        codecs = [c for c in params.codecs if c.name.lower() not in ("rtx", "red", "ulpfec")]
+        if not codecs:
+            return
+        kind = transceiver.kind
+        source = "screen" if kind == "video" and mid in p.screen_mids else kind
+        if not p.may_publish(source):
+            return
+        ext = {e.uri: e.id for e in params.headerExtensions}
+        demux = p.publish_demux
+        demux.mid_ext_id = ext.get(MID_EXT_URI, 0)
+        ssrc = params.encodings[0].ssrc if params.encodings else None
+        rtx = params.encodings[0].rtx if params.encodings else None
+        main_pt = codecs[0].payloadType
+        rtx_pt = next(
+            (c.payloadType for c in params.codecs if c.name.lower() == "rtx" and c.parameters.get("apt") == main_pt),
+            None,
+        )
+        track = SourceTrack(
+            track_id=f"{p.user}:{mid}",
+            owner=p.user,
+            kind=kind,
+            source=source,
+            codec=_codec(codecs[0]),
+            ssrc=ssrc,
+            mid=mid,
+            publisher=p.publish_transport,
+            counters=self.counters,
+            audio_level_id=ext.get(AUDIO_LEVEL_URI, 0) if kind == "audio" else 0,
+            rtx_ssrc=rtx.ssrc if rtx is not None else None,
+            rtx_payload_type=rtx_pt,
+        )
+        if kind == "audio":
+            track.on_level = lambda level: self._on_level(room, p, level)
+            track.muted = p.muted_by is not None
+        p.tracks[mid] = track
+        demux.by_mid[mid] = track
+        if ssrc is not None:
+            demux.by_ssrc[ssrc] = track
+        if track.rtx_ssrc is not None:
+            demux.by_rtx_ssrc[track.rtx_ssrc] = track
+        self.emit("publish.started", p, {"kind": source})
+        self.announce(room, p, "updated")
+        self.resync_room(room)
+
+    def _on_level(self, room: Room, p: Participant, level: int) -> None:
+        change = p.speaking.update(level)
+        if change is None:
+            return
+        room.broadcast({"type": "speaking", "user": p.user, "speaking": change})
+        self.emit("speaking.started" if change else "speaking.stopped", p)
+
+    # --- subscribe side ------------------------------------------------------------------------
+
+    def resync_room(self, room: Room) -> None:
+        """Bring every participant's subscriptions in line with the room's tracks."""
+        for p in list(room.participants.values()):
+            self.spawn(self.sync_subscriptions(room, p))
+
+    async def sync_subscriptions(self, room: Room, p: Participant) -> None:
+        """Add/remove forwarded tracks for one subscriber and send a new offer if anything changed."""
+        if p.left:
+            return
+        if p.negotiating:
+            p.resync = True  # re-offer once the pending offer is answered
+            return
+        wanted = room.wanted_by(p)
+        changed = False
+        for track_id, binding in list(p.bindings.items()):
+            if wanted.get(track_id) is not binding.track:
+                self._unbind(p, binding)
+                binding.slot.transceiver.direction = "inactive"
+                changed = True
+        new = [t for tid, t in wanted.items() if tid not in p.bindings]
+        if not new and not changed:
+            return
+        p.negotiating = True
+        try:
+            if p.subscribe_pc is None and new:
+                p.subscribe_pc = self._new_pc(p, "subscribe")
+                p.subscribe_demux = SubscriberDemux(self.counters)
+            pc = p.subscribe_pc
+            if pc is None:
+                p.negotiating = False
+                return
+            for track in new:
+                slot = next(
+                    (s for s in p.slots if s.binding is None and s.kind == track.kind and s.codec == track.codec),
+                    None,
+                )
+                if slot is None:
+                    slot = self._new_slot(pc, p, track)
+                    self._wrap_transports(p, pc, publish=False)
+                slot.transceiver.direction = "sendonly"
+                assert p.subscribe_transport is not None
+                binding = Binding(track, p.subscribe_transport, slot)
+                slot.binding = binding
+                p.bindings[track.id] = binding
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(offer)
+            self._wrap_transports(p, pc, publish=False)
+            for slot in p.slots:
+                slot.payload_type = _negotiated_pt(slot.transceiver, slot.payload_type)
+            if p.left:
+                return
+            p.send({"type": "tracks", "tracks": self._track_map(room, p)})
+            p.send({"type": "offer", "pc": "subscribe", "sdp": ice.announce(pc.localDescription.sdp, self.config.public_ip)})
+        except Exception:
+            p.negotiating = False
+            raise
+
+    def _new_slot(self, pc: RTCPeerConnection, p: Participant, track: SourceTrack) -> OutSlot:
+        transceiver = pc.addTransceiver(track.kind, direction="sendonly")
+        silence_sender(transceiver)
+        codec = track.codec
+        capabilities = RTCRtpReceiver.getCapabilities(track.kind)
+        chosen = _match_capability(capabilities.codecs if capabilities else [], codec)
+        if chosen is not None:
+            # Offer exactly the publisher's codec so no subscriber needs a transcode; no RTX (we resend
+            # NACKed packets on the primary SSRC, RFC 4585 style).
+            transceiver.setCodecPreferences([chosen])
+        # The page can also find the owner from the msid (stream id = user id).
+        transceiver.sender._stream_id = track.owner
+        slot = OutSlot(transceiver, track.kind, codec, cname=f"ieum-{p.user}")
+        p.slots.append(slot)
+        return slot
+
+    def _unbind(self, p: Participant, binding: Binding) -> None:
+        binding.track.remove_binding(binding)
+        binding.slot.binding = None
+        p.bindings.pop(binding.track.id, None)
+        if p.subscribe_demux is not None:
+            p.subscribe_demux.by_ssrc.pop(binding.ssrc, None)
+
+    def _track_map(self, room: Room, p: Participant) -> list[dict[str, Any]]:
+        out = []
+        for slot in p.slots:
+            b = slot.binding
+            if b is None or slot.mid is None:
+                continue
+            owner = room.participants.get(b.track.owner)
+            out.append(
+                {
+                    "mid": slot.mid,
+                    "user": b.track.owner,
+                    "name": owner.claims.name if owner else "",
+                    "kind": b.track.source,
+                }
+            )
+        return out
+
+    async def handle_subscribe_answer(self, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+        """Apply the browser's answer and start forwarding what it accepted."""
+        sdp = msg.get("sdp")
+        pc = p.subscribe_pc
+        if pc is None or pc.signalingState != "have-local-offer":
+            p.send(_error("unexpected_answer", "no subscribe offer is pending"))
+            return
+        if not isinstance(sdp, str) or not sdp.strip():
+            p.send(_error("bad_sdp", "answer needs an sdp string"))
+            return
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            p.send(_error("bad_sdp", f"cannot apply answer: {exc!r}"))
+            return  # still have-local-offer: the client may send a corrected answer
+        self._wrap_transports(p, pc, publish=False)
+        assert p.subscribe_demux is not None and p.subscribe_transport is not None
+        for slot in p.slots:
+            b = slot.binding
+            if b is None or b.active:
+                continue
+            slot.payload_type = _negotiated_pt(slot.transceiver, slot.payload_type)
+            b.pt = slot.payload_type
+            b.transport = p.subscribe_transport
+            b.active = True
+            p.subscribe_demux.by_ssrc[b.ssrc] = b
+            b.track.add_binding(b)
+            b.track.request_keyframe()
+        p.negotiating = False
+        if p.resync:
+            p.resync = False
+            self.spawn(self.sync_subscriptions(room, p))
+
+    def _on_subscribe_ready(self, p: Participant) -> None:
+        # DTLS just came up: whatever video is bound needs a key frame to start decoding.
+        for b in p.bindings.values():
+            b.track.request_keyframe()
+
+    async def handle_candidate(self, p: Participant, msg: dict[str, Any]) -> None:
+        """Add a trickled remote ICE candidate."""
+        pc = p.subscribe_pc if msg.get("pc") == "subscribe" else p.publish_pc
+        cand = msg.get("candidate")
+        if pc is None or not isinstance(cand, dict):
+            p.send(_error("bad_message", "candidate needs a pc and a candidate object"))
+            return
+        text = cand.get("candidate")
+        if not text:
+            return  # end-of-candidates
+        try:
+            candidate = candidate_from_sdp(str(text).removeprefix("candidate:"))
+            candidate.sdpMid = cand.get("sdpMid")
+            candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
+            await pc.addIceCandidate(candidate)
+        except Exception as exc:
+            p.send(_error("bad_candidate", repr(exc)))
+
+    # --- class control -------------------------------------------------------------------------
+
+    async def set_stage(self, room: Room, p: Participant, on: bool) -> None:
+        """Bring a student on stage (may publish audio/video) or take them off (stop their media)."""
+        if p.on_stage == on:
+            return
+        p.on_stage = on
+        if on:
+            if p.hand_raised:
+                p.hand_raised = False
+                self.emit("hand.lowered", p)
+            self.emit("stage.on", p)
+        else:
+            self.emit("stage.off", p)
+            if not p.is_teacher:
+                await self._reset_publish(p)
+        room.broadcast({"type": "stage", "user": p.user, "on": on})
+        self.announce(room, p, "updated")
+        self.resync_room(room)
+
+    def start_class(self, room: Room) -> None:
+        """Let everyone out of the lobby."""
+        room.started = True
+        for p in room.participants.values():
+            if p.in_lobby:
+                p.in_lobby = False
+                self.announce(room, p, "updated")
+        room.broadcast({"type": "class_started"})
+        self.resync_room(room)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+def _negotiated_pt(transceiver: RTCRtpTransceiver, default: int) -> int:
+    codecs = transceiver._codecs
+    pt = codecs[0].payloadType if codecs else None
+    return default if pt is None else pt
+
+
+def _codec(params: RTCRtpCodecParameters) -> Codec:
+    if params.payloadType is None:
+        raise ValueError("codec without a payload type")
+    return Codec(
+        mime_type=params.mimeType,
+        clock_rate=params.clockRate,
+        channels=params.channels,
+        parameters=tuple(sorted((str(k), str(v)) for k, v in params.parameters.items())),
+        payload_type=params.payloadType,
+    )
+
+
+def _match_capability(caps: list[RTCRtpCodecCapability], codec: Codec) -> RTCRtpCodecCapability | None:
+    same = [c for c in caps if c.mimeType.lower() == codec.mime_type.lower()]
+    if codec.name.lower() == "h264":
+        want = dict(codec.parameters)
+        mode = want.get("packetization-mode", "0")
+        profile = want.get("profile-level-id", "42e01f").lower()[:4]
+        for c in same:
+            if str(c.parameters.get("packetization-mode")) == mode and str(c.parameters.get("profile-level-id", "")).lower()[:4] == profile:
+                return c
+    return same[0] if same else None
+
+
+_MLINE = re.compile(r"^m=(\w+) (\d+) ")
+
+
+def _sending_media(sdp: str) -> list[tuple[str, str]]:
+    """(mid, kind) of every audio/video m-line the offerer sends on; ValueError if the SDP is not SDP."""
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    if not lines or not lines[0].startswith("v=0"):
+        raise ValueError("not an SDP document")
+    if not any(_MLINE.match(line) for line in lines):
+        raise ValueError("SDP has no media sections")
+    out: list[tuple[str, str]] = []
+    kind: str | None = None
+    mid = ""
+    direction = "sendrecv"
+    rejected = False
+
+    def flush() -> None:
+        if kind in ("audio", "video") and not rejected and direction in ("sendrecv", "sendonly"):
+            out.append((mid, kind))
+
+    for line in lines:
+        m = _MLINE.match(line)
+        if m:
+            flush()
+            kind, rejected, mid, direction = m.group(1), m.group(2) == "0", "", "sendrecv"
+        elif line.startswith("a=mid:"):
+            mid = line[6:].strip()
+        elif line.strip() in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
+            direction = line.strip()[2:]
+    flush()
+    return out
+
+
+# --- HTTP handlers ---------------------------------------------------------------------------------
+
+SFU_KEY: web.AppKey[Sfu] = web.AppKey("sfu", Sfu)
+
+Handler = Callable[[Sfu, Room, Participant, dict[str, Any]], Awaitable[None]]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness probe."""
+    return web.json_response({"ok": True})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Counters, CPU and memory as JSON."""
+    return web.json_response(request.app[SFU_KEY].metrics())
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """One participant's signalling session."""
+    sfu = request.app[SFU_KEY]
+    ws = web.WebSocketResponse(heartbeat=sfu.config.heartbeat_s, max_msg_size=256 * 1024)
+    await ws.prepare(request)
+
+    claims = None
+    try:
+        first = await ws.receive(timeout=sfu.config.join_timeout_s)
+        if first.type != WSMsgType.TEXT:
+            raise TokenError("no_join")
+        try:
+            msg = json.loads(first.data)
+        except ValueError as exc:
+            raise TokenError("malformed") from exc
+        if not isinstance(msg, dict) or msg.get("type") != "join":
+            raise TokenError("no_join")
+        # ``/ws?room=live-42`` pins the room the page expects; a token for another room is refused.
+        claims = verify_join_token(sfu.config.secret, msg.get("token", ""), room=request.query.get("room") or None)
+    except (TokenError, TimeoutError) as exc:
+        reason = exc.reason if isinstance(exc, TokenError) else "timeout"
+        await ws.send_json(_error("token_invalid", reason))
+        await ws.close(code=4001, message=b"token_invalid")
+        return ws
+
+    room = sfu.room(claims.room)
+    if claims.user_id in room.removed:
+        await ws.send_json(_error("removed", "you were removed from this class"))
+        await ws.close(code=4003, message=b"removed")
+        return ws
+    previous = room.participants.get(claims.user_id)
+    if previous is not None:
+        # Same user from a second tab or after a reconnect: the new session wins.
+        previous.send(_error("replaced", "you joined from somewhere else"))
+        await sfu.leave(previous, "bye")
+        room = sfu.room(claims.room)
+
+    p = Participant(claims=claims, ws=ws)
+    room.add(p)
+    p.start_writer()
+    ice_servers = []
+    if sfu.config.turn_urls:
+        creds = turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
+        ice_servers.append({"urls": sfu.config.turn_urls, "username": creds["username"], "credential": creds["credential"]})
+    p.send(
+        {
+            "type": "joined",
+            "user": claims.user_id,
+            "room": claims.room,
+            "role": claims.role,
+            "name": claims.name,
+            "publish": list(claims.publish),
+            "class_started": room.started,
+            "in_lobby": p.in_lobby,
+            "ice_servers": ice_servers,
+        }
+    )
+    p.send({"type": "participants", "participants": room.roster()})
+    room.broadcast({"type": "participant", "event": "joined", "participant": p.describe()}, exclude=p)
+    sfu.emit("participant.joined", p, {"name": claims.name, "role": claims.role})
+    sfu.spawn(sfu.sync_subscriptions(room, p))
+
+    reason = "timeout"
+    try:
+        async for raw in ws:
+            if raw.type != WSMsgType.TEXT:
+                if raw.type == WSMsgType.BINARY:
+                    p.send(_error("bad_message", "text frames only"))
+                    continue
+                break
+            try:
+                msg = json.loads(raw.data)
+            except ValueError:
+                p.send(_error("bad_json", "message is not JSON"))
+                continue
+            if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+                p.send(_error("bad_message", "message must be an object with a type"))
+                continue
+            if msg["type"] == "leave":
+                reason = "bye"
+                break
+            handler = HANDLERS.get(msg["type"])
+            if handler is None:
+                p.send(_error("unknown_type", f"unknown message type {msg['type']!r}"))
+                continue
+            try:
+                await handler(sfu, room, p, msg)
+            except Exception as exc:  # one bad message must never take the room down
+                log.exception("handling %s from %s failed", msg["type"], p.user)
+                p.send(_error("internal", repr(exc)))
+            if p.left:
+                return ws
+        else:
+            # A close frame from the browser (tab closed, page left) is a goodbye; a dropped connection or
+            # missed heartbeats (1006) is a timeout.
+            if ws.close_code in (1000, 1001):
+                reason = "bye"
+    finally:
+        if not p.left:
+            log.info("%s left %s (%s, ws close code %s)", p.user, room.name, reason, ws.close_code)
+        await sfu.leave(p, reason)
+    return ws
+
+
+async def _offer(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    if msg.get("pc", "publish") != "publish":
+        p.send(_error("bad_message", "clients only offer on the publish connection"))
+        return
+    await sfu.handle_publish_offer(room, p, msg)
+
+
+async def _answer(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    if msg.get("pc", "subscribe") != "subscribe":
+        p.send(_error("bad_message", "clients only answer on the subscribe connection"))
+        return
+    await sfu.handle_subscribe_answer(room, p, msg)
+
+
+async def _candidate(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    await sfu.handle_candidate(p, msg)
+
+
+async def _unpublish(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    await sfu._reset_publish(p)
+    sfu.announce(room, p, "updated")
+    sfu.resync_room(room)
+
+
+async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    raised = msg["type"] == "raise_hand"
+    if p.hand_raised == raised:
+        return
+    p.hand_raised = raised
+    sfu.emit("hand.raised" if raised else "hand.lowered", p)
+    sfu.announce(room, p, "updated")
+
+
+async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    text = msg.get("text")
+    if not isinstance(text, str) or not text.strip():
+        p.send(_error("bad_message", "chat needs text"))
+        return
+    text = text[:MAX_CHAT_CHARS]
+    at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    room.broadcast({"type": "chat", "from": p.user, "name": p.claims.name, "text": text, "at": at})
+    sfu.emit("chat.message", p, {"text": text})
+
+
+async def _unmute(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    p.muted_by = None
+    for t in p.tracks.values():
+        if t.kind == "audio":
+            t.muted = False
+    sfu.announce(room, p, "updated")
+
+
+def _teacher_only(
+    fn: Callable[[Sfu, Room, Participant, dict[str, Any]], Awaitable[None]],
+) -> Handler:
+    async def wrapper(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+        if not p.is_teacher:
+            p.send(_error("forbidden", f"only a teacher may {msg['type']}"))
+            return
+        await fn(sfu, room, p, msg)
+
+    return wrapper
+
+
+def _target(room: Room, p: Participant, msg: dict[str, Any]) -> Participant | None:
+    user = msg.get("user")
+    target = room.participants.get(user) if isinstance(user, str) else None
+    if target is None:
+        p.send(_error("unknown_user", f"no participant {user!r} in this room"))
+    return target
+
+
+@_teacher_only
+async def _start_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    sfu.start_class(room)
+
+
+@_teacher_only
+async def _stage(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    target = _target(room, p, msg)
+    if target is not None:
+        await sfu.set_stage(room, target, bool(msg.get("on")))
+
+
+@_teacher_only
+async def _mute(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    target = _target(room, p, msg)
+    if target is None:
+        return
+    target.muted_by = p.user
+    for t in target.tracks.values():
+        if t.kind == "audio":
+            t.muted = True
+    target.send({"type": "muted", "by": p.user})
+    sfu.announce(room, target, "updated")
+
+
+@_teacher_only
+async def _remove(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    target = _target(room, p, msg)
+    if target is None or target is p:
+        return
+    room.removed.add(target.user)
+    target.send({"type": "removed"})
+    await sfu.leave(target, "kicked")
+
+
+HANDLERS: dict[str, Handler] = {
+    "offer": _offer,
+    "answer": _answer,
+    "candidate": _candidate,
+    "unpublish": _unpublish,
+    "raise_hand": _hand,
+    "lower_hand": _hand,
+    "chat": _chat,
+    "unmute": _unmute,
+    "start_class": _start_class,
+    "stage": _stage,
+    "mute": _mute,
+    "remove": _remove,
+}
+
+
+def create_app(config: SfuConfig) -> web.Application:
+    """The aiohttp application; all state lives on it and is torn down on shutdown."""
+    if config.ice_hosts:
+        ice.restrict_host_addresses(config.ice_hosts)
+    app = web.Application()
+    app[SFU_KEY] = Sfu(config)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+
+    async def on_startup(app: web.Application) -> None:
+        await app[SFU_KEY].start()
+
+    async def on_shutdown(app: web.Application) -> None:
+        with contextlib.suppress(Exception):
+            await app[SFU_KEY].shutdown()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    return app
