@@ -39,8 +39,18 @@ from courses.permissions import can_manage, get_course, is_course_admin
 
 JOIN_GRACE = timedelta(minutes=30)  # a class that overruns can still be (re)joined for a while
 EVENT_TYPES = {
-    "participant.joined", "participant.left", "stage.on", "stage.off", "publish.started", "publish.stopped",
-    "hand.raised", "hand.lowered", "chat.message", "speaking.started", "speaking.stopped", "recording.finished",
+    "participant.joined",
+    "participant.left",
+    "stage.on",
+    "stage.off",
+    "publish.started",
+    "publish.stopped",
+    "hand.raised",
+    "hand.lowered",
+    "chat.message",
+    "speaking.started",
+    "speaking.stopped",
+    "recording.finished",
 }
 
 
@@ -56,8 +66,12 @@ def sync_live_session(session: Session, lesson: Lesson) -> LiveSession | None:
         return None
     live = session.scalar(select(LiveSession).where(LiveSession.lesson_id == lesson.id))
     if live is None:
-        live = LiveSession(course_id=lesson.course_id, lesson_id=lesson.id, starts_at=lesson.starts_at,
-                           ends_at=lesson.ends_at)
+        live = LiveSession(
+            course_id=lesson.course_id,
+            lesson_id=lesson.id,
+            starts_at=lesson.starts_at,
+            ends_at=lesson.ends_at,
+        )
         session.add(live)
     elif live.status == LiveStatus.scheduled:
         live.starts_at, live.ends_at = lesson.starts_at, lesson.ends_at
@@ -96,8 +110,16 @@ class JoinGrant:
     expires_in: int
 
 
-def grant_join(session: Session, actor: User, live: LiveSession, course: Course, *, secret: str,
-               now: datetime | None = None, ttl_s: int = 300) -> JoinGrant:
+def grant_join(
+    session: Session,
+    actor: User,
+    live: LiveSession,
+    course: Course,
+    *,
+    secret: str,
+    now: datetime | None = None,
+    ttl_s: int = 300,
+) -> JoinGrant:
     """Check access and the time window, then sign a join token (≤ 5 minutes to join)."""
     from webrtc.tokens import issue_join_token  # dependency-light: PyJWT only
 
@@ -111,8 +133,17 @@ def grant_join(session: Session, actor: User, live: LiveSession, course: Course,
     if now < opens and role == "student":
         raise NotOpen(N_("수업 시작 %(m)d분 전부터 입장할 수 있습니다."), m=live.opens_minutes_before)
     publish = ["audio", "video", "screen"] if role in ("teacher", "admin") else []
-    token = issue_join_token(secret, room=live.room, user_id=str(actor.id), name=actor.name, role=role,
-                             publish=publish, ttl_s=ttl_s, now=now.timestamp())
+    token = issue_join_token(
+        secret,
+        room=live.room,
+        user_id=str(actor.id),
+        name=actor.name,
+        role=role,
+        publish=publish,
+        ttl_s=ttl_s,
+        now=now.timestamp(),
+        record=sfu_record_mode(course) if role in ("teacher", "admin") else "",
+    )
     if role == "teacher" and live.status == LiveStatus.scheduled:
         live.status, live.started_at = LiveStatus.live, now
     return JoinGrant(token=token, room=live.room, role=role, expires_in=ttl_s)
@@ -123,12 +154,21 @@ def recording_enabled(course: Course) -> bool:
     return course.recording_policy != RecordingPolicy.none
 
 
+def sfu_record_mode(course: Course) -> str:
+    """The SFU's name for the course's recording policy (the ``record`` claim of a teacher's join token)."""
+    return {RecordingPolicy.teacher_only: "teacher", RecordingPolicy.full: "stage"}.get(
+        course.recording_policy, ""
+    )
+
+
 def end_session(session: Session, actor: User, live: LiveSession, course: Course) -> None:
     """The teacher ends the class; open attendance intervals are closed at that moment."""
     if live_role(session, actor, course) not in ("teacher", "admin"):
         raise Forbidden()
     live.status, live.ended_at = LiveStatus.ended, utcnow()
-    for uid in session.scalars(select(SfuEvent.user_id).where(SfuEvent.live_session_id == live.id).distinct()):
+    for uid in session.scalars(
+        select(SfuEvent.user_id).where(SfuEvent.live_session_id == live.id).distinct()
+    ):
         if uid is not None:
             _recompute(session, live, uid)
 
@@ -140,7 +180,9 @@ class BadEvent(ValueError):
 def _parse_event(payload: Any) -> tuple[str, str, int, str, datetime, dict[str, Any]]:
     if not isinstance(payload, dict):
         raise BadEvent("body must be a JSON object")
-    event_id, etype, room, user, at, data = (payload.get(k) for k in ("id", "type", "room", "user", "at", "data"))
+    event_id, etype, room, user, at, data = (
+        payload.get(k) for k in ("id", "type", "room", "user", "at", "data")
+    )
     if not isinstance(event_id, str) or not 8 <= len(event_id) <= 64:
         raise BadEvent("id must be a string of 8-64 characters")
     if etype not in EVENT_TYPES:
@@ -177,7 +219,9 @@ def apply_sfu_event(session: Session, payload: Any) -> str:
         user_id = int(user)
     elif etype != "recording.finished":
         raise BadEvent("user is required")
-    session.add(SfuEvent(event_id=event_id, live_session_id=live.id, user_id=user_id, type=etype, at=when, data=data))
+    session.add(
+        SfuEvent(event_id=event_id, live_session_id=live.id, user_id=user_id, type=etype, at=when, data=data)
+    )
     if etype == "chat.message" and user_id is not None:
         text = str(data.get("text", ""))[:2000]
         session.add(ChatMessage(live_session_id=live.id, user_id=user_id, text=text, at=when))
@@ -185,9 +229,15 @@ def apply_sfu_event(session: Session, payload: Any) -> str:
         key = data.get("object_key")
         if not isinstance(key, str) or not key:
             raise BadEvent("recording.finished needs data.object_key")
-        session.add(Recording(live_session_id=live.id, object_key=key,
-                              content_type=str(data.get("content_type") or "video/webm"),
-                              duration_s=float(data.get("duration_s") or 0), size=int(data.get("size") or 0)))
+        session.add(
+            Recording(
+                live_session_id=live.id,
+                object_key=key,
+                content_type=str(data.get("content_type") or "video/webm"),
+                duration_s=float(data.get("duration_s") or 0),
+                size=int(data.get("size") or 0),
+            )
+        )
     session.flush()
     if user_id is not None:
         _recompute(session, live, user_id)
@@ -213,10 +263,13 @@ def _union_seconds(intervals: list[tuple[datetime, datetime]], lo: datetime, hi:
 
 
 def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
-    events = list(session.scalars(
-        select(SfuEvent).where(SfuEvent.live_session_id == live.id, SfuEvent.user_id == user_id)
-        .order_by(SfuEvent.at, SfuEvent.id)
-    ))
+    events = list(
+        session.scalars(
+            select(SfuEvent)
+            .where(SfuEvent.live_session_id == live.id, SfuEvent.user_id == user_id)
+            .order_by(SfuEvent.at, SfuEvent.id)
+        )
+    )
     horizon = live.ended_at or min(utcnow(), live.ends_at)
     presence: list[tuple[datetime, datetime]] = []
     stage: list[tuple[datetime, datetime]] = []
@@ -266,8 +319,9 @@ def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
             counts["hands"] += 1
     for kind in ("presence", "stage", "camera"):
         close(kind, max(horizon, opened[kind] or horizon))
-    row = session.scalar(select(Attendance).where(Attendance.live_session_id == live.id,
-                                                  Attendance.user_id == user_id))
+    row = session.scalar(
+        select(Attendance).where(Attendance.live_session_id == live.id, Attendance.user_id == user_id)
+    )
     if row is None:
         row = Attendance(live_session_id=live.id, user_id=user_id)
         session.add(row)
@@ -292,7 +346,9 @@ class AttendanceRow:
     completed: bool
 
 
-def attendance_report(session: Session, actor: User, live: LiveSession, course: Course) -> list[AttendanceRow]:
+def attendance_report(
+    session: Session, actor: User, live: LiveSession, course: Course
+) -> list[AttendanceRow]:
     """Every enrolled student (absent ones too) with their minutes; a school sees only its own students."""
     if not (can_manage(actor, course) or actor.role in (Role.office_admin, Role.school_admin)):
         raise Forbidden()
@@ -300,10 +356,17 @@ def attendance_report(session: Session, actor: User, live: LiveSession, course: 
     stmt = (
         select(User, SchoolClass, ClassMembership.number, Attendance)
         .join(Enrolment, and_(Enrolment.student_id == User.id, Enrolment.course_id == course.id))
-        .join(ClassMembership, and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student),
-              isouter=True)
+        .join(
+            ClassMembership,
+            and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student),
+            isouter=True,
+        )
         .join(SchoolClass, SchoolClass.id == ClassMembership.class_id, isouter=True)
-        .join(Attendance, and_(Attendance.user_id == User.id, Attendance.live_session_id == live.id), isouter=True)
+        .join(
+            Attendance,
+            and_(Attendance.user_id == User.id, Attendance.live_session_id == live.id),
+            isouter=True,
+        )
         .order_by(SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.name)
     )
     if actor.role == Role.school_admin:
@@ -311,23 +374,40 @@ def attendance_report(session: Session, actor: User, live: LiveSession, course: 
     rows = []
     for user, cls, number, att in session.execute(stmt):
         pct = int(100 * (att.present_seconds if att else 0) / scheduled)
-        rows.append(AttendanceRow(user, cls.label if cls else "", number, att, min(pct, 100),
-                                  pct >= course.completion_threshold_pct))
+        rows.append(
+            AttendanceRow(
+                user,
+                cls.label if cls else "",
+                number,
+                att,
+                min(pct, 100),
+                pct >= course.completion_threshold_pct,
+            )
+        )
     return rows
 
 
 def chat_log(session: Session, live: LiveSession) -> list[ChatMessage]:
     """The session's chat, oldest first."""
-    return list(session.scalars(select(ChatMessage).where(ChatMessage.live_session_id == live.id)
-                                .order_by(ChatMessage.at, ChatMessage.id)))
+    return list(
+        session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.live_session_id == live.id)
+            .order_by(ChatMessage.at, ChatMessage.id)
+        )
+    )
 
 
 def recordings(session: Session, live: LiveSession) -> list[Recording]:
     """The session's recordings."""
-    return list(session.scalars(select(Recording).where(Recording.live_session_id == live.id)
-                                .order_by(Recording.id)))
+    return list(
+        session.scalars(select(Recording).where(Recording.live_session_id == live.id).order_by(Recording.id))
+    )
 
 
 def live_sessions_for(session: Session, course: Course) -> dict[int, LiveSession]:
     """Live sessions of the course by lesson id."""
-    return {ls.lesson_id: ls for ls in session.scalars(select(LiveSession).where(LiveSession.course_id == course.id))}
+    return {
+        ls.lesson_id: ls
+        for ls in session.scalars(select(LiveSession).where(LiveSession.course_id == course.id))
+    }

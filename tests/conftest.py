@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from courses.db import Base
 
+
 def pytest_configure(config: pytest.Config) -> None:
     from courses.accounts import configure_hasher
 

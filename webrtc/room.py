@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aiortc import RTCPeerConnection
 
     from .forward import Binding, OutSlot, PublisherDemux, SourceTrack, SubscriberDemux, Transport
+    from .recording import RoomRecording
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,9 @@ class Room:
     name: str
     participants: dict[str, Participant] = field(default_factory=dict)
     started: bool = False
+    ended: bool = False
     removed: set[str] = field(default_factory=set)
+    recording: RoomRecording | None = None
 
     def add(self, participant: Participant) -> None:
         """Admit a participant; students wait in the lobby until the class starts."""

@@ -57,10 +57,12 @@ import logging
 import os
 import random
 import re
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from aiohttp import WSMsgType, web
@@ -88,10 +90,14 @@ from .forward import (
     Transport,
     silence_sender,
 )
+from .recording import RoomRecording
 from .room import Participant, Room
 from .rtp import AUDIO_LEVEL_URI
 from .tokens import TokenError, turn_credentials, verify_join_token
 from .webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    from media.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +120,9 @@ class SfuConfig:
     join_timeout_s: float = 10.0
     remb_bps: int = 2_500_000
     rtcp_interval_s: float = 1.0
+    # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
+    storage: Storage | None = None
+    recording_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ieum-sfu-recordings")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SfuConfig:
@@ -133,7 +142,21 @@ class SfuConfig:
             ice_hosts=split("LMS_SFU_ICE_HOSTS"),
             turn_urls=split("LMS_TURN_URLS"),
             turn_secret=env.get("LMS_TURN_SECRET") or None,
+            storage=_storage_from_env(env),
+            recording_dir=Path(
+                env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
+            ),
         )
+
+
+def _storage_from_env(env: dict[str, str]) -> Storage | None:
+    """The recordings' storage, configured like the app's (LMS_STORAGE, LMS_STORAGE_DIR, LMS_S3_*)."""
+    from media.storage import storage_from_config
+
+    if not (env.get("LMS_STORAGE") or env.get("LMS_STORAGE_DIR")):
+        log.warning("no LMS_STORAGE / LMS_STORAGE_DIR: live classes will not be recorded")
+        return None
+    return storage_from_config(env)
 
 
 class Sfu:
@@ -152,6 +175,7 @@ class Sfu:
         self._lag_task: asyncio.Task[None] | None = None
         self.loop_lag_max_s = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._recordings: set[asyncio.Task[None]] = set()
         self.timeouts = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -175,6 +199,9 @@ class Sfu:
         self.peer_connections.clear()
         for task in list(self._tasks):
             task.cancel()
+        if self._recordings:
+            # A class cut short by a restart still keeps what was recorded.
+            await asyncio.wait(list(self._recordings), timeout=60)
         await self.webhooks.close(timeout_s=5.0)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
@@ -220,7 +247,9 @@ class Sfu:
         c = self.counters
         cpu = self.process.cpu_times()
         tracks = [t for r in self.rooms.values() for t in r.tracks()]
-        expected_in = sum(t.stats.extended_max - t.stats.base_seq + 1 for t in tracks if t.stats.base_seq >= 0)
+        expected_in = sum(
+            t.stats.extended_max - t.stats.base_seq + 1 for t in tracks if t.stats.base_seq >= 0
+        )
         return {
             "rooms": len(self.rooms),
             "participants": sum(len(r.participants) for r in self.rooms.values()),
@@ -296,6 +325,7 @@ class Sfu:
             self.announce(room, p, "left")
             self.resync_room(room)
             if not room.participants:
+                self.stop_recording(room)
                 self.rooms.pop(room.name, None)
         await p.stop_writer()
         if p.ws is not None and not p.ws.closed:
@@ -321,7 +351,11 @@ class Sfu:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             # ICE consent expiry (aioice closes the connection) or DTLS failure: the client vanished.
-            if pc.connectionState in ("failed", "closed") and not p.left and pc in (p.publish_pc, p.subscribe_pc):
+            if (
+                pc.connectionState in ("failed", "closed")
+                and not p.left
+                and pc in (p.publish_pc, p.subscribe_pc)
+            ):
                 log.info("%s pc of %s is %s", label, p.user, pc.connectionState)
                 self.timeouts += 1
                 await self.leave(p, "timeout")
@@ -448,7 +482,11 @@ class Sfu:
         rtx = params.encodings[0].rtx if params.encodings else None
         main_pt = codecs[0].payloadType
         rtx_pt = next(
-            (c.payloadType for c in params.codecs if c.name.lower() == "rtx" and c.parameters.get("apt") == main_pt),
+            (
+                c.payloadType
+                for c in params.codecs
+                if c.name.lower() == "rtx" and c.parameters.get("apt") == main_pt
+            ),
             None,
         )
         track = SourceTrack(
@@ -468,6 +506,8 @@ class Sfu:
         if kind == "audio":
             track.on_level = lambda level: self._on_level(room, p, level)
             track.muted = p.muted_by is not None
+        if room.recording is not None and room.recording.wants(p.is_teacher):
+            room.recording.add(track)
         p.tracks[mid] = track
         demux.by_mid[mid] = track
         if ssrc is not None:
@@ -520,7 +560,11 @@ class Sfu:
                 return
             for track in new:
                 slot = next(
-                    (s for s in p.slots if s.binding is None and s.kind == track.kind and s.codec == track.codec),
+                    (
+                        s
+                        for s in p.slots
+                        if s.binding is None and s.kind == track.kind and s.codec == track.codec
+                    ),
                     None,
                 )
                 if slot is None:
@@ -539,7 +583,13 @@ class Sfu:
             if p.left:
                 return
             p.send({"type": "tracks", "tracks": self._track_map(room, p)})
-            p.send({"type": "offer", "pc": "subscribe", "sdp": ice.announce(pc.localDescription.sdp, self.config.public_ip)})
+            p.send(
+                {
+                    "type": "offer",
+                    "pc": "subscribe",
+                    "sdp": ice.announce(pc.localDescription.sdp, self.config.public_ip),
+                }
+            )
         except Exception:
             p.negotiating = False
             raise
@@ -660,6 +710,51 @@ class Sfu:
         self.announce(room, p, "updated")
         self.resync_room(room)
 
+    # --- recording -----------------------------------------------------------------------------
+
+    def start_recording(self, room: Room, teacher: Participant) -> None:
+        """Start recording if the teacher's token carries the course's recording policy and storage is set."""
+        mode = teacher.claims.record
+        if not mode or room.recording is not None or room.ended:
+            return
+        if self.config.storage is None:
+            teacher.send(_error("recording_unavailable", "this SFU has no storage configured: not recording"))
+            return
+        recording = room.recording = RoomRecording(
+            room.name, mode, self.config.recording_dir, started_by=teacher.user
+        )
+        for owner in room.participants.values():
+            if recording.wants(owner.is_teacher):
+                for track in owner.tracks.values():
+                    recording.add(track)
+        room.broadcast({"type": "recording", "on": True, "mode": mode})
+
+    def stop_recording(self, room: Room) -> None:
+        """Stop the room's recording (if any) and hand it over in the background; idempotent."""
+        recording, room.recording = room.recording, None
+        if recording is None:
+            return
+        room.broadcast({"type": "recording", "on": False})
+        task = asyncio.get_running_loop().create_task(self._hand_over(recording))
+        self._recordings.add(task)
+        task.add_done_callback(self._recordings.discard)
+
+    async def _hand_over(self, recording: RoomRecording) -> None:
+        assert self.config.storage is not None
+        try:
+            data = await recording.finish(self.config.storage)
+        except Exception:
+            log.exception("recording of %s could not be finished", recording.room)
+            return
+        if data is not None:
+            self.webhooks.emit("recording.finished", recording.room, recording.started_by, data)
+
+    def end_class(self, room: Room) -> None:
+        """The teacher ends the class: the recording is closed and everyone is told."""
+        room.ended = True
+        self.stop_recording(room)
+        room.broadcast({"type": "class_ended"})
+
     def start_class(self, room: Room) -> None:
         """Let everyone out of the lobby."""
         room.started = True
@@ -700,7 +795,10 @@ def _match_capability(caps: list[RTCRtpCodecCapability], codec: Codec) -> RTCRtp
         mode = want.get("packetization-mode", "0")
         profile = want.get("profile-level-id", "42e01f").lower()[:4]
         for c in same:
-            if str(c.parameters.get("packetization-mode")) == mode and str(c.parameters.get("profile-level-id", "")).lower()[:4] == profile:
+            if (
+                str(c.parameters.get("packetization-mode")) == mode
+                and str(c.parameters.get("profile-level-id", "")).lower()[:4] == profile
+            ):
                 return c
     return same[0] if same else None
 
@@ -773,7 +871,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         if not isinstance(msg, dict) or msg.get("type") != "join":
             raise TokenError("no_join")
         # ``/ws?room=live-42`` pins the room the page expects; a token for another room is refused.
-        claims = verify_join_token(sfu.config.secret, msg.get("token", ""), room=request.query.get("room") or None)
+        claims = verify_join_token(
+            sfu.config.secret, msg.get("token", ""), room=request.query.get("room") or None
+        )
     except (TokenError, TimeoutError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "timeout"
         await ws.send_json(_error("token_invalid", reason))
@@ -781,6 +881,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         return ws
 
     room = sfu.room(claims.room)
+    if room.ended:
+        await ws.send_json(_error("class_ended", "this class has ended"))
+        await ws.close(code=4004, message=b"class_ended")
+        return ws
     if claims.user_id in room.removed:
         await ws.send_json(_error("removed", "you were removed from this class"))
         await ws.close(code=4003, message=b"removed")
@@ -798,7 +902,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ice_servers = []
     if sfu.config.turn_urls:
         creds = turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
-        ice_servers.append({"urls": sfu.config.turn_urls, "username": creds["username"], "credential": creds["credential"]})
+        ice_servers.append(
+            {"urls": sfu.config.turn_urls, "username": creds["username"], "credential": creds["credential"]}
+        )
     p.send(
         {
             "type": "joined",
@@ -934,6 +1040,12 @@ def _target(room: Room, p: Participant, msg: dict[str, Any]) -> Participant | No
 @_teacher_only
 async def _start_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     sfu.start_class(room)
+    sfu.start_recording(room, p)
+
+
+@_teacher_only
+async def _end_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    sfu.end_class(room)
 
 
 @_teacher_only
@@ -976,6 +1088,7 @@ HANDLERS: dict[str, Handler] = {
     "chat": _chat,
     "unmute": _unmute,
     "start_class": _start_class,
+    "end_class": _end_class,
     "stage": _stage,
     "mute": _mute,
     "remove": _remove,

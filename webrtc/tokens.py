@@ -20,6 +20,7 @@ AUDIENCE = "ieum-sfu"
 MAX_TTL_S = 300
 ROLES = ("teacher", "student", "admin")
 PUBLISH_KINDS = ("audio", "video", "screen")
+RECORD_MODES = ("", "teacher", "stage")
 # Clocks of the app and the SFU hosts drift a little; a few seconds of slack avoids flaky refusals.
 LEEWAY_S = 10
 
@@ -44,6 +45,9 @@ class JoinClaims:
     issued_at: int
     expires_at: int
     token_id: str
+    # The course's recording policy, on teachers' tokens: "" (none), "teacher" (the teacher's media only) or
+    # "stage" (the teacher and every student brought on stage). A teacher starting the class starts it.
+    record: str = ""
 
     @property
     def is_teacher(self) -> bool:
@@ -61,6 +65,7 @@ def issue_join_token(
     publish: list[str] | tuple[str, ...],
     ttl_s: int = MAX_TTL_S,
     now: float | None = None,
+    record: str = "",
 ) -> str:
     """Sign a join token for one user and one room."""
     if role not in ROLES:
@@ -83,6 +88,10 @@ def issue_join_token(
         "exp": iat + ttl_s,
         "jti": uuid.uuid4().hex,
     }
+    if record not in RECORD_MODES:
+        raise ValueError(f"record must be one of {RECORD_MODES!r}")
+    if record:
+        claims["record"] = record
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -127,7 +136,12 @@ def verify_join_token(
     if t < iat - LEEWAY_S:
         raise TokenError("not_yet_valid")
 
-    claim_room, sub, name, role = claims.get("room"), claims.get("sub"), claims.get("name"), claims.get("role")
+    claim_room, sub, name, role = (
+        claims.get("room"),
+        claims.get("sub"),
+        claims.get("name"),
+        claims.get("role"),
+    )
     publish = claims.get("publish", [])
     if not isinstance(claim_room, str) or not claim_room or not isinstance(sub, str) or not sub:
         raise TokenError("malformed")
@@ -137,9 +151,13 @@ def verify_join_token(
         raise TokenError("malformed")
     if not isinstance(publish, list) or any(k not in PUBLISH_KINDS for k in publish):
         raise TokenError("malformed")
+    record = claims.get("record", "")
+    if record not in RECORD_MODES:
+        raise TokenError("malformed")
     if role == "student":
         # A student's right to publish comes from being put on stage, never from the token.
         publish = []
+        record = ""
     return JoinClaims(
         room=claim_room,
         user_id=sub,
@@ -149,10 +167,13 @@ def verify_join_token(
         issued_at=iat,
         expires_at=exp,
         token_id=str(claims["jti"]),
+        record=record,
     )
 
 
-def turn_credentials(secret: str, user_id: str, ttl_s: int = 3600, now: float | None = None) -> dict[str, Any]:
+def turn_credentials(
+    secret: str, user_id: str, ttl_s: int = 3600, now: float | None = None
+) -> dict[str, Any]:
     """Time-limited TURN credentials for coturn's ``use-auth-secret`` (TURN REST API draft)."""
     expiry = int(time.time() if now is None else now) + ttl_s
     username = f"{expiry}:{user_id}"

@@ -42,6 +42,19 @@ def test_join_tokens_name_room_user_role_and_publish_rights(session, world, who,
         verify_join_token(SECRET, grant.token, now=claims.expires_at + 120)  # past the clock-skew leeway
 
 
+@pytest.mark.parametrize(("policy", "who", "mode"), [
+    ("none", "teacher", ""), ("teacher_only", "teacher", "teacher"), ("full", "teacher", "stage"),
+    ("full", "school_admin", "stage"), ("full", "student", ""),
+])
+def test_join_token_carries_the_recording_policy(session, world, policy, who, mode):
+    from courses.models import RecordingPolicy
+
+    course, ls = live_course(session, world)
+    course.recording_policy = RecordingPolicy(policy)
+    grant = live.grant_join(session, world[who], ls, course, secret=SECRET)
+    assert verify_join_token(SECRET, grant.token).record == mode
+
+
 def test_teacher_join_marks_the_session_live(session, world):
     course, ls = live_course(session, world)
     live.grant_join(session, world["teacher"], ls, course, secret=SECRET)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from sfu_helpers import SECRET, RunningSfu, WebhookSink
+from sfu_helpers import SECRET, RunningSfu, WebhookSink, serve
 
 from webrtc import ice
 from webrtc.server import SFU_KEY, SfuConfig, create_app
@@ -15,21 +15,12 @@ from webrtc.server import SFU_KEY, SfuConfig, create_app
 ice.restrict_host_addresses(["127.0.0.1"])
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, port
-
-
 @pytest.fixture
 async def webhook_sink() -> AsyncIterator[WebhookSink]:
     sink = WebhookSink()
     app = web.Application()
     app.router.add_post("/hook", sink.handle)
-    runner, port = await _serve(app)
+    runner, port = await serve(app)
     sink.url = f"http://127.0.0.1:{port}/hook"
     yield sink
     await runner.cleanup()
@@ -39,6 +30,6 @@ async def webhook_sink() -> AsyncIterator[WebhookSink]:
 async def sfu(webhook_sink: WebhookSink) -> AsyncIterator[RunningSfu]:
     config = SfuConfig(secret=SECRET, webhook_url=webhook_sink.url, ice_hosts=["127.0.0.1"], heartbeat_s=5)
     app = create_app(config)
-    runner, port = await _serve(app)
+    runner, port = await serve(app)
     yield RunningSfu(url=f"ws://127.0.0.1:{port}/ws", http=f"http://127.0.0.1:{port}", sfu=app[SFU_KEY])
     await runner.cleanup()

@@ -22,6 +22,16 @@ from webrtc.webhooks import verify_webhook
 SECRET = "test-secret-0123456789abcdef0123456789"
 
 
+async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve an aiohttp app on a free loopback port."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, port
+
+
 @dataclass
 class WebhookSink:
     """Captures webhook POSTs and checks their signatures."""
@@ -34,7 +44,10 @@ class WebhookSink:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         ok = verify_webhook(
-            SECRET, body, request.headers.get("X-Ieum-Signature", ""), request.headers.get("X-Ieum-Timestamp", "")
+            SECRET,
+            body,
+            request.headers.get("X-Ieum-Signature", ""),
+            request.headers.get("X-Ieum-Timestamp", ""),
         )
         if not ok:
             self.bad_signatures += 1
@@ -45,7 +58,9 @@ class WebhookSink:
         self.changed.set()
         return web.Response(status=204)
 
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+    ) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
                 for e in self.events:
@@ -64,7 +79,15 @@ class RunningSfu:
 
 def make_token(user: str, role: str = "student", room: str = "live-42", **kw: Any) -> str:
     publish = ["audio", "video", "screen"] if role in ("teacher", "admin") else []
-    return issue_join_token(SECRET, room=room, user_id=user, name=kw.pop("name", f"사용자 {user}"), role=role, publish=publish, **kw)
+    return issue_join_token(
+        SECRET,
+        room=room,
+        user_id=user,
+        name=kw.pop("name", f"사용자 {user}"),
+        role=role,
+        publish=publish,
+        **kw,
+    )
 
 
 class SmallVideoTrack(VideoStreamTrack):
@@ -84,14 +107,18 @@ class SmallVideoTrack(VideoStreamTrack):
         frame.planes[2].update(bytes([200]) * (80 * 60))
         self._n += 1
         frame.pts = pts
-        frame.time_base = time_base if isinstance(time_base, fractions.Fraction) else fractions.Fraction(1, 90000)
+        frame.time_base = (
+            time_base if isinstance(time_base, fractions.Fraction) else fractions.Fraction(1, 90000)
+        )
         return frame
 
 
 class ToneTrack(AudioStreamTrack):
     """A loud 440 Hz tone (so the RFC 6464 audio level says "speaking")."""
 
-    _samples = array.array("h", [int(12000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]).tobytes()
+    _samples = array.array(
+        "h", [int(12000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
+    ).tobytes()
 
     async def recv(self) -> AudioFrame:
         silent = await super().recv()

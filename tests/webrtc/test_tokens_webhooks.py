@@ -18,7 +18,14 @@ NOW = 1_800_000_000
 
 
 def _issue(**kw: object) -> str:
-    args: dict[str, object] = dict(room="live-42", user_id="u1", name="홍길동", role="teacher", publish=["audio", "video", "screen"], now=NOW)
+    args: dict[str, object] = dict(
+        room="live-42",
+        user_id="u1",
+        name="홍길동",
+        role="teacher",
+        publish=["audio", "video", "screen"],
+        now=NOW,
+    )
     args.update(kw)
     return issue_join_token(SECRET, **args)  # type: ignore[arg-type]
 
@@ -35,15 +42,92 @@ def test_roundtrip() -> None:
     ("token_fn", "reason"),
     [
         (lambda: _issue().rsplit(".", 1)[0] + ".AAAA", "forged"),
-        (lambda: issue_join_token("other-secret-other-secret-123456", room="live-42", user_id="u", name="n", role="student", publish=[], now=NOW), "forged"),
+        (
+            lambda: issue_join_token(
+                "other-secret-other-secret-123456",
+                room="live-42",
+                user_id="u",
+                name="n",
+                role="student",
+                publish=[],
+                now=NOW,
+            ),
+            "forged",
+        ),
         (lambda: _issue(now=NOW - 1000), "expired"),
-        (lambda: jwt.encode({"iss": "ieum-app", "aud": "someone-else", "room": "live-42", "sub": "u", "iat": NOW, "exp": NOW + 60, "jti": "x"}, SECRET, algorithm="HS256"), "wrong_audience"),
+        (
+            lambda: jwt.encode(
+                {
+                    "iss": "ieum-app",
+                    "aud": "someone-else",
+                    "room": "live-42",
+                    "sub": "u",
+                    "iat": NOW,
+                    "exp": NOW + 60,
+                    "jti": "x",
+                },
+                SECRET,
+                algorithm="HS256",
+            ),
+            "wrong_audience",
+        ),
         (lambda: _issue(room="live-7"), "other_room"),
         (lambda: "not-a-jwt", "malformed"),
         (lambda: "", "malformed"),
-        (lambda: jwt.encode({"iss": "ieum-app", "aud": "ieum-sfu", "room": "live-42", "sub": "u", "iat": NOW, "exp": NOW + 3600, "jti": "x", "role": "teacher", "name": "n"}, SECRET, algorithm="HS256"), "lifetime_too_long"),
-        (lambda: jwt.encode({"iss": "ieum-app", "aud": "ieum-sfu", "room": "live-42", "sub": "u", "iat": NOW, "exp": NOW + 60, "jti": "x", "role": "janitor", "name": "n"}, SECRET, algorithm="HS256"), "malformed"),
-        (lambda: jwt.encode({"iss": "ieum-app", "aud": "ieum-sfu", "room": "live-42", "sub": "u", "iat": NOW, "exp": NOW + 60, "jti": "x", "role": "teacher", "name": "n"}, SECRET, algorithm="HS512"), "malformed"),
+        (
+            lambda: jwt.encode(
+                {
+                    "iss": "ieum-app",
+                    "aud": "ieum-sfu",
+                    "room": "live-42",
+                    "sub": "u",
+                    "iat": NOW,
+                    "exp": NOW + 3600,
+                    "jti": "x",
+                    "role": "teacher",
+                    "name": "n",
+                },
+                SECRET,
+                algorithm="HS256",
+            ),
+            "lifetime_too_long",
+        ),
+        (
+            lambda: jwt.encode(
+                {
+                    "iss": "ieum-app",
+                    "aud": "ieum-sfu",
+                    "room": "live-42",
+                    "sub": "u",
+                    "iat": NOW,
+                    "exp": NOW + 60,
+                    "jti": "x",
+                    "role": "janitor",
+                    "name": "n",
+                },
+                SECRET,
+                algorithm="HS256",
+            ),
+            "malformed",
+        ),
+        (
+            lambda: jwt.encode(
+                {
+                    "iss": "ieum-app",
+                    "aud": "ieum-sfu",
+                    "room": "live-42",
+                    "sub": "u",
+                    "iat": NOW,
+                    "exp": NOW + 60,
+                    "jti": "x",
+                    "role": "teacher",
+                    "name": "n",
+                },
+                SECRET,
+                algorithm="HS512",
+            ),
+            "malformed",
+        ),
         (lambda: jwt.encode({"alg": "none"}, None, algorithm="none"), "malformed"),
     ],
 )
@@ -54,8 +138,60 @@ def test_refused(token_fn: object, reason: str) -> None:
 
 
 def test_student_publish_comes_from_stage_not_token() -> None:
-    token = jwt.encode({"iss": "ieum-app", "aud": "ieum-sfu", "room": "r", "sub": "s", "name": "학생", "role": "student", "publish": ["video"], "iat": NOW, "exp": NOW + 60, "jti": "j"}, SECRET, algorithm="HS256")
+    token = jwt.encode(
+        {
+            "iss": "ieum-app",
+            "aud": "ieum-sfu",
+            "room": "r",
+            "sub": "s",
+            "name": "학생",
+            "role": "student",
+            "publish": ["video"],
+            "iat": NOW,
+            "exp": NOW + 60,
+            "jti": "j",
+        },
+        SECRET,
+        algorithm="HS256",
+    )
     assert verify_join_token(SECRET, token, now=NOW).publish == ()
+
+
+@pytest.mark.parametrize(
+    ("role", "record", "expected"),
+    [
+        ("teacher", "stage", "stage"),
+        ("admin", "teacher", "teacher"),
+        ("teacher", "", ""),
+        ("student", "stage", ""),
+    ],
+)
+def test_record_claim_is_for_teachers_only(role: str, record: str, expected: str) -> None:
+    token = issue_join_token(
+        SECRET, room="r", user_id="u", name="이름", role=role, publish=[], record=record, now=NOW
+    )
+    assert verify_join_token(SECRET, token, now=NOW).record == expected
+
+
+def test_a_bad_record_claim_is_malformed() -> None:
+    claims = {
+        "iss": "ieum-app",
+        "aud": "ieum-sfu",
+        "room": "r",
+        "sub": "t",
+        "name": "교사",
+        "role": "teacher",
+        "publish": [],
+        "iat": NOW,
+        "exp": NOW + 60,
+        "jti": "j",
+        "record": True,
+    }
+    with pytest.raises(TokenError) as info:
+        verify_join_token(SECRET, jwt.encode(claims, SECRET, algorithm="HS256"), now=NOW)
+    assert info.value.reason == "malformed"
+    with pytest.raises(ValueError):
+        _issue(record="everything")
 
 
 def test_issue_validates_arguments() -> None:
@@ -70,12 +206,16 @@ def test_issue_validates_arguments() -> None:
 def test_turn_credentials_format() -> None:
     creds = turn_credentials("turn-secret", "u1", ttl_s=600, now=NOW)
     assert creds["username"] == f"{NOW + 600}:u1" and creds["ttl"] == 600
-    expected = base64.b64encode(hmac.new(b"turn-secret", creds["username"].encode(), hashlib.sha1).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(b"turn-secret", creds["username"].encode(), hashlib.sha1).digest()
+    ).decode()
     assert creds["credential"] == expected
 
 
 def test_webhook_sign_verify() -> None:
-    body = json.dumps(make_event("participant.joined", "live-42", "u1", {"name": "홍길동", "role": "student"})).encode()
+    body = json.dumps(
+        make_event("participant.joined", "live-42", "u1", {"name": "홍길동", "role": "student"})
+    ).encode()
     sig = sign_webhook(SECRET, body, NOW)
     assert sig.startswith("sha256=") and len(sig) == 7 + 64
     assert verify_webhook(SECRET, body, sig, NOW, now=NOW + 5)
