@@ -14,11 +14,14 @@ def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the demo office, schools, classes and people (once)."""
-        from courses.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+        from courses.seed import DEMO_LOGINS, DEMO_PASSWORD, schedule_demo_live_lesson, seed_demo
 
         created = seed_demo(db.session)
+        live_id = schedule_demo_live_lesson(db.session)
         db.session.commit()
         if created:
             click.echo("데모 데이터를 만들었습니다 / demo data created")
         for username, label in DEMO_LOGINS:
             click.echo(f"  {username:<12} / {DEMO_PASSWORD}   {label}")
+        if live_id is not None:
+            click.echo(f"  실시간 수업 / live class:  /live/{live_id}   (teacher1 + student1~student30, 지금 입장 가능 / open now)")

@@ -115,7 +115,87 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
             themes=themes[(i - 1) * 2:(i - 1) * 2 + 3],
         ))
     session.flush()
+    seed_demo_courses(session, today=date.today())
     return True
+
+
+DEMO_LIVE_TITLE = "안전한 인터넷 생활 (실시간 수업)"
+
+
+def seed_demo_courses(session: Session, *, today: date) -> None:
+    """Courses in the states people meet first: a running live class with its first lesson now, and a request
+    awaiting the school's approval. Made through the same services the pages use."""
+    from courses import enrolment, workflow
+
+    def one(username: str) -> User:
+        return session.scalars(select(User).where(User.username == username)).one()
+
+    teacher, admin = one("teacher1"), one("admin1")
+    cls = session.scalars(
+        select(SchoolClass).join(ClassMembership, ClassMembership.class_id == SchoolClass.id)
+        .where(ClassMembership.user_id == teacher.id, ClassMembership.role == MemberRole.teacher)
+    ).first()
+    assert cls is not None
+    themes = {t.code: t for t in session.scalars(select(Theme))}
+    safety, environment = themes["safety_health"], themes["environment_sd"]
+
+    running = workflow.submit_request(session, teacher, workflow.CourseInput(
+        level="class", theme_id=safety.id, title=DEMO_LIVE_TITLE,
+        goals="개인정보를 지키고 사이버 폭력에 대처하는 방법을 익힌다.", delivery="live", lesson_count=4, hours=4,
+        start_date=today, end_date=today + timedelta(days=28), instructor_mode="homeroom",
+        recording_policy="full", class_id=cls.id,
+    ), today=today)
+    workflow.approve(session, admin, running, "데모: 승인")
+    workflow.start(session, teacher, running)
+    enrolment.enrol_group(session, teacher, running, school_id=cls.school_id, class_id=cls.id)
+    schedule_demo_live_lesson(session, running)
+
+    workflow.submit_request(session, teacher, workflow.CourseInput(
+        level="class", theme_id=environment.id, title="우리 마을 환경 지킴이", goals="생활 속 자원 순환을 실천한다.",
+        delivery="blended", lesson_count=2, hours=2, start_date=today + timedelta(days=7),
+        end_date=today + timedelta(days=21), instructor_mode="homeroom", class_id=cls.id,
+    ), today=today)
+    session.flush()
+
+
+def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # type: ignore[no-untyped-def]
+    """Put the demo's next live lesson on now (from 5 minutes ago for an hour), so that `./scripts/run` always
+    has a class to join; returns its live session id. Lessons already held are left alone."""
+    from datetime import datetime
+
+    from courses import workflow
+    from courses.db import utcnow
+    from courses.models import Course, LessonKind, LiveSession, LiveStatus
+
+    if course is None:
+        course = session.scalars(select(Course).where(Course.title == DEMO_LIVE_TITLE)).first()
+        if course is None:
+            return None
+    held = {ls.lesson_id for ls in session.scalars(select(LiveSession).where(
+        LiveSession.course_id == course.id, LiveSession.status != LiveStatus.scheduled))}
+    live_now = session.scalars(select(LiveSession).where(
+        LiveSession.course_id == course.id, LiveSession.status == LiveStatus.live)).first()
+    if live_now is not None:
+        return live_now.id
+    lesson = next((x for x in course.lessons if x.kind == LessonKind.live and x.id not in held), None)
+    if lesson is None:
+        return None
+    now = utcnow().replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=5)
+    if lesson.starts_at is not None and _aware(lesson.starts_at) <= now <= _aware(lesson.ends_at):
+        start = _aware(lesson.starts_at)
+    teacher = session.get(User, course.requester_id)
+    assert teacher is not None and isinstance(start, datetime)
+    workflow.update_lesson(session, teacher, course, lesson.id, title=lesson.title, starts_at=start,
+                           ends_at=start + timedelta(hours=1), description=lesson.description or "")
+    live = session.scalars(select(LiveSession).where(LiveSession.lesson_id == lesson.id)).one()
+    return live.id
+
+
+def _aware(value):  # type: ignore[no-untyped-def]
+    from datetime import UTC
+
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def demo_dates(today: date | None = None) -> tuple[date, date]:
