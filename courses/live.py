@@ -36,22 +36,9 @@ from courses.models import (
     User,
 )
 from courses.permissions import can_manage, get_course, is_course_admin
+from webrtc.webhooks import EVENT_TYPES  # the SFU's event types; standard library only at import
 
 JOIN_GRACE = timedelta(minutes=30)  # a class that overruns can still be (re)joined for a while
-EVENT_TYPES = {
-    "participant.joined",
-    "participant.left",
-    "stage.on",
-    "stage.off",
-    "publish.started",
-    "publish.stopped",
-    "hand.raised",
-    "hand.lowered",
-    "chat.message",
-    "speaking.started",
-    "speaking.stopped",
-    "recording.finished",
-}
 
 
 class NotOpen(DomainError):

@@ -34,8 +34,12 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Live classes: a synthetic camera and microphone. Not --use-fake-ui-for-media-stream: it would allow every
+    # page to use them, while Playwright's per-context permissions let a test refuse them too.
+    "--use-fake-device-for-media-stream",
 ]
 SECRET_KEY = "browser-tests-secret-key-0123456789abcdefghijklmnop"
+SFU_SECRET = "browser-tests-sfu-secret-0123456789abcdefghijkl"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LMS_TEST_POSTGRES_URL") else [])
 
 
@@ -80,12 +84,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @dataclass
 class LiveServer:
-    """A running app: its base URL, the database it uses and the backend's name."""
+    """A running app: its base URL, the database it uses and the backend's name; where its pages look for the
+    SFU (started only by the tests that need one, see test_live_class.py)."""
 
     url: str
     database_url: str
     backend: str
     log: Path
+    sfu_port: int
 
 
 def _free_port() -> int:
@@ -94,14 +100,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_env(database_url: str, workdir: Path) -> dict[str, str]:
+def _server_env(database_url: str, workdir: Path, sfu_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
     env.update(
         FLASK_APP="app:create_app",
         LMS_ENV="development",
         LMS_DATABASE_URL=database_url,
         LMS_SECRET_KEY=SECRET_KEY,
-        LMS_SFU_SECRET="browser-tests-sfu-secret-0123456789abcdefghijkl",
+        LMS_SFU_SECRET=SFU_SECRET,
+        LMS_SFU_PUBLIC_URL=f"ws://127.0.0.1:{sfu_port}/ws",
         LMS_STORAGE_DIR=str(workdir / "storage"),
         LMS_LOGIN_RATE_LIMIT="1000 per minute",
         LMS_PASSWORD_HASHING="test",  # the cheap argon2id profile (refused in production): fast logins
@@ -168,7 +175,8 @@ def live_server(
         database_url = str(request.getfixturevalue("_pg_browser_database"))
     else:
         database_url = f"sqlite:///{workdir / 'ieum.db'}"
-    env = _server_env(database_url, workdir)
+    sfu_port = _free_port()
+    env = _server_env(database_url, workdir, sfu_port)
     _flask("db", "upgrade", env=env)
     _flask("seed-demo", env=env)
     port = _free_port()
@@ -196,7 +204,7 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, proc, log)
-        yield LiveServer(url=url, database_url=database_url, backend=backend, log=log)
+        yield LiveServer(url=url, database_url=database_url, backend=backend, log=log, sfu_port=sfu_port)
     finally:
         proc.terminate()
         try:

@@ -14,7 +14,7 @@
   var state = {
     ws: null, pub: null, sub: null, localStream: null, screenStream: null, screenSender: null,
     tracks: {}, participants: {}, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
-    joined: false, pendingSubCandidates: [], micOn: true, camOn: true
+    joined: false, pendingSubCandidates: [], micOn: true, camOn: true, endForm: null
   };
   window.ieumLive = state; // exposed for tests and for debugging in the field
 
@@ -136,6 +136,9 @@
       case "class_started":
         $("lobby").hidden = true; status(T.started);
         break;
+      case "class_ended":
+        classEnded();
+        break;
       case "tracks":
         state.tracks = {};
         (msg.tracks || []).forEach(function (t) { state.tracks[t.mid] = t; });
@@ -174,6 +177,7 @@
         renderPeople(); markSpeaking(msg.user, msg.speaking);
         break;
       case "error":
+        if (msg.code === "class_ended") { classEnded(); break; }
         if (msg.code === "token_invalid") { state.leaving = true; }
         showError(msg.message || msg.code);
         break;
@@ -262,6 +266,7 @@
     }
     var tile = document.createElement("div");
     tile.className = "tile"; tile.dataset.mid = mid; tile.dataset.user = info.user || "";
+    tile.setAttribute("role", "group"); // named after its participant in placeTile
     var video = document.createElement("video");
     video.autoplay = true; video.playsInline = true; video.muted = true;
     video.srcObject = new MediaStream([track]);
@@ -400,15 +405,48 @@
     input.value = "";
   });
 
-  $("leave-btn").addEventListener("click", function () {
+  function hangUp() {
     state.leaving = true;
     send({ type: "leave" });
     teardownPeers();
     stopPublishing();
     if (state.ws) state.ws.close();
+    state.joined = false;
+  }
+
+  $("leave-btn").addEventListener("click", function () {
+    hangUp();
     status(T.ended);
     $("room").hidden = true; $("prejoin").hidden = false; $("join-btn").disabled = false;
-    state.joined = false;
+  });
+
+  // ---------- the end of the class ----------
+  // The teacher's end button tells the SFU first (everyone is told the class is over and hangs up),
+  // then posts the form, which closes attendance in the app. Without the SFU the form is posted anyway.
+  function classEnded() {
+    if (state.endForm) { submitEnd(); return; }
+    hangUp();
+    showError("");
+    status(T.class_ended);
+    $("room").hidden = true; $("prejoin").hidden = true;
+  }
+
+  function submitEnd() {
+    var form = state.endForm;
+    if (!form) return;
+    state.endForm = null;
+    hangUp();
+    form.submit();
+  }
+
+  if ($("end-form")) $("end-form").addEventListener("submit", function (e) {
+    if (!state.ws || state.ws.readyState !== 1) return; // not connected: just post the form
+    e.preventDefault();
+    if (state.endForm) return;
+    state.endForm = e.target;
+    e.target.querySelector("button").disabled = true;
+    send({ type: "end_class" });
+    setTimeout(submitEnd, 3000); // the SFU did not confirm in time: end the class in the app regardless
   });
 
   window.addEventListener("pagehide", function () { if (state.ws) { state.leaving = true; send({ type: "leave" }); } });
