@@ -7,8 +7,10 @@ import asyncio
 import fractions
 import json
 import math
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +22,19 @@ from webrtc.tokens import issue_join_token
 from webrtc.webhooks import verify_webhook
 
 SECRET = "test-secret-0123456789abcdef0123456789"
+
+
+def probe(ffprobe: str, path: Path) -> dict[str, Any]:
+    """ffprobe's JSON view of a media file (format and streams)."""
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, int]:

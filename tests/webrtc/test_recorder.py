@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import shutil
 import struct
-import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +21,7 @@ from aiortc.rtcrtpparameters import (
     RTCRtpParameters,
 )
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from sfu_helpers import probe
 
 from media.storage import LocalStorage
 from webrtc.recorder import (
@@ -55,18 +54,6 @@ def ffprobe() -> str:
     if path is None:
         pytest.skip("ffprobe is not installed (apt-get install ffmpeg)")
     return path
-
-
-def probe(ffprobe: str, path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 # --- a publisher made of aiortc's real encoders and packetizers --------------------------------

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, ToneTrack, WebhookSink, make_token, serve
+from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, ToneTrack, WebhookSink, make_token, probe, serve
 
 from media.storage import LocalStorage
 from webrtc.client import SfuClient, SfuError
@@ -41,19 +38,12 @@ async def recording_sfu(
     await runner.cleanup()
 
 
-def _ffprobe(path: Path) -> dict[str, Any]:
-    ffprobe = shutil.which("ffprobe")
-    if ffprobe is None:
+@pytest.fixture(scope="module")
+def ffprobe() -> str:
+    path = shutil.which("ffprobe")
+    if path is None:
         pytest.skip("ffprobe is not installed (apt-get install ffmpeg)")
-    out = subprocess.run(
-        [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
-    result: dict[str, Any] = json.loads(out)
-    return result
+    return path
 
 
 async def _class_with_a_speaker(sfu: RunningSfu, record: str, seconds: float) -> None:
@@ -88,6 +78,7 @@ async def test_recording_lands_in_storage_and_the_app_is_told(
     tmp_path: Path,
     record: str,
     audio_streams: int,
+    ffprobe: str,
 ) -> None:
     await _class_with_a_speaker(recording_sfu, record, seconds=3.0)
 
@@ -102,7 +93,7 @@ async def test_recording_lands_in_storage_and_the_app_is_told(
     # What a teacher plays back: the stored object itself, read by ffprobe.
     local = tmp_path / "played.webm"
     storage.get_to_file(key, local)
-    info = _ffprobe(local)
+    info = probe(ffprobe, local)
     codecs = sorted((s["codec_type"], s["codec_name"]) for s in info["streams"])
     assert codecs == [("audio", "opus")] * audio_streams + [("video", "vp8")]
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
