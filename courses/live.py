@@ -38,6 +38,9 @@ from courses.models import (
 from courses.permissions import can_manage, get_course, is_course_admin
 from webrtc.webhooks import EVENT_TYPES  # the SFU's event types; standard library only at import
 
+# Events whose effect can wait for the person's next event (which every speaking.started has: its stopped, or
+# the leave): skipping the recompute halves the work for the chattiest ones (speaking toggles every few seconds).
+PASSIVE_EVENTS = frozenset({"speaking.started", "hand.lowered"})
 JOIN_GRACE = timedelta(minutes=30)  # a class that overruns can still be (re)joined for a while
 
 
@@ -226,7 +229,7 @@ def apply_sfu_event(session: Session, payload: Any) -> str:
             )
         )
     session.flush()
-    if user_id is not None:
+    if user_id is not None and etype not in PASSIVE_EVENTS:
         _recompute(session, live, user_id)
     return "applied"
 
@@ -261,8 +264,9 @@ def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
     presence: list[tuple[datetime, datetime]] = []
     stage: list[tuple[datetime, datetime]] = []
     camera: list[tuple[datetime, datetime]] = []
-    opened: dict[str, datetime | None] = {"presence": None, "stage": None, "camera": None}
-    intervals = {"presence": presence, "stage": stage, "camera": camera}
+    talk: list[tuple[datetime, datetime]] = []
+    opened: dict[str, datetime | None] = {"presence": None, "stage": None, "camera": None, "talk": None}
+    intervals = {"presence": presence, "stage": stage, "camera": camera, "talk": talk}
     # Presence nests: an ICE restart or a second tab may join again before the old leave arrives.
     depth = 0
     counts = {"messages": 0, "hands": 0, "joins": 0}
@@ -289,9 +293,8 @@ def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
             depth = max(0, depth - 1)
             last_leave = ev.at
             if depth == 0:
-                close("presence", ev.at)
-                close("stage", ev.at)
-                close("camera", ev.at)
+                for kind in intervals:
+                    close(kind, ev.at)
         elif ev.type == "stage.on":
             open_("stage", ev.at)
         elif ev.type == "stage.off":
@@ -300,11 +303,15 @@ def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
             open_("camera", ev.at)
         elif ev.type == "publish.stopped" and ev.data.get("kind") == "video":
             close("camera", ev.at)
+        elif ev.type == "speaking.started":
+            open_("talk", ev.at)
+        elif ev.type == "speaking.stopped":
+            close("talk", ev.at)
         elif ev.type == "chat.message":
             counts["messages"] += 1
         elif ev.type == "hand.raised":
             counts["hands"] += 1
-    for kind in ("presence", "stage", "camera"):
+    for kind in intervals:
         close(kind, max(horizon, opened[kind] or horizon))
     row = session.scalar(
         select(Attendance).where(Attendance.live_session_id == live.id, Attendance.user_id == user_id)
@@ -316,6 +323,7 @@ def _recompute(session: Session, live: LiveSession, user_id: int) -> Attendance:
     row.present_seconds = _union_seconds(presence, live.starts_at, live.ends_at)
     row.stage_seconds = _union_seconds(stage, live.starts_at, live.ends_at)
     row.camera_seconds = _union_seconds(camera, live.starts_at, live.ends_at)
+    row.talk_seconds = _union_seconds(talk, live.starts_at, live.ends_at)
     row.messages, row.hands_raised = counts["messages"], counts["hands"]
     session.flush()
     return row

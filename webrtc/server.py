@@ -103,6 +103,7 @@ log = logging.getLogger(__name__)
 
 MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 MAX_CHAT_CHARS = 2000
+ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (tokens.MAX_TTL_S)
 PUBLISHER_RCVBUF = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
 
 
@@ -176,6 +177,9 @@ class Sfu:
         self.loop_lag_max_s = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recordings: set[asyncio.Task[None]] = set()
+        # Rooms whose class was ended, by monotonic time: join tokens live 5 minutes, so a token fetched just
+        # before the end must not reopen the room once everyone has left and the Room object is gone.
+        self.ended_rooms: dict[str, float] = {}
         self.timeouts = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -749,11 +753,24 @@ class Sfu:
         if data is not None:
             self.webhooks.emit("recording.finished", recording.room, recording.started_by, data)
 
-    def end_class(self, room: Room) -> None:
-        """The teacher ends the class: the recording is closed and everyone is told."""
+    def end_class(self, room: Room, grace_s: float = 2.0) -> None:
+        """The teacher ends the class: the recording is closed, everyone is told, and after a short grace (for the
+        pages to hang up themselves) whoever is still connected is disconnected: no media flows after the end."""
+        if room.ended:
+            return
         room.ended = True
+        now = time.monotonic()
+        self.ended_rooms = {k: t for k, t in self.ended_rooms.items() if now - t < ENDED_ROOM_MEMORY_S}
+        self.ended_rooms[room.name] = now
         self.stop_recording(room)
         room.broadcast({"type": "class_ended"})
+
+        async def disconnect_the_rest() -> None:
+            await asyncio.sleep(grace_s)
+            for p in list(room.participants.values()):
+                await self.leave(p, "ended")
+
+        self.spawn(disconnect_the_rest())
 
     def start_class(self, room: Room) -> None:
         """Let everyone out of the lobby."""
@@ -880,6 +897,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=4001, message=b"token_invalid")
         return ws
 
+    ended_at = sfu.ended_rooms.get(claims.room)
+    if ended_at is not None and time.monotonic() - ended_at < ENDED_ROOM_MEMORY_S:
+        await ws.send_json(_error("class_ended", "this class has ended"))
+        await ws.close(code=4004, message=b"class_ended")
+        return ws
     room = sfu.room(claims.room)
     if room.ended:
         await ws.send_json(_error("class_ended", "this class has ended"))

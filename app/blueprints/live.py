@@ -59,7 +59,7 @@ def end(live_id: int):  # type: ignore[no-untyped-def]
 
 
 ATTENDANCE_COLUMNS = [N_("학급"), N_("번호"), N_("이름"), N_("입장"), N_("퇴장"), N_("참석(분)"), N_("참석률(%%)"),
-                      N_("발언(분)"), N_("카메라(분)"), N_("채팅"), N_("손들기"), N_("이수")]
+                      N_("무대(분)"), N_("발언(분)"), N_("카메라(분)"), N_("채팅"), N_("손들기"), N_("이수")]
 
 
 @bp.route("/<int:live_id>/attendance")
@@ -75,6 +75,7 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
                _fmt(r.attendance.first_join_at) if r.attendance else "", _fmt(r.attendance.last_leave_at) if r.attendance else "",
                round((r.attendance.present_seconds if r.attendance else 0) / 60, 1), r.present_pct,
                round((r.attendance.stage_seconds if r.attendance else 0) / 60, 1),
+               round((r.attendance.talk_seconds if r.attendance else 0) / 60, 1),
                round((r.attendance.camera_seconds if r.attendance else 0) / 60, 1),
                r.attendance.messages if r.attendance else 0, r.attendance.hands_raised if r.attendance else 0,
                _("이수") if r.completed else _("미이수")] for r in rows],

@@ -72,6 +72,7 @@ class Attendance(Base):
     last_leave_at: Mapped[datetime | None]
     present_seconds: Mapped[int] = mapped_column(default=0)
     stage_seconds: Mapped[int] = mapped_column(default=0)
+    talk_seconds: Mapped[int] = mapped_column(default=0, server_default="0")  # speaking, from the audio level
     camera_seconds: Mapped[int] = mapped_column(default=0)
     messages: Mapped[int] = mapped_column(default=0)
     hands_raised: Mapped[int] = mapped_column(default=0)

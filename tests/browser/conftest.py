@@ -92,6 +92,7 @@ class LiveServer:
     backend: str
     log: Path
     sfu_port: int
+    storage_dir: Path  # LMS_STORAGE_DIR: where the app (and an SFU started beside it) keep media
 
 
 def _free_port() -> int:
@@ -204,7 +205,14 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, proc, log)
-        yield LiveServer(url=url, database_url=database_url, backend=backend, log=log, sfu_port=sfu_port)
+        yield LiveServer(
+            url=url,
+            database_url=database_url,
+            backend=backend,
+            log=log,
+            sfu_port=sfu_port,
+            storage_dir=workdir / "storage",
+        )
     finally:
         proc.terminate()
         try:

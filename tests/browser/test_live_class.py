@@ -19,8 +19,10 @@ already covered on PostgreSQL by tests/web/test_live_pages.py, so the PostgreSQL
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -36,7 +38,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SFU_SECRET, LiveServer
+from tests.browser.conftest import SECRET_KEY, SFU_SECRET, LiveServer
 from tests.browser.support import ROOT, check_accessible
 
 pytestmark = pytest.mark.browser
@@ -83,6 +85,9 @@ def sfu(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> It
     env.update(
         LMS_SFU_SECRET=SFU_SECRET,
         LMS_SFU_WEBHOOK_URL=f"{live_server.url}/api/v1/sfu/webhook",
+        # Recordings go into the app's own storage, as ./scripts/run sets it up.
+        LMS_STORAGE_DIR=str(live_server.storage_dir),
+        LMS_SECRET_KEY=SECRET_KEY,
         PYTHONUNBUFFERED="1",
         NO_PROXY="127.0.0.1,localhost",
     )
@@ -188,6 +193,7 @@ def live_course(sfu: RunningSfu, live_server: LiveServer) -> LiveCourse:
                     instructor_mode="homeroom",
                     class_id=cls.id,
                     schedule_note="매주 수 5교시",
+                    recording_policy="full",  # the teacher and whoever is brought on stage
                 ),
             )
             workflow.approve(s, users["admin1"], course, "좋습니다")
@@ -324,8 +330,9 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     for u in (a, b):
         expect(people.get_by_role("listitem").filter(has_text=names[u])).to_be_visible()
 
-    # The teacher starts the class: both students decode the teacher's camera.
+    # The teacher starts the class: both students decode the teacher's camera; everyone sees it is recorded.
     teacher.get_by_role("button", name="수업 시작").click()
+    expect(teacher.locator("#rec-badge")).to_be_visible()
     for u, page in students.items():
         expect(page.locator("#live-status")).to_have_text("수업이 시작되었습니다.")
         _assert_flowing(page, u, ids["teacher1"], "video", ["framesDecoded"], seen)
@@ -386,9 +393,10 @@ def test_live_class_video_stage_audio_chat_end_attendance(
                 row = rows[names[u]]
                 assert row["입장"] and row["퇴장"], f"{u} has no join or leave time: {row}"
                 assert float(row["참석(분)"]) > 0, f"{u} was present 0 minutes: {row}"
-            assert float(rows[names[a]]["발언(분)"]) > 0, f"{a} has no stage time: {rows[names[a]]}"
+            assert float(rows[names[a]]["무대(분)"]) > 0, f"{a} has no stage time: {rows[names[a]]}"
             assert int(rows[names[a]]["손들기"]) >= 1, f"{a} raised no hand: {rows[names[a]]}"
             assert int(rows[names[b]]["채팅"]) >= 1, f"{b} sent no chat: {rows[names[b]]}"
+            assert teacher.locator("video.recording").count() == 1, "the recording is not listed yet"
             break
         except AssertionError:
             if time.monotonic() > deadline:
@@ -396,10 +404,41 @@ def test_live_class_video_stage_audio_chat_end_attendance(
             teacher.wait_for_timeout(500)
             teacher.reload()
     expect(teacher.get_by_role("region", name="채팅 기록")).to_contain_text(text)
+    _assert_recording_plays(teacher, live_server, seen)
     check_accessible(teacher, "attendance page after the class")
     seen["attendance"] = {u: rows[names[u]] for u in (a, b)}
     seen["duration_s"] = round(time.monotonic() - began, 1)
     print(seen)  # the numbers behind the assertions, for `pytest -s`
+
+
+def _assert_recording_plays(teacher: Any, live_server: LiveServer, seen: dict[str, Any]) -> None:
+    """The recording listed on the attendance page: the browser plays it, and ffprobe reads the stored object."""
+    video = teacher.locator("video.recording")
+    teacher.wait_for_function(
+        "() => { const v = document.querySelector('video.recording'); return v && v.readyState >= 1"
+        " && v.duration > 0 && v.videoWidth > 0; }",
+        timeout=15_000,
+    )
+    seen["recording_in_browser"] = video.evaluate("v => ({duration: v.duration, width: v.videoWidth})")
+    stored = sorted(live_server.storage_dir.rglob("recordings/live-*/*.webm"))
+    assert stored, f"no recording under {live_server.storage_dir}"
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        pytest.skip("ffprobe is not installed (apt-get install ffmpeg)")
+    info = json.loads(
+        subprocess.run(
+            [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(stored[-1])],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+    )
+    kinds = sorted(st["codec_type"] for st in info["streams"])
+    # The teacher's camera and microphone and student A's, each its own stream, never re-encoded.
+    assert kinds.count("video") >= 2 and kinds.count("audio") >= 2, info["streams"]
+    assert float(info["format"]["duration"]) > 5, info["format"]
+    seen["recording_streams"] = [(st["codec_type"], st["codec_name"]) for st in info["streams"]]
 
 
 def test_refused_camera_and_microphone_are_explained(

@@ -101,7 +101,11 @@ def test_events_become_attendance(session, world):
         event(ls, "hand.raised", s, t0 + timedelta(minutes=5)),
         event(ls, "stage.on", s, t0 + timedelta(minutes=6)),
         event(ls, "publish.started", s, t0 + timedelta(minutes=6), kind="video"),
+        event(ls, "speaking.started", s, t0 + timedelta(minutes=6, seconds=30)),
+        event(ls, "speaking.stopped", s, t0 + timedelta(minutes=7)),
+        event(ls, "speaking.started", s, t0 + timedelta(minutes=7, seconds=20)),
         event(ls, "publish.stopped", s, t0 + timedelta(minutes=8), kind="video"),
+        event(ls, "speaking.stopped", s, t0 + timedelta(minutes=8, seconds=5)),
         event(ls, "stage.off", s, t0 + timedelta(minutes=9)),
         event(ls, "chat.message", s, t0 + timedelta(minutes=10), text="질문 있어요"),
         event(ls, "participant.left", s, t0 + timedelta(minutes=20), reason="timeout"),
@@ -112,6 +116,7 @@ def test_events_become_attendance(session, world):
     a = _att(session, ls, s)
     assert a.present_seconds == (20 + 18) * 60
     assert a.stage_seconds == 3 * 60 and a.camera_seconds == 2 * 60
+    assert a.talk_seconds == 30 + 45  # two stretches of speaking from the audio level
     assert (a.messages, a.hands_raised, a.joins) == (1, 1, 2)
     assert a.first_join_at == t0 - timedelta(minutes=3) and a.last_leave_at == t0 + timedelta(minutes=39)
     assert [m.text for m in session.scalars(select(ChatMessage))] == ["질문 있어요"]

@@ -139,16 +139,31 @@ async def test_without_storage_the_teacher_is_told(sfu: RunningSfu) -> None:
         await teacher.close()
 
 
-async def test_after_the_end_nobody_joins_the_room_again(recording_sfu: RunningSfu) -> None:
+async def test_the_end_disconnects_everyone_and_nobody_joins_again(
+    recording_sfu: RunningSfu, webhook_sink: WebhookSink
+) -> None:
     teacher = SfuClient(recording_sfu.url, make_token("t1", "teacher"))
+    stays = SfuClient(recording_sfu.url, make_token("stays"))
     late = SfuClient(recording_sfu.url, make_token("late"))
+    later = SfuClient(recording_sfu.url, make_token("later"))
     try:
         await teacher.connect()
+        await stays.connect()
         await teacher.send({"type": "end_class"})
         await teacher.wait_type("class_ended")
+        await stays.wait_type("class_ended")
         with pytest.raises(SfuError) as info:
             await late.connect()
         assert info.value.code == "class_ended"
+        # A client that ignores class_ended is disconnected after the grace; then the room is gone...
+        for user in ("t1", "stays"):
+            left = await webhook_sink.wait_for(lambda e, u=user: e["type"] == "participant.left" and e["user"] == u)
+            assert left["data"] == {"reason": "ended"}
+        assert "live-42" not in recording_sfu.sfu.rooms
+        # ...and a token fetched before the end still cannot reopen it.
+        with pytest.raises(SfuError) as info:
+            await later.connect()
+        assert info.value.code == "class_ended"
     finally:
-        await late.close()
-        await teacher.close()
+        for c in (later, late, stays, teacher):
+            await c.close()

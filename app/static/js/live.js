@@ -176,10 +176,14 @@
         if (state.participants[msg.user]) state.participants[msg.user].speaking = msg.speaking;
         renderPeople(); markSpeaking(msg.user, msg.speaking);
         break;
+      case "recording":
+        $("rec-badge").hidden = !msg.on;
+        break;
       case "error":
         if (msg.code === "class_ended") { classEnded(); break; }
-        if (msg.code === "token_invalid") { state.leaving = true; }
-        showError(msg.message || msg.code);
+        if (msg.code === "token_invalid" || msg.code === "removed" || msg.code === "replaced") { state.leaving = true; }
+        // The SFU's messages are for developers; people read the page's own words for each code.
+        showError((T.errors && T.errors[msg.code]) || T.error_other.replace("{code}", msg.code));
         break;
     }
   }
