@@ -366,6 +366,12 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     students[b].get_by_role("button", name="보내기").click()
     expect(teacher.locator("#chat-log")).to_contain_text(f"{names[b]}: {text}")
 
+    # Student B's connection drops (its socket dies, as on a network loss): the page rejoins by itself and the
+    # teacher's video flows again on the new connection; the attendance record keeps both stretches (below).
+    students[b].evaluate("() => window.ieumLive.ws.close()")
+    expect(students[b].locator("#live-status")).to_have_text("수업에 참여했습니다.", timeout=20_000)
+    _assert_flowing(students[b], f"{b} after rejoining", ids["teacher1"], "video", ["framesDecoded"], seen)
+
     # Stage time is shown in tenths of a minute: leave student A up there long enough to count.
     teacher.wait_for_timeout(max(0, 7 - (time.monotonic() - on_stage)) * 1000)
 
@@ -405,10 +411,31 @@ def test_live_class_video_stage_audio_chat_end_attendance(
             teacher.reload()
     expect(teacher.get_by_role("region", name="채팅 기록")).to_contain_text(text)
     _assert_recording_plays(teacher, live_server, seen)
+    rejoined = _attendance_row(live_server, int(room_url.rsplit("/", 1)[1]), int(ids[b]))
+    assert rejoined.joins == 2, f"{b} should have joined twice (drop and rejoin): {rejoined.joins}"
+    seen["rejoined_present_s"] = rejoined.present_seconds
+    assert rejoined.present_seconds >= 5
     check_accessible(teacher, "attendance page after the class")
     seen["attendance"] = {u: rows[names[u]] for u in (a, b)}
     seen["duration_s"] = round(time.monotonic() - began, 1)
     print(seen)  # the numbers behind the assertions, for `pytest -s`
+
+
+def _attendance_row(live_server: LiveServer, live_id: int, user_id: int) -> Any:
+    """The app's attendance row for one person and session, read from its database."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from courses.models import Attendance
+
+    engine = create_engine(live_server.database_url)
+    try:
+        with Session(engine) as s:
+            return s.scalars(
+                select(Attendance).where(Attendance.live_session_id == live_id, Attendance.user_id == user_id)
+            ).one()
+    finally:
+        engine.dispose()
 
 
 def _assert_recording_plays(teacher: Any, live_server: LiveServer, seen: dict[str, Any]) -> None:
