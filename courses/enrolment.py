@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from courses.db import utcnow
@@ -182,6 +182,10 @@ def touch(session: Session, actor: User, course: Course) -> None:
     """Remember when a student last opened the course (for "continue" on their home page)."""
     if actor.role != Role.student:
         return
-    enrolment = session.scalar(select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.student_id == actor.id))
-    if enrolment is not None:
-        enrolment.last_accessed_at = utcnow()
+    # One UPDATE, no read first: this runs on every course page a student opens.
+    session.execute(
+        update(Enrolment)
+        .where(Enrolment.course_id == course.id, Enrolment.student_id == actor.id)
+        .values(last_accessed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

@@ -62,14 +62,20 @@ def form_options(user: User) -> dict[str, Any]:
     if user.role == Role.office_admin:
         schools = list(s.scalars(select(Organisation).where(school_scope(user), Organisation.kind == OrgKind.school)
                                  .order_by(Organisation.name)))
+    return {"themes": catalog.list_themes(s), "classes": classes, "schools": schools,
+            "levels": workflow.requestable_levels(user), **instructor_choices(user)}
+
+
+def instructor_choices(user: User) -> dict[str, Any]:
+    """Who can be made a course's instructor: the office's pool, and the teachers of the user's school."""
+    s = db.session
     pool = list(s.execute(select(User, InstructorProfile).join(InstructorProfile, InstructorProfile.user_id == User.id)
                           .where(InstructorProfile.office_id == user.office_id, User.active).order_by(User.name)))
     teachers: list[User] = []
     if user.role in (Role.school_admin, Role.teacher):
         teachers = list(s.scalars(select(User).where(User.role == Role.teacher, User.org_id == user.org_id, User.active)
                                   .order_by(User.name)))
-    return {"themes": catalog.list_themes(s), "classes": classes, "schools": schools, "pool": pool,
-            "teachers": teachers, "levels": workflow.requestable_levels(user)}
+    return {"pool": pool, "teachers": teachers}
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -104,7 +110,7 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
     enrolment.touch(db.session, user, course)
     db.session.commit()
     actions = workflow.allowed_actions(user, course)
-    options = form_options(user) if "assign_instructor" in actions else {}
+    options = instructor_choices(user) if "assign_instructor" in actions else {}
     count = enrolment.enrolment_count(db.session, course)
     from courses.live import live_sessions_for
 
