@@ -17,8 +17,11 @@ stamp=".venv/.ieum-installed${EXTRAS:+-$EXTRAS}"
 want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "• 패키지를 설치합니다 / installing Python packages${EXTRAS:+ ($EXTRAS)}"
-  "$VPY" -m pip install -q --disable-pip-version-check -U pip
-  "$VPY" -m pip install -q --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
+  # pip's own chatter (build warnings) goes to a log, shown only if the install fails.
+  if ! { "$VPY" -m pip install -q --disable-pip-version-check -U pip &&
+         "$VPY" -m pip install -q --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"; } > .venv/.install.log 2>&1; then
+    cat .venv/.install.log >&2; echo "! 설치 실패 / install failed (.venv/.install.log)" >&2; exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 
