@@ -23,6 +23,7 @@ class Scenario:
     pending_id: int  # teacher1's class course waiting for admin1
     approved_id: int  # teacher1's class course, approved, 5학년 1반 enrolled
     theme_id: int
+    live_id: int  # the demo's live session of its running course (courses.seed), open now
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +33,8 @@ def scenario(live_server: Any) -> Scenario:
     from sqlalchemy.orm import Session
 
     from courses import enrolment, workflow
-    from courses.models import ClassMembership, MemberRole, SchoolClass, Theme, User
+    from courses.models import ClassMembership, Course, LiveSession, MemberRole, SchoolClass, Theme, User
+    from courses.seed import DEMO_LIVE_TITLE
 
     engine = create_engine(live_server.database_url)
     try:
@@ -77,7 +79,15 @@ def scenario(live_server: Any) -> Scenario:
             workflow.approve(s, admin, approved, "좋습니다")
             enrolment.enrol_group(s, teacher, approved, school_id=cls.school_id, class_id=cls.id)
             s.commit()
-            return Scenario(pending_id=pending.id, approved_id=approved.id, theme_id=theme.id)
+            live_id = s.scalars(
+                select(LiveSession.id)
+                .join(Course, Course.id == LiveSession.course_id)
+                .where(Course.title == DEMO_LIVE_TITLE)
+            ).first()
+            assert live_id is not None, "the demo seed has no live session"
+            return Scenario(
+                pending_id=pending.id, approved_id=approved.id, theme_id=theme.id, live_id=live_id
+            )
     finally:
         engine.dispose()
 
@@ -107,6 +117,7 @@ Visit = tuple[str, "str | Callable[[Any], None]", "Callable[[Any], None] | None"
 
 def pages_for(role: str, sc: Scenario) -> list[Visit]:
     pending, approved = f"/courses/{sc.pending_id}", f"/courses/{sc.approved_id}"
+    room, attendance = f"/live/{sc.live_id}", f"/live/{sc.live_id}/attendance"
     return {
         "anonymous": [("login", "/login", None), ("404 (logged out)", "/no-such-page", None)],
         "office": [
@@ -118,6 +129,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("reports/enrolment", "/reports/enrolment", wait_for_chart),
             ("notifications", "/notifications", None),
             ("course request form (office)", "/courses/new", None),
+            ("live attendance (office)", attendance, wait_for_chart),
         ],
         "admin1": [
             ("home", "/", None),
@@ -136,6 +148,8 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("course detail (requester, pending)", pending, None),
             ("course detail (requester, approved)", approved, None),
             ("enrolment", f"{approved}/enrolment", None),
+            ("live room (teacher, before joining)", room, None),
+            ("live attendance", attendance, wait_for_chart),
             ("notifications", "/notifications", None),
             ("themes", "/themes", None),
             ("instructors", "/instructors", None),
@@ -144,6 +158,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
         "student1": [
             ("home", "/", None),
             ("course detail (student)", approved, None),
+            ("live room (student, before joining)", room, None),
             ("courses", "/courses/", None),
             ("themes", "/themes", None),
             ("notifications", "/notifications", None),
