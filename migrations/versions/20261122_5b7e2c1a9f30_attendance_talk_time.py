@@ -5,9 +5,8 @@ Revises: d46146a3d778
 Create Date: 2026-11-22 08:20:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5b7e2c1a9f30'

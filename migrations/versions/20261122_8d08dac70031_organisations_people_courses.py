@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-22 05:01:50.604671
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '8d08dac70031'

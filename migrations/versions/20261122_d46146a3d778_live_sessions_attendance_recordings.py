@@ -5,9 +5,8 @@ Revises: 8d08dac70031
 Create Date: 2026-11-22 05:19:03.288819
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd46146a3d778'
