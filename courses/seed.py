@@ -161,8 +161,6 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
 def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # type: ignore[no-untyped-def]
     """Put the demo's next live lesson on now (from 5 minutes ago for an hour), so that `./scripts/run` always
     has a class to join; returns its live session id. Lessons already held are left alone."""
-    from datetime import datetime
-
     from courses import workflow
     from courses.db import utcnow
     from courses.models import Course, LessonKind, LiveSession, LiveStatus
@@ -171,31 +169,22 @@ def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # t
         course = session.scalars(select(Course).where(Course.title == DEMO_LIVE_TITLE)).first()
         if course is None:
             return None
-    held = {ls.lesson_id for ls in session.scalars(select(LiveSession).where(
-        LiveSession.course_id == course.id, LiveSession.status != LiveStatus.scheduled))}
-    live_now = session.scalars(select(LiveSession).where(
-        LiveSession.course_id == course.id, LiveSession.status == LiveStatus.live)).first()
+    sessions = list(session.scalars(select(LiveSession).where(LiveSession.course_id == course.id)))
+    live_now = next((ls for ls in sessions if ls.status == LiveStatus.live), None)
     if live_now is not None:
         return live_now.id
+    held = {ls.lesson_id for ls in sessions if ls.status != LiveStatus.scheduled}
     lesson = next((x for x in course.lessons if x.kind == LessonKind.live and x.id not in held), None)
     if lesson is None:
         return None
     now = utcnow().replace(second=0, microsecond=0)
-    start = now - timedelta(minutes=5)
-    if lesson.starts_at is not None and _aware(lesson.starts_at) <= now <= _aware(lesson.ends_at):
-        start = _aware(lesson.starts_at)
+    on_now = lesson.starts_at is not None and lesson.ends_at is not None and lesson.starts_at <= now <= lesson.ends_at
+    start = lesson.starts_at if on_now else now - timedelta(minutes=5)
     teacher = session.get(User, course.requester_id)
-    assert teacher is not None and isinstance(start, datetime)
     workflow.update_lesson(session, teacher, course, lesson.id, title=lesson.title, starts_at=start,
                            ends_at=start + timedelta(hours=1), description=lesson.description or "")
     live = session.scalars(select(LiveSession).where(LiveSession.lesson_id == lesson.id)).one()
     return live.id
-
-
-def _aware(value):  # type: ignore[no-untyped-def]
-    from datetime import UTC
-
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def demo_dates(today: date | None = None) -> tuple[date, date]:
