@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -33,11 +34,11 @@ def _pg_url() -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, dropped at the end; its URL."""
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new database `<prefix>_<random>` on LMS_TEST_POSTGRES_URL's server, dropped on exit; its URL."""
     admin_url = make_url(_pg_url())
-    name = f"ieum_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -47,6 +48,13 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end; its URL."""
+    with fresh_pg_database("ieum_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,24 +143,11 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: 
 
 @pytest.fixture(scope="session")
 def _pg_browser_database() -> Iterator[str]:
-    """A fresh PostgreSQL database `ieum_browser_<random>`, dropped afterwards; its URL."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    """A fresh PostgreSQL database `ieum_browser_<random>` for the app server, dropped afterwards; its URL."""
+    from tests.conftest import fresh_pg_database
 
-    raw = os.environ["LMS_TEST_POSTGRES_URL"]
-    admin_url = make_url(
-        raw.replace("postgresql://", "postgresql+psycopg://", 1) if raw.startswith("postgresql://") else raw
-    )
-    name = f"ieum_browser_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("ieum_browser") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -280,6 +267,18 @@ def page(new_context: Callable[..., Any]) -> Any:
     return new_context().new_page()
 
 
+@contextmanager
+def log_on_failure(request: pytest.FixtureRequest, log: Path, title: str) -> Iterator[None]:
+    """Attach what `log` gained during the test to its report, if the test failed."""
+    start = log.stat().st_size
+    yield
+    report = getattr(request.node, "_browser_call_report", None)
+    if report is not None and report.failed:
+        with log.open("rb") as f:
+            f.seek(start)
+            report.sections.append((title, f.read().decode("utf-8", "replace")[-20_000:]))
+
+
 @pytest.fixture(autouse=True)
 def _server_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     """Attach what the server logged during a failing test (tracebacks included) to its report."""
@@ -287,14 +286,8 @@ def _server_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     server: LiveServer = request.getfixturevalue("live_server")
-    start = server.log.stat().st_size
-    yield
-    report = getattr(request.node, "_browser_call_report", None)
-    if report is not None and report.failed:
-        with server.log.open("rb") as f:
-            f.seek(start)
-            text = f.read().decode("utf-8", "replace")
-        report.sections.append(("server log", text[-20_000:]))
+    with log_on_failure(request, server.log, "server log"):
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SECRET_KEY, SFU_SECRET, LiveServer
+from tests.browser.conftest import SECRET_KEY, SFU_SECRET, LiveServer, log_on_failure
 from tests.browser.support import ROOT, check_accessible
 
 pytestmark = pytest.mark.browser
@@ -126,13 +126,8 @@ def _sfu_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     running: RunningSfu = request.getfixturevalue("sfu")
-    start = running.log.stat().st_size
-    yield
-    report = getattr(request.node, "_browser_call_report", None)
-    if report is not None and report.failed:
-        with running.log.open("rb") as f:
-            f.seek(start)
-            report.sections.append(("SFU log", f.read().decode("utf-8", "replace")[-20_000:]))
+    with log_on_failure(request, running.log, "SFU log"):
+        yield
 
 
 # --- the course -------------------------------------------------------------------------------------------
