@@ -6,11 +6,10 @@ import asyncio
 
 import aioice.ice
 import pytest
-from aiohttp import web
-from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token
+from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
 
 from webrtc.client import SfuClient
-from webrtc.server import SFU_KEY, SfuConfig, create_app
+from webrtc.server import SfuConfig
 
 
 async def test_client_that_vanishes_from_ice_is_timed_out(
@@ -43,13 +42,8 @@ async def test_client_that_vanishes_from_ice_is_timed_out(
 
 
 async def test_shutdown_closes_every_peer_connection(webhook_sink: WebhookSink) -> None:
-    app = create_app(SfuConfig(secret=SECRET, webhook_url=webhook_sink.url, ice_hosts=["127.0.0.1"]))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"ws://127.0.0.1:{port}/ws"
+    running, runner = await start_sfu(SfuConfig(secret=SECRET, webhook_url=webhook_sink.url, ice_hosts=["127.0.0.1"]))
+    url = running.url
     teacher = SfuClient(url, make_token("t1", "teacher"))
     student = SfuClient(url, make_token("s1"))
     await teacher.connect()
@@ -59,7 +53,7 @@ async def test_shutdown_closes_every_peer_connection(webhook_sink: WebhookSink) 
     async with asyncio.timeout(15):
         while not student.remote_tracks:
             await asyncio.sleep(0.05)
-    sfu = app[SFU_KEY]
+    sfu = running.sfu
     pcs = list(sfu.peer_connections)
     assert len(pcs) == 2
     await runner.cleanup()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import shutil
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -46,14 +45,6 @@ _EXTENSIONS.configure(
         ]
     )
 )
-
-
-@pytest.fixture(scope="module")
-def ffprobe() -> str:
-    path = shutil.which("ffprobe")
-    if path is None:
-        pytest.skip("ffprobe is not installed (apt-get install ffmpeg)")
-    return path
 
 
 # --- a publisher made of aiortc's real encoders and packetizers --------------------------------

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, ToneTrack, WebhookSink, make_token, probe, serve
+from sfu_helpers import (
+    SECRET,
+    RunningSfu,
+    SmallVideoTrack,
+    ToneTrack,
+    WebhookSink,
+    make_token,
+    probe,
+    start_sfu,
+)
 
 from media.storage import LocalStorage
 from webrtc.client import SfuClient, SfuError
-from webrtc.server import SFU_KEY, SfuConfig, create_app
+from webrtc.server import SfuConfig
 
 
 @pytest.fixture
@@ -32,18 +40,9 @@ async def recording_sfu(
         storage=storage,
         recording_dir=tmp_path / "spool",
     )
-    app = create_app(config)
-    runner, port = await serve(app)
-    yield RunningSfu(url=f"ws://127.0.0.1:{port}/ws", http=f"http://127.0.0.1:{port}", sfu=app[SFU_KEY])
+    running, runner = await start_sfu(config)
+    yield running
     await runner.cleanup()
-
-
-@pytest.fixture(scope="module")
-def ffprobe() -> str:
-    path = shutil.which("ffprobe")
-    if path is None:
-        pytest.skip("ffprobe is not installed (apt-get install ffmpeg)")
-    return path
 
 
 async def _class_with_a_speaker(sfu: RunningSfu, record: str, seconds: float) -> None:

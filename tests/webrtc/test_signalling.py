@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 from aiohttp import web
-from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token
+from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
 
 from webrtc.client import SfuClient, SfuError
 from webrtc.tokens import issue_join_token
@@ -192,18 +192,14 @@ async def test_webhook_sender_retries_until_2xx() -> None:
 
 
 async def test_join_reply_carries_turn_credentials() -> None:
-    from webrtc.server import SfuConfig, create_app
+    from webrtc.server import SfuConfig
 
     config = SfuConfig.from_env(
         {"LMS_SFU_SECRET": SECRET, "LMS_TURN_URLS": "turn:turn.example.kr:3478, turns:turn.example.kr:5349", "LMS_TURN_SECRET": "turn-secret"}
     )
     assert config.turn_urls == ["turn:turn.example.kr:3478", "turns:turn.example.kr:5349"]
-    runner = web.AppRunner(create_app(config))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = SfuClient(f"ws://127.0.0.1:{port}/ws", make_token("s1"))
+    running, runner = await start_sfu(config)
+    client = SfuClient(running.url, make_token("s1"))
     try:
         joined = await client.connect()
         (server,) = joined["ice_servers"]
@@ -213,6 +209,7 @@ async def test_join_reply_carries_turn_credentials() -> None:
         assert server["credential"]
     finally:
         await client.close()
+        await runner.cleanup()
         await runner.cleanup()
     with pytest.raises(ValueError):
         SfuConfig.from_env({})
