@@ -86,7 +86,7 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
                 session.add(cls)
                 session.flush()
                 teacher_no += 1
-                t = user(f"teacher{teacher_no}", _name(n) + " 선생님", Role.teacher, school.id)
+                t = user(f"teacher{teacher_no}", _name(n), Role.teacher, school.id)
                 n += 1
                 session.flush()
                 memberships.append(ClassMembership(class_id=cls.id, user_id=t.id, role=MemberRole.teacher))
@@ -97,8 +97,8 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
                     session.flush()
                     memberships.append(ClassMembership(class_id=cls.id, user_id=s.id, role=MemberRole.student, number=k))
                     if k <= 3:  # a few parents per class are enough to click through
-                        p = user(f"parent{student_no}",
-                                 _name(n) + " 보호자", Role.parent, school.id)
+                        p = user(f"parent{student_no}", _name(n), Role.parent, school.id)
+                        n += 1
                         session.flush()
                         session.add(ParentLink(parent_id=p.id, child_id=s.id))
     session.add_all(memberships)
@@ -106,7 +106,7 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
     themes = list(session.scalars(select(Theme).order_by(Theme.position)))
     for i, (affil, external) in enumerate([("이음시교육청 강사단", False), ("이음시교육청 강사단", False),
                                             ("이음시교육청 강사단", False), ("환경교육센터", True)], start=1):
-        u = user(f"instructor{i}", _name(n) + (" 외부강사" if external else " 강사"), Role.instructor, office.id)
+        u = user(f"instructor{i}", _name(n), Role.instructor, office.id)  # names only: pages add 님 and roles
         n += 1
         session.flush()
         session.add(InstructorProfile(
