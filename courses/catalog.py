@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from courses.errors import N_, Errors
 from courses.models import ContentElement, Delivery, Role, Theme, User
-from courses.permissions import require
+from courses.policy import require
 
 # The ten themes of the 2022 revised national curriculum, with their content elements.
 THEMES: list[tuple[str, str, str, list[str]]] = [

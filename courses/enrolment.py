@@ -8,11 +8,10 @@ from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select,
 from sqlalchemy.orm import Session
 
 from courses.db import utcnow
-from courses.errors import N_, Errors, InvalidTransition, NotFound
+from courses.errors import N_, Errors, NotFound
 from courses.models import (
     ClassMembership,
     Course,
-    CourseStatus,
     CourseTarget,
     Enrolment,
     EventKind,
@@ -21,10 +20,8 @@ from courses.models import (
     SchoolClass,
     User,
 )
-from courses.permissions import can_manage, require
+from courses.policy import require_action, require_status, results_school
 from courses.workflow import _record
-
-OPEN_STATUSES = (CourseStatus.approved, CourseStatus.running)
 
 
 def _actor_school_filter(actor: User):  # type: ignore[no-untyped-def]
@@ -46,17 +43,16 @@ def _in_targets(course: Course):  # type: ignore[no-untyped-def]
     )
 
 
-def _check_open(actor: User, course: Course) -> None:
-    require(can_manage(actor, course))
-    if course.status not in OPEN_STATUSES:
-        raise InvalidTransition(N_("승인되었거나 운영 중인 강좌에만 수강생을 등록할 수 있습니다."))
+def _check_open(session: Session, actor: User, course: Course) -> None:
+    require_action(session, actor, course, "enrol")
+    require_status(course, "enrol", N_("승인되었거나 운영 중인 강좌에만 수강생을 등록할 수 있습니다."))
 
 
 def enrol_group(
     session: Session, actor: User, course: Course, *, school_id: int, grade: int | None = None, class_id: int | None = None
 ) -> int:
     """Enrol every student of a school, one grade of it, or one class, in one statement; returns how many."""
-    _check_open(actor, course)
+    _check_open(session, actor, course)
     e = Errors()
     if grade is not None and not 1 <= grade <= 12:
         e.add("grade", N_("학년이 올바르지 않습니다."))
@@ -113,7 +109,7 @@ def _group_reachable(
 
 def enrol_students(session: Session, actor: User, course: Course, student_ids: Iterable[int]) -> int:
     """Enrol individual students (each must be in scope and in the course's targets)."""
-    _check_open(actor, course)
+    _check_open(session, actor, course)
     ids = sorted(set(student_ids))
     if not ids:
         return 0
@@ -141,7 +137,7 @@ def enrol_students(session: Session, actor: User, course: Course, student_ids: I
 
 def unenrol(session: Session, actor: User, course: Course, student_id: int) -> None:
     """Remove one student from the course."""
-    _check_open(actor, course)
+    _check_open(session, actor, course)
     result = session.execute(
         delete(Enrolment).where(
             Enrolment.course_id == course.id,
@@ -161,7 +157,7 @@ def enrolment_count(session: Session, course: Course) -> int:
 
 def list_enrolled(session: Session, actor: User, course: Course, *, limit: int = 500, offset: int = 0) -> list[tuple]:  # type: ignore[type-arg]
     """Enrolled students the actor may see: (user, class label, number), by school, grade, class, number."""
-    require(can_manage(actor, course) or actor.role in (Role.school_admin, Role.teacher, Role.office_admin))
+    school_id = results_school(session, actor, course)
     stmt = (
         select(User, SchoolClass, ClassMembership.number)
         .join(Enrolment, Enrolment.student_id == User.id)
@@ -172,9 +168,9 @@ def list_enrolled(session: Session, actor: User, course: Course, *, limit: int =
         .limit(limit)
         .offset(offset)
     )
-    if actor.role in (Role.school_admin, Role.teacher):
+    if school_id is not None:
         # A school sees its own students, even on an office-level course that spans many schools.
-        stmt = stmt.where(User.org_id == actor.org_id)
+        stmt = stmt.where(User.org_id == school_id)
     return [tuple(row) for row in session.execute(stmt)]
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, joinedload
 from courses.models import (
     ClassMembership,
     Course,
-    CourseLevel,
     CourseStatus,
     Enrolment,
     InstructorProfile,
@@ -20,7 +19,7 @@ from courses.models import (
     SchoolClass,
     User,
 )
-from courses.permissions import course_filter
+from courses.policy import action_clause, course_filter
 
 LIST_LIMIT = 20
 
@@ -51,13 +50,7 @@ def visible_courses(session: Session, actor: User, *, status: CourseStatus | Non
 
 def pending_approvals(session: Session, actor: User) -> list[Course]:
     """Requests waiting for this actor's decision."""
-    if actor.role == Role.office_admin:
-        cond = and_(Course.office_id == actor.office_id, Course.level != CourseLevel.class_)
-    elif actor.role == Role.school_admin:
-        cond = and_(Course.school_id == actor.org_id, Course.level == CourseLevel.class_)
-    else:
-        return []
-    return _courses(session, cond, Course.status == CourseStatus.submitted, limit=100)
+    return _courses(session, action_clause(actor, "approve"), limit=100)
 
 
 def student_home(session: Session, actor: User) -> dict[str, Any]:
@@ -98,7 +91,7 @@ def school_admin_home(session: Session, actor: User) -> dict[str, Any]:
         "pending": pending_approvals(session, actor),
         "running": _courses(session, course_filter(actor),
                             Course.status.in_([CourseStatus.approved, CourseStatus.running])),
-        "to_confirm": _courses(session, Course.school_id == actor.org_id, Course.status == CourseStatus.completed),
+        "to_confirm": _courses(session, action_clause(actor, "confirm")),
     }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from courses.errors import N_, Errors
 from courses.models import InstructorProfile, Role, Theme, User
-from courses.permissions import require
+from courses.policy import require
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from courses.db import utcnow
@@ -35,7 +35,7 @@ from courses.models import (
     SfuEvent,
     User,
 )
-from courses.permissions import can_manage, get_course, is_course_admin
+from courses.policy import RULES, get_course, relations, results_school
 from webrtc.webhooks import EVENT_TYPES  # the SFU's event types; standard library only at import
 
 # Events whose effect can wait for the person's next event (which every speaking.started has: its stopped, or
@@ -77,16 +77,16 @@ def get_live_session(session: Session, actor: User, live_id: int) -> tuple[LiveS
     return live, get_course(session, actor, live.course_id)
 
 
+# The policy's live-room actions and the role each gives in the room (the SFU's roles).
+LIVE_ROLES = (("moderate_live", "admin"), ("teach_live", "teacher"), ("attend_live", "student"))
+
+
 def live_role(session: Session, actor: User, course: Course) -> str:
-    """teacher (runs the class), admin (in scope, may moderate) or student (enrolled); else Forbidden."""
-    if is_course_admin(actor, course) or (actor.role in (Role.office_admin, Role.school_admin)):
-        return "admin"  # get_course has already checked the admin's scope
-    if can_manage(actor, course):
-        return "teacher"
-    if actor.role == Role.student and session.scalar(
-        select(Enrolment.id).where(Enrolment.course_id == course.id, Enrolment.student_id == actor.id)
-    ):
-        return "student"
+    """teacher (runs the class), admin (owns the course, may moderate) or student (enrolled); else Forbidden."""
+    rels = relations(session, actor, course)
+    for action, role in LIVE_ROLES:
+        if rels & RULES[action].who:
+            return role
     raise Forbidden(N_("이 수업에 참여할 수 없습니다."))
 
 
@@ -345,8 +345,7 @@ def attendance_report(
     session: Session, actor: User, live: LiveSession, course: Course
 ) -> list[AttendanceRow]:
     """Every enrolled student (absent ones too) with their minutes; a school sees only its own students."""
-    if not (can_manage(actor, course) or actor.role in (Role.office_admin, Role.school_admin)):
-        raise Forbidden()
+    school_id = results_school(session, actor, course)
     scheduled = max(1.0, (live.ends_at - live.starts_at).total_seconds())
     stmt = (
         select(User, SchoolClass, ClassMembership.number, Attendance)
@@ -364,8 +363,8 @@ def attendance_report(
         )
         .order_by(SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.name)
     )
-    if actor.role == Role.school_admin:
-        stmt = stmt.where(User.org_id == actor.org_id)
+    if school_id is not None:
+        stmt = stmt.where(User.org_id == school_id)
     rows = []
     for user, cls, number, att in session.execute(stmt):
         pct = int(100 * (att.present_seconds if att else 0) / scheduled)
@@ -382,19 +381,22 @@ def attendance_report(
     return rows
 
 
-def chat_log(session: Session, live: LiveSession) -> list[ChatMessage]:
-    """The session's chat, oldest first."""
-    return list(
-        session.scalars(
-            select(ChatMessage)
-            .where(ChatMessage.live_session_id == live.id)
-            .order_by(ChatMessage.at, ChatMessage.id)
-        )
-    )
+def chat_log(session: Session, actor: User, live: LiveSession, course: Course) -> list[ChatMessage]:
+    """The session's chat the actor may read, oldest first: a school limited to its own students sees
+    their messages and those of the class's staff, never another school's students'."""
+    school_id = results_school(session, actor, course)
+    stmt = select(ChatMessage).where(ChatMessage.live_session_id == live.id)
+    if school_id is not None:
+        authors = select(User.id).where(or_(User.role != Role.student, User.org_id == school_id))
+        stmt = stmt.where(ChatMessage.user_id.in_(authors))
+    return list(session.scalars(stmt.order_by(ChatMessage.at, ChatMessage.id)))
 
 
-def recordings(session: Session, live: LiveSession) -> list[Recording]:
-    """The session's recordings."""
+def recordings(session: Session, actor: User, live: LiveSession, course: Course) -> list[Recording]:
+    """The session's recordings, for those who see every school's results: a recording shows whoever was
+    on stage, so a school limited to its own students does not get it."""
+    if results_school(session, actor, course) is not None:
+        return []
     return list(
         session.scalars(select(Recording).where(Recording.live_session_id == live.id).order_by(Recording.id))
     )

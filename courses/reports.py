@@ -20,7 +20,7 @@ from courses.models import (
     SchoolClass,
     User,
 )
-from courses.permissions import require
+from courses.policy import require
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,22 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
         delivery="blended", lesson_count=2, hours=2, start_date=today + timedelta(days=7),
         end_date=today + timedelta(days=21), instructor_mode="homeroom", class_id=cls.id,
     ), today=today)
+
+    # An office-level course shared by two schools: it belongs to the office; each school enrols its own.
+    office_admin, instructor = one("office"), one("instructor1")
+    schools = [one("admin1").org_id, one("admin2").org_id]
+    shared = workflow.submit_request(session, office_admin, workflow.CourseInput(
+        level="office", theme_id=themes["democratic_citizenship"].id,
+        title=DEMO_SHARED_TITLE, goals="학교의 규칙을 함께 정하고 토론하는 방법을 익힌다.", delivery="live",
+        lesson_count=2, hours=2, start_date=today, end_date=today + timedelta(days=28), instructor_mode="office",
+        instructor_id=instructor.id, targets=[workflow.TargetInput(school_id=sid) for sid in schools],
+    ), today=today)
+    workflow.approve(session, office_admin, shared, "데모: 승인")
+    enrolment.enrol_group(session, admin, shared, school_id=cls.school_id, class_id=cls.id)
     session.flush()
+
+
+DEMO_SHARED_TITLE = "함께 만드는 학교 규칙 (교육청 공동 강좌)"
 
 
 def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # type: ignore[no-untyped-def]

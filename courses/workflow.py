@@ -38,7 +38,8 @@ from courses.models import (
     User,
 )
 from courses.notifications import notify
-from courses.permissions import can_manage, is_approver, is_course_admin, require, taught_class_ids
+from courses.policy import TRANSITIONS, approver_ids, require_action, require_status, taught_class_ids
+from courses.policy import allowed_actions as _allowed_actions
 
 STATUS_LABELS = {
     CourseStatus.submitted: N_("승인 대기"),
@@ -51,17 +52,6 @@ STATUS_LABELS = {
     CourseStatus.paid: N_("정산 완료"),
     CourseStatus.evaluated: N_("평가 완료"),
     CourseStatus.cancelled: N_("취소됨"),
-}
-
-# The state machine schools follow; anything else is refused with InvalidTransition.
-TRANSITIONS: dict[CourseStatus, frozenset[CourseStatus]] = {
-    CourseStatus.submitted: frozenset({CourseStatus.approved, CourseStatus.rejected, CourseStatus.withdrawn}),
-    CourseStatus.rejected: frozenset({CourseStatus.submitted}),
-    CourseStatus.approved: frozenset({CourseStatus.running, CourseStatus.cancelled}),
-    CourseStatus.running: frozenset({CourseStatus.completed}),
-    CourseStatus.completed: frozenset({CourseStatus.confirmed}),
-    CourseStatus.confirmed: frozenset({CourseStatus.paid}),
-    CourseStatus.paid: frozenset({CourseStatus.evaluated}),
 }
 
 TITLE_MAX, GOALS_MAX, REASON_MAX = 120, 2000, 500
@@ -316,8 +306,8 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
 
 def resubmit(session: Session, actor: User, course: Course, data: CourseInput, *, today: date | None = None) -> Course:
     """Edit a rejected request and send it for approval again."""
-    require(actor.id == course.requester_id)
     _check_transition(course, CourseStatus.submitted)
+    require_action(session, actor, course, "resubmit")
     data.level = course.level.value
     if course.class_id:
         data.class_id = course.class_id
@@ -335,15 +325,6 @@ def resubmit(session: Session, actor: User, course: Course, data: CourseInput, *
     _set_status(session, course, actor, CourseStatus.submitted, "")
     notify(session, approver_ids(session, course), N_("강좌 재요청"), course.title, f"/courses/{course.id}")
     return course
-
-
-def approver_ids(session: Session, course: Course) -> list[int]:
-    """Users who may approve this course."""
-    if course.level == CourseLevel.class_:
-        stmt = select(User.id).where(User.role == Role.school_admin, User.org_id == course.school_id, User.active)
-    else:
-        stmt = select(User.id).where(User.role == Role.office_admin, User.office_id == course.office_id, User.active)
-    return list(session.scalars(stmt))
 
 
 def _check_transition(course: Course, to: CourseStatus) -> None:
@@ -396,7 +377,7 @@ def _reason(reason: str | None, required: bool) -> str:
 def approve(session: Session, actor: User, course: Course, reason: str | None = None) -> Course:
     """Approve a submitted request (office for office/school level, school for class level)."""
     _check_transition(course, CourseStatus.approved)
-    require(is_approver(actor, course))
+    require_action(session, actor, course, "approve")
     text = _reason(reason, required=False)
     course.decision_reason = text or None
     _set_status(session, course, actor, CourseStatus.approved, text)
@@ -407,7 +388,7 @@ def approve(session: Session, actor: User, course: Course, reason: str | None = 
 def reject(session: Session, actor: User, course: Course, reason: str | None) -> Course:
     """Reject a submitted request; a reason is required and shown to the requester."""
     _check_transition(course, CourseStatus.rejected)
-    require(is_approver(actor, course))
+    require_action(session, actor, course, "reject")
     text = _reason(reason, required=True)
     course.decision_reason = text
     _set_status(session, course, actor, CourseStatus.rejected, text)
@@ -418,7 +399,7 @@ def reject(session: Session, actor: User, course: Course, reason: str | None) ->
 def withdraw(session: Session, actor: User, course: Course) -> Course:
     """The requester takes back a request still awaiting approval."""
     _check_transition(course, CourseStatus.withdrawn)
-    require(actor.id == course.requester_id)
+    require_action(session, actor, course, "withdraw")
     _set_status(session, course, actor, CourseStatus.withdrawn, "")
     return course
 
@@ -426,7 +407,7 @@ def withdraw(session: Session, actor: User, course: Course) -> Course:
 def cancel(session: Session, actor: User, course: Course, reason: str | None) -> Course:
     """An approver cancels an approved course before it runs."""
     _check_transition(course, CourseStatus.cancelled)
-    require(is_approver(actor, course))
+    require_action(session, actor, course, "cancel")
     text = _reason(reason, required=True)
     _set_status(session, course, actor, CourseStatus.cancelled, text)
     notify(session, [course.requester_id], N_("강좌가 취소되었습니다"), f"{course.title}: {text}", f"/courses/{course.id}")
@@ -436,7 +417,7 @@ def cancel(session: Session, actor: User, course: Course, reason: str | None) ->
 def start(session: Session, actor: User, course: Course) -> Course:
     """Start running an approved course."""
     _check_transition(course, CourseStatus.running)
-    require(can_manage(actor, course))
+    require_action(session, actor, course, "start")
     _set_status(session, course, actor, CourseStatus.running, "")
     return course
 
@@ -444,7 +425,7 @@ def start(session: Session, actor: User, course: Course) -> Course:
 def complete(session: Session, actor: User, course: Course) -> Course:
     """Mark a running course as finished; the school then confirms completion."""
     _check_transition(course, CourseStatus.completed)
-    require(can_manage(actor, course))
+    require_action(session, actor, course, "complete")
     _set_status(session, course, actor, CourseStatus.completed, "")
     return course
 
@@ -452,16 +433,15 @@ def complete(session: Session, actor: User, course: Course) -> Course:
 def confirm_completion(session: Session, actor: User, course: Course) -> Course:
     """The school (or the office, for office-level courses) confirms completion."""
     _check_transition(course, CourseStatus.confirmed)
-    require(is_course_admin(actor, course) or (actor.role == Role.office_admin and actor.office_id == course.office_id))
+    require_action(session, actor, course, "confirm")
     _set_status(session, course, actor, CourseStatus.confirmed, "")
     return course
 
 
 def assign_instructor(session: Session, actor: User, course: Course, mode: str, instructor_id: int) -> Course:
     """Give the course an instructor (after approval, or while it awaits approval)."""
-    if course.status not in (CourseStatus.submitted, CourseStatus.approved, CourseStatus.running):
-        raise InvalidTransition(N_("이 상태에서는 강사를 지정할 수 없습니다."))
-    require(can_manage(actor, course) or is_approver(actor, course))
+    require_status(course, "assign_instructor", N_("이 상태에서는 강사를 지정할 수 없습니다."))
+    require_action(session, actor, course, "assign_instructor")
     e = Errors()
     mode_enum = _enum(e, "instructor_mode", InstructorMode, mode)
     if mode_enum is not None:
@@ -479,7 +459,8 @@ def update_lesson(
     session: Session, actor: User, course: Course, lesson_id: int, *, title: str, starts_at, ends_at, description: str  # type: ignore[no-untyped-def]
 ) -> Lesson:
     """Edit a lesson's title and schedule."""
-    require(can_manage(actor, course))
+    require_status(course, "edit_lessons", N_("승인되었거나 운영 중인 강좌만 고칠 수 있습니다."))
+    require_action(session, actor, course, "edit_lessons")
     lesson = session.get(Lesson, lesson_id)
     if lesson is None or lesson.course_id != course.id:
         raise NotFound()
@@ -501,7 +482,8 @@ def update_lesson(
 
 def add_material(session: Session, actor: User, course: Course, *, title: str, url: str) -> Material:
     """Attach a link to the course's materials."""
-    require(can_manage(actor, course))
+    require_status(course, "edit_lessons", N_("승인되었거나 운영 중인 강좌만 고칠 수 있습니다."))
+    require_action(session, actor, course, "edit_lessons")
     e = Errors()
     title, url = (title or "").strip(), (url or "").strip()
     if not 1 <= len(title) <= TITLE_MAX:
@@ -519,33 +501,9 @@ def history(session: Session, course: Course) -> list[CourseEvent]:
     return list(session.scalars(select(CourseEvent).where(CourseEvent.course_id == course.id).order_by(CourseEvent.id)))
 
 
-def allowed_actions(actor: User, course: Course) -> set[str]:
-    """Which workflow buttons the actor should see for this course now."""
-    out: set[str] = set()
-    nxt = TRANSITIONS.get(course.status, frozenset())
-    if CourseStatus.approved in nxt and is_approver(actor, course):
-        out |= {"approve", "reject"}
-    if CourseStatus.withdrawn in nxt and actor.id == course.requester_id:
-        out.add("withdraw")
-    if CourseStatus.submitted in nxt and actor.id == course.requester_id:
-        out.add("resubmit")
-    if CourseStatus.cancelled in nxt and is_approver(actor, course):
-        out.add("cancel")
-    if CourseStatus.running in nxt and can_manage(actor, course):
-        out.add("start")
-    if CourseStatus.completed in nxt and can_manage(actor, course):
-        out.add("complete")
-    if CourseStatus.confirmed in nxt and (
-        is_course_admin(actor, course) or (actor.role == Role.office_admin and actor.office_id == course.office_id)
-    ):
-        out.add("confirm")
-    if course.status in (CourseStatus.approved, CourseStatus.running) and can_manage(actor, course):
-        out |= {"enrol", "edit_lessons"}
-    if course.status in (CourseStatus.submitted, CourseStatus.approved, CourseStatus.running) and (
-        can_manage(actor, course) or is_approver(actor, course)
-    ):
-        out.add("assign_instructor")
-    return out
+def allowed_actions(session: Session, actor: User, course: Course) -> set[str]:
+    """Which workflow buttons the actor should see for this course now (the policy table decides)."""
+    return _allowed_actions(session, actor, course)
 
 
 # The workflow actions people take by name (pages and API alike): name → service(session, actor, course, reason).

@@ -10,6 +10,7 @@ from app.auth import actor
 from app.extensions import db
 from app.forms import parse_int
 from app.i18n import translate
+from app.transactions import discard
 from courses import catalog, instructors
 from courses.errors import Errors, ValidationError
 from courses.models import Role, Theme
@@ -31,11 +32,10 @@ def edit_theme(theme_id: int):  # type: ignore[no-untyped-def]
                                  description=request.form.get("description", ""),
                                  active=request.form.get("active") == "on",
                                  elements=request.form.get("elements", "").splitlines())
-            db.session.commit()
             flash(_("주제를 저장했습니다."), "success")
             return redirect(url_for("main.themes"))
         except ValidationError as err:
-            db.session.rollback()
+            discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     return render_template("admin/theme.html", theme=theme, errors=errors), (422 if errors else 200)
 
@@ -59,11 +59,10 @@ def pool():  # type: ignore[no-untyped-def]
                 affiliation=request.form.get("affiliation", ""), bio=request.form.get("bio", ""),
                 availability=request.form.get("availability", ""), phone=request.form.get("phone", ""),
                 theme_ids=[t for t in theme_ids if t is not None])
-            db.session.commit()
             flash(_("강사를 등록했습니다."), "success")
             return redirect(url_for("admin.pool"))
         except ValidationError as err:
-            db.session.rollback()
+            discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     theme_raw = request.args.get("theme")
     theme_id = int(theme_raw) if theme_raw and theme_raw.isdigit() else None

@@ -39,7 +39,7 @@ from courses.models import (
     Theme,
     User,
 )
-from courses.permissions import get_course, require
+from courses.policy import get_course, require
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -266,7 +266,7 @@ def course_json(course: Course, user: User) -> dict[str, Any]:
         "lessons": [lesson_json(lesson) for lesson in course.lessons],
         "materials": [material_json(m) for m in course.materials],
         "history": [event_json(ev) for ev in workflow.history(db.session, course)],
-        "allowed_actions": sorted(workflow.allowed_actions(user, course)),
+        "allowed_actions": sorted(workflow.allowed_actions(db.session, user, course)),
     }
 
 
@@ -404,7 +404,6 @@ def create_course() -> ResponseReturnValue:
         _merge(e, err)
     e.raise_if_any()
     course = workflow.submit_request(db.session, user, data)
-    db.session.commit()
     location = url_for("api.course_detail", course_id=course.id)
     return jsonify(course_json(course, user)), 201, {"Location": location}
 
@@ -420,7 +419,6 @@ def course_detail(course_id: int) -> ResponseReturnValue:
     user = actor()
     course = get_course(db.session, user, course_id)
     enrolment.touch(db.session, user, course)
-    db.session.commit()
     return jsonify(course_json(course, user))
 
 
@@ -443,7 +441,6 @@ def course_action(course_id: int, action: str) -> ResponseReturnValue:
     _json_types(e, body, strings=("reason",))
     e.raise_if_any()
     workflow.ACTIONS[action](db.session, user, course, body.get("reason"))
-    db.session.commit()
     return jsonify(course_json(course, user))
 
 
@@ -465,7 +462,6 @@ def assign_instructor(course_id: int) -> ResponseReturnValue:
     instructor_id = parse_int(e, body, "instructor_id")
     e.raise_if_any()
     workflow.assign_instructor(db.session, user, course, body.get("instructor_mode") or "", instructor_id)  # type: ignore[arg-type]
-    db.session.commit()
     return jsonify(course_json(course, user))
 
 
@@ -545,7 +541,6 @@ def add_enrolments(course_id: int) -> ResponseReturnValue:
             grade=grade,
             class_id=class_id,
         )
-    db.session.commit()
     return jsonify(added=added)
 
 
@@ -562,7 +557,6 @@ def remove_enrolment(course_id: int, student_id: int) -> ResponseReturnValue:
     user = actor()
     course = get_course(db.session, user, course_id)
     enrolment.unenrol(db.session, user, course, student_id)
-    db.session.commit()
     return "", 204
 
 
@@ -604,7 +598,6 @@ def read_notifications() -> ResponseReturnValue:
     """Mark all the caller's notifications read."""
     _body(optional=True)
     marked = notifications.mark_all_read(db.session, actor())
-    db.session.commit()
     return jsonify(marked=marked)
 
 

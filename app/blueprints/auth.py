@@ -46,7 +46,6 @@ def login():  # type: ignore[no-untyped-def]
                 if lang:
                     session["lang"] = lang
                 login_user(user)
-                db.session.commit()  # a rehashed password, if argon2 parameters changed
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error), (401 if error else 200)
 

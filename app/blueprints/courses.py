@@ -13,6 +13,7 @@ from app.auth import actor
 from app.extensions import db
 from app.forms import parse_course_input, parse_int, parse_local_datetime
 from app.i18n import translate
+from app.transactions import discard
 from courses import catalog, enrolment, workflow
 from courses.errors import Errors, ValidationError
 from courses.home import visible_courses
@@ -25,7 +26,7 @@ from courses.models import (
     SchoolClass,
     User,
 )
-from courses.permissions import get_course, school_scope, taught_class_ids
+from courses.policy import get_course, school_scope, taught_class_ids
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
@@ -91,11 +92,10 @@ def new():  # type: ignore[no-untyped-def]
         try:
             data = parse_course_input(request.form, request.form.getlist)
             course = workflow.submit_request(db.session, user, data)
-            db.session.commit()
             flash(_("강좌를 요청했습니다. 승인되면 알림으로 알려 드립니다."), "success")
             return redirect(url_for("courses.detail", course_id=course.id))
         except ValidationError as err:
-            db.session.rollback()
+            discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     values.setdefault("level", options["levels"][0])
     values["targets"] = request.form.getlist("targets") if request.method == "POST" else []
@@ -108,8 +108,7 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     course = get_course(db.session, user, course_id)
     enrolment.touch(db.session, user, course)
-    db.session.commit()
-    actions = workflow.allowed_actions(user, course)
+    actions = workflow.allowed_actions(db.session, user, course)
     options = instructor_choices(user) if "assign_instructor" in actions else {}
     count = enrolment.enrolment_count(db.session, course)
     from courses.live import live_sessions_for
@@ -130,11 +129,10 @@ def act(course_id: int, action: str):  # type: ignore[no-untyped-def]
     try:
         workflow.ACTIONS[action](db.session, user, course, request.form.get("reason"))
     except ValidationError as err:
-        db.session.rollback()
+        discard()
         for _f, (m, p) in err.errors.items():
             flash(translate(m, p), "error")
         return redirect(url_for("courses.detail", course_id=course_id))
-    db.session.commit()
     flash(_("처리했습니다: %(status)s", status=translate(workflow.STATUS_LABELS[course.status])), "success")
     return redirect(url_for("courses.detail", course_id=course_id))
 
@@ -148,7 +146,6 @@ def assign_instructor(course_id: int):  # type: ignore[no-untyped-def]
     instructor_id = parse_int(e, request.form, "instructor_id")
     e.raise_if_any()
     workflow.assign_instructor(db.session, user, course, request.form.get("instructor_mode", ""), instructor_id)  # type: ignore[arg-type]
-    db.session.commit()
     flash(_("강사를 지정했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id))
 
@@ -169,7 +166,6 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
             e.raise_if_any()
             added = enrolment.enrol_group(db.session, user, course, school_id=school_id, grade=grade,  # type: ignore[arg-type]
                                           class_id=class_id)
-            db.session.commit()
             flash(_("%(n)d명을 등록했습니다.", n=added), "success")
         elif op == "add":
             username = (form.get("username") or "").strip()
@@ -178,13 +174,11 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
                 flash(_("학생을 찾을 수 없습니다."), "error")
             else:
                 added = enrolment.enrol_students(db.session, user, course, [student.id])
-                db.session.commit()
                 flash(_("%(n)d명을 등록했습니다.", n=added), "success")
         elif op == "remove":
             sid = parse_int(e, form, "student_id")
             e.raise_if_any()
             enrolment.unenrol(db.session, user, course, sid)  # type: ignore[arg-type]
-            db.session.commit()
             flash(_("등록을 취소했습니다."), "success")
         else:
             abort(400)
@@ -192,7 +186,7 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
     rows = enrolment.list_enrolled(db.session, user, course)
     groups = _enrol_groups(user, course)
     return render_template("courses/enrolment.html", course=course, rows=rows, groups=groups,
-                           can_edit="enrol" in workflow.allowed_actions(user, course),
+                           can_edit="enrol" in workflow.allowed_actions(db.session, user, course),
                            total=enrolment.enrolment_count(db.session, course))
 
 
@@ -224,7 +218,6 @@ def edit_lesson(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
     e.raise_if_any()
     workflow.update_lesson(db.session, user, course, lesson_id, title=request.form.get("title", ""),
                            starts_at=starts, ends_at=ends, description=request.form.get("description", ""))
-    db.session.commit()
     flash(_("차시를 저장했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id) + "#lessons")
 
@@ -236,7 +229,6 @@ def add_material(course_id: int):  # type: ignore[no-untyped-def]
     course = get_course(db.session, user, course_id)
     workflow.add_material(db.session, user, course, title=request.form.get("title", ""),
                           url=request.form.get("url", ""))
-    db.session.commit()
     flash(_("자료를 추가했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id) + "#materials")
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth import actor
 from app.extensions import db
 from app.i18n import translate
+from app.transactions import discard
 from courses import live, reports
 from courses.errors import N_
 
@@ -43,7 +44,6 @@ def token(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     session, course = live.get_live_session(db.session, user, live_id)
     grant = live.grant_join(db.session, user, session, course, secret=current_app.config["SFU_SECRET"])
-    db.session.commit()
     return jsonify({"token": grant.token, "room": grant.room, "role": grant.role, "expires_in": grant.expires_in,
                     "sfu_url": current_app.config["SFU_PUBLIC_URL"], "record": live.recording_enabled(course)})
 
@@ -54,7 +54,6 @@ def end(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     session, course = live.get_live_session(db.session, user, live_id)
     live.end_session(db.session, user, session, course)
-    db.session.commit()
     return redirect(url_for("live.attendance", live_id=live_id))
 
 
@@ -94,9 +93,9 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     chart = {"labels": [r.user.name for r in rows],
              "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}]}
     storage = current_app.extensions["storage"]
-    recs = [(rec, storage.presigned_get_url(rec.object_key, 3600)) for rec in live.recordings(db.session, session)]
+    recs = [(rec, storage.presigned_get_url(rec.object_key, 3600)) for rec in live.recordings(db.session, user, session, course)]
     return render_template("live/attendance.html", live=session, course=course, table=table, headers=headers,
-                           chart=chart, chat=live.chat_log(db.session, session), recordings=recs)
+                           chart=chart, chat=live.chat_log(db.session, user, session, course), recordings=recs)
 
 
 def _fmt(value):  # type: ignore[no-untyped-def]
@@ -120,11 +119,11 @@ def sfu_webhook():  # type: ignore[no-untyped-def]
         payload = json.loads(body)
         outcome = live.apply_sfu_event(db.session, payload)
     except (ValueError, live.BadEvent) as err:
-        db.session.rollback()
+        discard()
         return jsonify({"error": {"code": "BadEvent", "message": str(err)}}), 400
     try:
-        db.session.commit()
+        db.session.flush()  # a unique-key clash shows here, not at the commit at the end of the request
     except IntegrityError:  # the same event delivered twice at once: the other delivery stored it
-        db.session.rollback()
+        discard()
         outcome = "duplicate"
     return jsonify({"status": outcome})

@@ -55,7 +55,6 @@ def notifications_page():  # type: ignore[no-untyped-def]
 @login_required
 def notifications_read():  # type: ignore[no-untyped-def]
     notifications.mark_all_read(db.session, actor())
-    db.session.commit()
     return redirect(url_for("main.notifications_page"))
 
 
@@ -65,7 +64,6 @@ def set_language(code: str):  # type: ignore[no-untyped-def]
         session["lang"] = code
         if current_user.is_authenticated:
             current_user.locale = code
-            db.session.commit()
     target = request.form.get("next") or "/"
     return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
 

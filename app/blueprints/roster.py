@@ -11,6 +11,7 @@ from app.auth import actor
 from app.extensions import db
 from app.forms import parse_int
 from app.i18n import translate
+from app.transactions import discard
 from courses import roster_import
 from courses.errors import Errors, ValidationError
 from courses.models import Role
@@ -34,9 +35,8 @@ def import_page():  # type: ignore[no-untyped-def]
         try:
             e.raise_if_any()
             result = roster_import.import_roster(db.session, user, files, school_year=school_year)
-            db.session.commit()
         except ValidationError as err:
-            db.session.rollback()
+            discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     # Row errors are part of a result (the good rows were kept): 200. Only an unusable form is 422.
     return render_template(

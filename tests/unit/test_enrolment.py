@@ -93,7 +93,7 @@ def test_enrolment_needs_an_approved_or_running_course(session, world):
 
 def test_student_sees_course_once_enrolled(session, world):
     from courses.home import student_home
-    from courses.permissions import get_course
+    from courses.policy import get_course
 
     course = _approved(session, world)
     with pytest.raises(NotFound):

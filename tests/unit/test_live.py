@@ -162,7 +162,7 @@ def test_recording_finished_is_listed(session, world):
     assert live.recording_enabled(course)
     live.apply_sfu_event(session, event(ls, "recording.finished", None, utcnow(), object_key="recordings/live-1.webm",
                                         content_type="video/webm", duration_s=61.5, size=123456))
-    [rec] = live.recordings(session, ls)
+    [rec] = live.recordings(session, world["teacher"], ls, course)
     assert (rec.object_key, rec.duration_s, rec.size) == ("recordings/live-1.webm", 61.5, 123456)
     assert session.scalar(select(func.count()).select_from(Recording)) == 1
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from courses import workflow
 from courses.errors import Forbidden, InvalidTransition, NotFound, ValidationError
 from courses.models import CourseEvent, CourseLevel, CourseStatus, Notification
-from courses.permissions import get_course
+from courses.policy import get_course
 from courses.workflow import TargetInput
 from tests.factories import course_input
 
