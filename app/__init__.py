@@ -40,7 +40,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     errors.init_app(app)
     transactions.init_app(app)
 
-    from app.blueprints import admin, api, live, main, media_files, reports, roster
+    from app.blueprints import account, admin, api, live, main, media_files, reports, roster
     from app.blueprints import courses as courses_bp
     from app.blueprints.auth import bp as auth_bp
 
@@ -48,6 +48,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(main.bp)
     app.register_blueprint(courses_bp.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)

@@ -1,48 +1,102 @@
-"""Login plumbing: the user loader, the idle timeout, and the acting user for services."""
+"""Login plumbing: server-side sessions checked on every request, and the acting user for services.
+
+The signed cookie carries the user id and a random session token; the session itself lives in the
+database (`courses.sessions`), so logout, a password change, disabling the account or "sign out
+everywhere" end every copy of it at once, and the idle and absolute lifetimes hold however the cookie
+is replayed.
+"""
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
-from flask import Flask, abort, flash, redirect, request, session, url_for
-from flask_login import LoginManager, current_user, logout_user
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
 
 from app.extensions import db
+from courses import sessions
 from courses.errors import N_
 from courses.models import Role, User
 
+SESSION_TOKEN = "sid"
+
+_ENDED_MESSAGES = {
+    sessions.Outcome.idle: N_("오랫동안 사용하지 않아 로그아웃되었습니다. 다시 로그인하세요."),
+    sessions.Outcome.expired: N_("로그인한 지 오래되어 로그아웃되었습니다. 다시 로그인하세요."),
+    sessions.Outcome.revoked: N_("로그아웃되었습니다. 다시 로그인하세요."),
+    sessions.Outcome.disabled: N_("사용이 중지된 계정입니다."),
+}
+
 
 def init_login(app: Flask, manager: LoginManager) -> None:
-    """Wire Flask-Login and the idle timeout into the app."""
+    """Wire Flask-Login to the server-side sessions."""
     manager.login_view = "auth.login"
     manager.login_message = N_("로그인이 필요합니다.")
     manager.session_protection = "strong"
 
     @manager.user_loader
     def load_user(user_id: str) -> User | None:
-        try:
-            user = db.session.get(User, int(user_id))
-        except ValueError:
-            return None
-        return user if user is not None and user.active else None
+        user = g.get("session_user")
+        return user if user is not None and str(user.id) == user_id else None
 
     @app.before_request
-    def idle_timeout() -> None:
-        if not current_user.is_authenticated:
-            return
-        now = time.time()
-        last = session.get("seen", now)
-        limit = app.config["IDLE_TIMEOUT_MIN"] * 60
-        if now - last > limit:
-            logout_user()
-            session.clear()
-            if request.path.startswith("/api/"):
-                abort(401)
-            flash(N_("오랫동안 사용하지 않아 로그아웃되었습니다. 다시 로그인하세요."), "warning")
-            return redirect(url_for("auth.login", next=request.full_path))  # type: ignore[return-value]
-        session["seen"] = now
-        session.permanent = True
-        return None
+    def check_session() -> None:
+        raw_id = session.get("_user_id")
+        if raw_id is None:
+            return None
+        try:
+            user_id = int(raw_id)
+        except (TypeError, ValueError):
+            user_id = -1
+        outcome, user = sessions.check(db.session, session.get(SESSION_TOKEN), user_id,
+                                       idle=timedelta(minutes=app.config["IDLE_TIMEOUT_MIN"]))
+        if user is not None:
+            g.session_user = user
+            session.permanent = True
+            return None
+        lang = session.get("lang")
+        logout_user()
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        if request.path.startswith("/api/"):
+            abort(401)
+        message = _ENDED_MESSAGES.get(outcome)
+        if message:
+            flash(message, "warning")
+        return redirect(url_for("auth.login", next=request.full_path))  # type: ignore[return-value]
+
+
+def begin_session(user: User) -> None:
+    """Log the user in on this browser: a fresh cookie session bound to a new server-side session."""
+    from flask import current_app
+
+    lang = session.get("lang")
+    session.clear()  # nothing from before carries over
+    if lang:
+        session["lang"] = lang
+    session[SESSION_TOKEN] = sessions.start(
+        db.session, user, ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", ""),
+        lifetime=timedelta(hours=current_app.config["SESSION_LIFETIME_HOURS"]),
+    )
+    g.session_user = user
+    login_user(user)
+    session.permanent = True
+
+
+def end_session() -> None:
+    """Log out this browser and end its server-side session."""
+    sessions.end(db.session, session.get(SESSION_TOKEN))
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def current_token() -> str | None:
+    """This browser's session token."""
+    return session.get(SESSION_TOKEN)
 
 
 def actor() -> User:

@@ -34,6 +34,7 @@ class Config:
     SFU_SECRET: str | None = None
     SFU_PUBLIC_URL = "ws://127.0.0.1:8765/ws"
     IDLE_TIMEOUT_MIN = 30
+    SESSION_LIFETIME_HOURS = 12
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
@@ -119,6 +120,8 @@ def _validate(s: dict[str, Any]) -> None:
         raise ConfigError("LMS_REDIS_URL must be a redis:// URL")
     if not 1 <= s["IDLE_TIMEOUT_MIN"] <= 24 * 60:
         raise ConfigError("LMS_IDLE_TIMEOUT_MIN must be between 1 and 1440")
+    if not 1 <= s["SESSION_LIFETIME_HOURS"] <= 24 * 7:
+        raise ConfigError("LMS_SESSION_LIFETIME_HOURS must be between 1 and 168")
     if s["PASSWORD_HASHING"] not in ("owasp", "test") or (s["ENV"] == "production" and s["PASSWORD_HASHING"] != "owasp"):
         raise ConfigError("LMS_PASSWORD_HASHING must be 'owasp' ('test' only outside production)")
     if s["DEFAULT_LOCALE"] not in ("ko", "en"):

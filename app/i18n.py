@@ -46,6 +46,13 @@ def init_app(app: Flask) -> None:
     """Expose locale helpers to templates (tr is a global so imported macros see it too)."""
     app.jinja_env.globals["tr"] = translate
 
+    def local_datetime(value: Any, pattern: str = "yyyy-MM-dd HH:mm") -> str:
+        from flask_babel import format_datetime
+
+        return format_datetime(value, pattern) if value else ""
+
+    app.jinja_env.filters["datetime"] = local_datetime  # in Asia/Seoul, whatever the server's clock
+
     @app.context_processor
     def inject() -> dict[str, Any]:
         return {"current_locale": select_locale(), "request_path": request.path}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
+from app.auth import begin_session, end_session
 from app.extensions import db, limiter, login_rate_key
 from courses.accounts import authenticate
 
@@ -41,11 +42,7 @@ def login():  # type: ignore[no-untyped-def]
             if user is None:
                 error = _("아이디 또는 비밀번호가 올바르지 않습니다.")
             else:
-                lang = session.get("lang")
-                session.clear()  # a fresh session at login: nothing from before carries over
-                if lang:
-                    session["lang"] = lang
-                login_user(user)
+                begin_session(user)
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
@@ -53,7 +50,6 @@ def login():  # type: ignore[no-untyped-def]
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():  # type: ignore[no-untyped-def]
-    logout_user()
-    session.clear()
+    end_session()
     flash(_("로그아웃되었습니다."), "info")
     return redirect(url_for("auth.login"))

@@ -27,12 +27,13 @@ from courses.models.people import (
     User,
     instructor_theme,
 )
+from courses.models.sessions import LoginSession
 
 __all__ = [
     "Attendance", "ChatMessage", "LiveSession", "LiveStatus", "Recording", "SfuEvent",
     "ClassMembership", "ContentElement", "Course", "CourseEvent", "CourseLevel", "CourseStatus",
     "CourseTarget", "Delivery", "Enrolment", "EventKind", "InstructorMode", "InstructorProfile",
-    "Lesson", "LessonKind", "Material", "MemberRole", "Notification", "OrgKind", "Organisation",
+    "Lesson", "LessonKind", "LoginSession", "Material", "MemberRole", "Notification", "OrgKind", "Organisation",
     "ParentLink", "RecordingPolicy", "Role", "SchoolClass", "SchoolLevel", "Theme", "User",
     "instructor_theme",
 ]

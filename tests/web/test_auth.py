@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
+
+import pytest
 
 from tests.factories import PASSWORD
 
@@ -82,14 +83,110 @@ def test_pages_need_login(client, web_world):
         assert r.status_code == 302 and r.headers["Location"].startswith("/login")
 
 
-def test_idle_session_is_logged_out(app, login, web_world):
+def _age_sessions(db_session, user, *, idle=None, created=None):
+    """Move the user's server-side sessions into the past (as if time had passed)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from courses.models import LoginSession
+
+    for row in db_session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
+        if idle is not None:
+            row.last_seen_at -= timedelta(seconds=idle)
+        if created is not None:
+            row.expires_at -= timedelta(seconds=created)
+    db_session.commit()
+
+
+def test_idle_session_is_logged_out(app, login, web_world, db_session):
     c = login(web_world["teacher"])
     assert c.get("/").status_code == 200
-    with c.session_transaction() as s:
-        s["seen"] = time.time() - app.config["IDLE_TIMEOUT_MIN"] * 60 - 5
+    _age_sessions(db_session, web_world["teacher"], idle=app.config["IDLE_TIMEOUT_MIN"] * 60 + 5)
     r = c.get("/")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     assert c.get("/").status_code == 302  # and stays logged out
+
+
+def test_a_busy_session_still_ends_at_its_absolute_lifetime(app, login, web_world, db_session):
+    c = login(web_world["teacher"])
+    assert c.get("/").status_code == 200
+    _age_sessions(db_session, web_world["teacher"], created=app.config["SESSION_LIFETIME_HOURS"] * 3600 + 1)
+    r = c.get("/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert "로그인한 지 오래되어" in c.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def _copy_cookies(app, c):
+    """A second client holding a copy of c's session cookie (a stolen or copied cookie)."""
+    thief = app.test_client()
+    for cookie in c._cookies.values():  # noqa: SLF001
+        thief.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+    return thief
+
+
+def _ends_every_copy(app, c, do):
+    copy = _copy_cookies(app, c)
+    assert copy.get("/").status_code == 200  # the copy works while the session lives
+    do()
+    assert copy.get("/").status_code == 302, "a copied cookie kept working"
+    assert copy.get("/api/v1/courses").status_code == 401
+
+
+def test_logout_ends_every_copy_of_the_session(app, login, web_world):
+    c = login(web_world["teacher"])
+    _ends_every_copy(app, c, lambda: c.post("/logout", data={"csrf_token": c.csrf()}))
+
+
+def test_password_change_ends_every_other_session_and_keeps_this_one(app, login, web_world):
+    c = login(web_world["teacher"])
+    other = login(web_world["teacher"])
+    def change():
+        r = c.post("/account/password", data={"current": PASSWORD, "new": "새-비밀번호-1234", "confirm": "새-비밀번호-1234",
+                                               "csrf_token": c.csrf()})
+        assert r.status_code == 302
+    _ends_every_copy(app, c, change)
+    assert other.get("/").status_code == 302
+    assert c.get("/").status_code == 200  # the browser that changed it stays in
+
+
+@pytest.mark.parametrize(("current", "new", "confirm", "field"), [
+    ("wrong", "새-비밀번호-1234", "새-비밀번호-1234", "현재 비밀번호가 맞지 않습니다"),
+    (PASSWORD, "short", "short", "10~256자"),
+    (PASSWORD, "새-비밀번호-1234", "다른-비밀번호-1234", "서로 다릅니다"),
+    (PASSWORD, "x" * 300, "x" * 300, "10~256자"),
+])
+def test_bad_password_changes_are_refused_in_place(login, web_world, current, new, confirm, field):
+    c = login(web_world["teacher"])
+    r = c.post("/account/password", data={"current": current, "new": new, "confirm": confirm, "csrf_token": c.csrf()})
+    assert r.status_code == 422 and field in r.get_data(as_text=True)
+    assert c.get("/").status_code == 200
+
+
+def test_sign_out_everywhere_by_oneself_keeps_this_browser(app, login, web_world):
+    c = login(web_world["teacher"])
+    other = login(web_world["teacher"])
+    r = c.post("/account/sessions/end-others", data={"csrf_token": c.csrf()})
+    assert r.status_code == 302
+    assert other.get("/").status_code == 302 and c.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("op", ["sign_out", "disable"])
+def test_an_admin_ends_a_persons_sessions(app, login, web_world, op):
+    student = login(web_world["student"])
+    admin = login(web_world["school_admin"])
+    _ends_every_copy(app, student, lambda: admin.post(f"/admin/people/{web_world['student'].id}",
+                                                       data={"op": op, "csrf_token": admin.csrf()}))
+    assert student.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("who", ["school_b_admin", "teacher", "student", "foreign_admin"])
+def test_nobody_outside_scope_ends_anothers_sessions(app, login, web_world, who):
+    student = login(web_world["student"])
+    c = login(web_world[who])
+    r = c.post(f"/admin/people/{web_world['student'].id}", data={"op": "disable", "csrf_token": c.csrf()})
+    assert r.status_code == 404
+    assert student.get("/").status_code == 200
 
 
 def test_logout_needs_post_with_csrf(login, web_world):
@@ -114,3 +211,14 @@ def test_english_is_available(login, web_world):
     assert r.status_code == 302
     page = c.get("/").get_data(as_text=True)
     assert '<html lang="en">' in page
+
+
+def test_account_and_people_pages(login, web_world):
+    c = login(web_world["school_admin"])
+    page = c.get("/account").get_data(as_text=True)
+    assert "지금 이 기기" in page and "비밀번호 바꾸기" in page
+    people = c.get("/admin/people?q=" + web_world["student"].name[:2]).get_data(as_text=True)
+    assert web_world["student"].name in people and web_world["student_b"].name not in people
+    assert c.get(f"/admin/people/{web_world['student'].id}").status_code == 200
+    assert c.get(f"/admin/people/{web_world['student_b'].id}").status_code == 404
+    assert login(web_world["teacher"]).get("/admin/people").status_code == 404

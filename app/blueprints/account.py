@@ -1,0 +1,101 @@
+"""One's own account (devices, password) and, for admins, the people in their scope: sign out, disable."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import or_, select
+
+from app.auth import actor, begin_session, current_token
+from app.extensions import db
+from app.i18n import translate
+from app.transactions import discard
+from courses import sessions
+from courses.errors import N_, Errors, NotFound, ValidationError
+from courses.models import Role, User
+
+bp = Blueprint("account", __name__)
+PEOPLE_LIMIT = 50
+
+
+@bp.route("/account", methods=["GET"])
+@login_required
+def page():  # type: ignore[no-untyped-def]
+    user = actor()
+    return _render(user, {})
+
+
+def _render(user: User, errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    rows = sessions.live_sessions(db.session, user)
+    token = current_token()
+    return render_template("account/page.html", person=user, devices=[(r, sessions.is_current(r, token)) for r in rows],
+                           errors=errors), status
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_others():  # type: ignore[no-untyped-def]
+    user = actor()
+    n = sessions.sign_out_everywhere(db.session, user, user.id, keep_token=current_token())
+    flash(_("다른 기기 %(n)d곳에서 로그아웃했습니다.", n=n), "success")
+    return redirect(url_for("account.page"))
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():  # type: ignore[no-untyped-def]
+    user = actor()
+    form = request.form
+    try:
+        sessions.change_password(db.session, user, form.get("current", ""), form.get("new", ""), form.get("confirm", ""))
+    except ValidationError as err:
+        discard()
+        return _render(user, {f: translate(m, p) for f, (m, p) in err.errors.items()}, 422)
+    begin_session(user)  # every session ended with the change; this browser gets a new one
+    flash(_("비밀번호를 바꾸었습니다. 다른 기기에서는 모두 로그아웃되었습니다."), "success")
+    return redirect(url_for("account.page"))
+
+
+@bp.route("/admin/people")
+@login_required
+def people():  # type: ignore[no-untyped-def]
+    user = actor()
+    if user.role not in (Role.office_admin, Role.school_admin):
+        raise NotFound()
+    q = (request.args.get("q") or "").strip()[:64]
+    stmt = select(User).where(User.office_id == user.office_id).order_by(User.name, User.id).limit(PEOPLE_LIMIT)
+    if user.role == Role.school_admin:
+        stmt = stmt.where(User.org_id == user.org_id, User.role != Role.office_admin)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(User.name.like(like, escape="\\"), User.username.like(like, escape="\\")))
+    return render_template("account/people.html", people=list(db.session.scalars(stmt)), q=q, limit=PEOPLE_LIMIT)
+
+
+@bp.route("/admin/people/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def person(user_id: int):  # type: ignore[no-untyped-def]
+    user = actor()
+    if user.role not in (Role.office_admin, Role.school_admin):
+        raise NotFound()
+    if request.method == "POST":
+        op = request.form.get("op")
+        if op == "sign_out":
+            n = sessions.sign_out_everywhere(db.session, user, user_id)
+            flash(_("%(n)d곳의 로그인을 끝냈습니다.", n=n), "success")
+        elif op in ("disable", "enable"):
+            sessions.set_active(db.session, user, user_id, op == "enable")
+            flash(_("계정을 사용 중지했습니다.") if op == "disable" else _("계정을 다시 사용하게 했습니다."), "success")
+        else:
+            e = Errors()
+            e.add("op", N_("허용되지 않는 값입니다."))
+            e.raise_if_any()
+        return redirect(url_for("account.person", user_id=user_id))
+    target = db.session.get(User, user_id)
+    if target is None or not sessions.may_manage_account(user, target):
+        raise NotFound()
+    return render_template("account/person.html", person=target, devices=sessions.live_sessions(db.session, target))
+
+
+__all__ = ["bp"]
