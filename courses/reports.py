@@ -1,15 +1,12 @@
-"""Reports a person reads as a table, sees as a chart, or exports (CSV / XLSX)."""
+"""Reports a person reads as a table, sees as a chart, or exports (CSV / XLSX through courses.exports)."""
 
 from __future__ import annotations
-
-import csv
-import io
-from dataclasses import dataclass
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from courses.errors import N_
+from courses.exports import Report
 from courses.models import (
     ClassMembership,
     Enrolment,
@@ -21,15 +18,6 @@ from courses.models import (
     User,
 )
 from courses.policy import require
-
-
-@dataclass(frozen=True)
-class Report:
-    """A titled table: column headers (msgids) and rows of plain values."""
-
-    title: str
-    columns: list[str]
-    rows: list[list[object]]
 
 
 def enrolment_report(session: Session, actor: User) -> Report:
@@ -63,29 +51,3 @@ def enrolment_report(session: Session, actor: User) -> Report:
         columns = [N_("학년"), N_("학급"), N_("강좌 수"), N_("수강 등록 수"), N_("수강 학생 수")]
         title = N_("학급별 수강 현황")
     return Report(title=title, columns=columns, rows=[list(r) for r in session.execute(stmt)])
-
-
-def to_csv(report: Report, headers: list[str]) -> bytes:
-    """CSV with a BOM so Korean Excel opens it as UTF-8."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(headers)
-    writer.writerows(report.rows)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
-
-
-def to_xlsx(report: Report, headers: list[str], sheet_title: str) -> bytes:
-    """An XLSX workbook with one sheet."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet_title[:31]
-    ws.append(headers)
-    for row in report.rows:
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
-    abort,
     current_app,
     jsonify,
     redirect,
@@ -18,11 +16,13 @@ from flask_login import login_required
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import actor
+from app.exports import export_response, wants_export
 from app.extensions import db
 from app.i18n import translate
 from app.transactions import discard
-from courses import live, reports
+from courses import live
 from courses.errors import N_
+from courses.exports import Report
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 webhook_bp = Blueprint("sfu_webhook", __name__)
@@ -67,7 +67,7 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     session, course = live.get_live_session(db.session, user, live_id)
     rows = live.attendance_report(db.session, user, session, course)
-    table = reports.Report(
+    table = Report(
         title=N_("출석 현황"),
         columns=ATTENDANCE_COLUMNS,
         rows=[[r.class_label, r.number or "", r.user.name,
@@ -81,15 +81,8 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     )
     headers = [translate(c) for c in table.columns]
     fmt = request.args.get("format")
-    if fmt == "csv":
-        return Response(reports.to_csv(table, headers), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename=attendance-{live_id}.csv"})
-    if fmt == "xlsx":
-        return Response(reports.to_xlsx(table, headers, translate(table.title)),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename=attendance-{live_id}.xlsx"})
-    if fmt:
-        abort(400)
+    if wants_export(fmt):
+        return export_response(table, fmt, f"attendance-{live_id}")  # type: ignore[arg-type]
     chart = {"labels": [r.user.name for r in rows],
              "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}]}
     storage = current_app.extensions["storage"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from app.auth import actor
+from app.exports import export_response, wants_export
 from app.extensions import db
 from app.i18n import translate
 from courses import reports
@@ -19,15 +20,8 @@ def enrolment():  # type: ignore[no-untyped-def]
     report = reports.enrolment_report(db.session, actor())
     headers = [translate(c) for c in report.columns]
     fmt = request.args.get("format")
-    if fmt == "csv":
-        return Response(reports.to_csv(report, headers), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": "attachment; filename=enrolment.csv"})
-    if fmt == "xlsx":
-        return Response(reports.to_xlsx(report, headers, translate(report.title)),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": "attachment; filename=enrolment.xlsx"})
-    if fmt:
-        abort(400)
+    if wants_export(fmt):
+        return export_response(report, fmt, "enrolment")  # type: ignore[arg-type]
     label_cols = len(headers) - 3  # the last three columns are counts
     chart = {
         "labels": [" ".join(str(v) for v in row[:label_cols]) for row in report.rows],

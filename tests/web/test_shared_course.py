@@ -111,3 +111,36 @@ def _xlsx_text(data: bytes) -> str:
 
     wb = load_workbook(io.BytesIO(data))
     return " ".join(str(cell.value) for ws in wb for row in ws.iter_rows() for cell in row if cell.value is not None)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_export_neutralises_formulas(login, web_world, shared, db_session, fmt):
+    _course, ls = shared
+    w = web_world
+    w["student"].name = '=HYPERLINK("http://evil.example","클릭")'
+    w.school.name = "+가람초"
+    db_session.commit()
+    for who, path in (("office_admin", f"/live/{ls.id}/attendance?format={fmt}"),
+                      ("office_admin", f"/reports/enrolment?format={fmt}")):
+        data = login(w[who]).get(path).get_data()
+        cells = _cells(data, fmt)
+        assert not [v for v in cells if isinstance(v, str) and v and v[0] in "=+-@\t\r"], cells
+        assert any(isinstance(v, str) and v.startswith("'=HYPERLINK") or v == "'+가람초" for v in cells)
+
+
+def _cells(data: bytes, fmt: str) -> list[object]:
+    import csv
+    import io
+
+    if fmt == "csv":
+        return [v for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for v in row]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(data))
+    out: list[object] = []
+    for ws in wb:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                out.append(cell.value)
+    return out

@@ -1,0 +1,27 @@
+"""Exports as HTTP responses: every view that offers CSV or XLSX calls `export_response`."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, abort
+
+from app.i18n import translate
+from courses.exports import FORMATS, Report, export
+
+
+def wants_export(fmt: str | None) -> bool:
+    """Whether the request asks for an export (400 for an unknown format)."""
+    if not fmt:
+        return False
+    if fmt not in FORMATS:
+        abort(400)
+    return True
+
+
+def export_response(report: Report, fmt: str, filename: str) -> Response:
+    """The report as a download in the format asked for (csv, xlsx), headers translated."""
+    headers = [translate(c) for c in report.columns]
+    body, mimetype, ext = export(report, headers, fmt, translate(report.title))
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:80] or "export"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={safe}.{ext}"})
