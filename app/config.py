@@ -36,6 +36,7 @@ class Config:
     IDLE_TIMEOUT_MIN = 30
     SESSION_LIFETIME_HOURS = 12
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
+    LOGIN_ADDRESS_RATE_LIMIT = "30 per 5 minutes"
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
     SESSION_COOKIE_SECURE = False

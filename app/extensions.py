@@ -22,7 +22,12 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+def login_address_key() -> str:
+    """Throttle failed logins per address, whatever the account names tried (password spraying)."""
+    return f"addr|{get_remote_address()}"
+
+
 def login_rate_key() -> str:
-    """Throttle per address and per account name, so neither spraying nor guessing gets far."""
+    """Throttle failed logins per address and account name (guessing one account's password)."""
     username = (request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or "").strip()
     return f"{get_remote_address()}|{username.lower()[:64]}"

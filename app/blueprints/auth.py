@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth import begin_session, end_session
-from app.extensions import db, limiter, login_rate_key
+from app.extensions import db, limiter, login_address_key, login_rate_key
 from courses.accounts import authenticate
 
 bp = Blueprint("auth", __name__)
@@ -25,8 +25,11 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-# Only failed attempts count, so a class logging in from one school address is not throttled.
+# Only failed attempts count, so a class logging in from one school address is not throttled. Two limits:
+# per address and account name (guessing one password), and per address alone (spraying many accounts).
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=login_rate_key, methods=["POST"],
+               deduct_when=lambda response: response.status_code != 302)
+@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"], key_func=login_address_key, methods=["POST"],
                deduct_when=lambda response: response.status_code != 302)
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated and request.method == "GET":

@@ -52,13 +52,49 @@ def test_login_without_csrf_token_is_refused(client, web_world):
     assert "보안 토큰" in r.get_data(as_text=True)
 
 
+def _address() -> dict:
+    """A fresh client address: one limiter serves every app built in this run (SQLite and PostgreSQL)."""
+    return {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+
+
+def test_password_spraying_from_one_address_is_throttled(app, client, web_world):
+    token = _token(client)
+    env = _address()
+    limit = int(app.config["LOGIN_ADDRESS_RATE_LIMIT"].split()[0])
+    statuses = []
+    for i in range(limit + 1):  # a different account each time: the per-account limit never trips
+        r = client.post("/login", data={"username": f"spray-{i}-{uuid.uuid4().hex[:6]}", "password": "Spring2026!",
+                                        "csrf_token": token}, environ_base=env)
+        statuses.append(r.status_code)
+    assert statuses[:limit] == [401] * limit and statuses[limit] == 429
+    # A real user behind that address is slowed too, while the same user elsewhere is not.
+    r = client.post("/login", data={"username": "teacher", "password": PASSWORD, "csrf_token": token}, environ_base=env)
+    assert r.status_code == 429
+    r = client.post("/login", data={"username": "teacher", "password": PASSWORD, "csrf_token": token},
+                    environ_base=_address())
+    assert r.status_code == 302
+
+
+def test_a_class_logging_in_from_one_address_is_not_throttled(app, client, web_world):
+    env = _address()
+    limit = int(app.config["LOGIN_ADDRESS_RATE_LIMIT"].split()[0])
+    for _ in range(limit + 5):  # successful logins do not count
+        c = app.test_client()
+        c.get("/login")
+        r = c.post("/login", data={"username": web_world["student"].username, "password": PASSWORD, "csrf_token": _token(c)},
+                   environ_base=env)
+        assert r.status_code == 302
+
+
 def test_login_is_rate_limited_with_a_clear_message(app, client, web_world):
     token = _token(client)
     # One limiter serves every app built in this run (SQLite and PostgreSQL): a fresh name per test.
     username = f"ratelimited-{uuid.uuid4().hex[:8]}"
+    env = _address()
     statuses = []
     for _ in range(12):
-        r = client.post("/login", data={"username": username, "password": "x", "csrf_token": token})
+        r = client.post("/login", data={"username": username, "password": "x", "csrf_token": token},
+                        environ_base=env)
         statuses.append(r.status_code)
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
