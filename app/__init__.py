@@ -17,6 +17,9 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     settings = {**flask_settings(load_config(env, **overrides)), **flask_only}
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(settings)
+    from app import input as request_input
+
+    request_input.init_app(app)  # before any route is added: it replaces the <int:…> converter
 
     from courses.accounts import configure_hasher
 

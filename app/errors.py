@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.i18n import translate
+from app.input import BadInput
 from courses.errors import DomainError, ValidationError
 
 
@@ -50,6 +51,13 @@ def init_app(app: Flask) -> None:
         if request.endpoint == "auth.login":
             return render_template("auth/login.html", error=message), 429
         return render_template("error.html", status=429, message=message), 429
+
+    @app.errorhandler(BadInput)
+    def bad_input(err: BadInput):  # type: ignore[no-untyped-def]
+        message = translate(err.message, err.params)
+        if wants_json():
+            return jsonify({"error": {"code": "BadRequest", "message": message}}), 400
+        return render_template("error.html", status=400, message=message), 400
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):  # type: ignore[no-untyped-def]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.input import INT64_MAX, INT64_MIN
 from courses.errors import N_, Errors
 from courses.workflow import CourseInput, TargetInput
 
 SEOUL = ZoneInfo("Asia/Seoul")
+_ASCII_INT = re.compile(r"[+-]?[0-9]{1,20}")  # int() also takes '١٢' and '1_000'; forms and JSON do not
+YEAR_MIN, YEAR_MAX = 2000, 2100  # school records: anything outside is a typo, and year 1 or 9999 overflows
 
 
 def _get(data: Mapping[str, Any], key: str) -> Any:
@@ -25,14 +29,21 @@ def parse_int(e: Errors, data: Mapping[str, Any], key: str, *, required: bool = 
         if required:
             e.add(key, N_("값을 입력하세요."))
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        e.add(key, N_("숫자를 입력하세요."))
+        return None
+    if isinstance(value, str) and not _ASCII_INT.fullmatch(value):
         e.add(key, N_("숫자를 입력하세요."))
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         e.add(key, N_("숫자를 입력하세요."))
         return None
+    if not INT64_MIN <= number <= INT64_MAX:
+        e.add(key, N_("숫자가 너무 큽니다."))
+        return None
+    return number
 
 
 def parse_date(e: Errors, data: Mapping[str, Any], key: str) -> date | None:
@@ -41,10 +52,14 @@ def parse_date(e: Errors, data: Mapping[str, Any], key: str) -> date | None:
     if value in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(value))
+        parsed = date.fromisoformat(str(value))
     except ValueError:
         e.add(key, N_("날짜 형식(YYYY-MM-DD)이 올바르지 않습니다."))
         return None
+    if not YEAR_MIN <= parsed.year <= YEAR_MAX:
+        e.add(key, N_("%(min)d년~%(max)d년 사이의 날짜를 입력하세요."), min=YEAR_MIN, max=YEAR_MAX)
+        return None
+    return parsed
 
 
 def parse_local_datetime(e: Errors, data: Mapping[str, Any], key: str) -> datetime | None:
@@ -56,6 +71,9 @@ def parse_local_datetime(e: Errors, data: Mapping[str, Any], key: str) -> dateti
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
         e.add(key, N_("날짜·시각 형식이 올바르지 않습니다."))
+        return None
+    if not YEAR_MIN <= parsed.year <= YEAR_MAX:
+        e.add(key, N_("%(min)d년~%(max)d년 사이의 날짜를 입력하세요."), min=YEAR_MIN, max=YEAR_MAX)
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=SEOUL)
 
@@ -79,12 +97,15 @@ def _targets(e: Errors, data: Mapping[str, Any], getlist: Any) -> list[TargetInp
     for value in getlist("targets") if getlist else []:
         parts = str(value).split(":")
         try:
+            ids = [int(p) if _ASCII_INT.fullmatch(p) else int("x") for p in parts[1:]]
+            if not all(INT64_MIN <= i <= INT64_MAX for i in ids):
+                raise ValueError(value)
             if parts[0] == "school" and len(parts) == 2:
-                out.append(TargetInput(int(parts[1])))
+                out.append(TargetInput(ids[0]))
             elif parts[0] == "grade" and len(parts) == 3:
-                out.append(TargetInput(int(parts[1]), grade=int(parts[2])))
+                out.append(TargetInput(ids[0], grade=ids[1]))
             elif parts[0] == "class" and len(parts) == 3:
-                out.append(TargetInput(int(parts[1]), class_id=int(parts[2])))
+                out.append(TargetInput(ids[0], class_id=ids[1]))
             else:
                 raise ValueError(value)
         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from courses import text
 from courses.errors import N_, Errors
 from courses.models import ContentElement, Delivery, Role, Theme, User
 from courses.policy import require
@@ -69,12 +70,12 @@ def update_theme(
     """Office admins edit a theme's name, description, visibility and content elements."""
     require(actor.role == Role.office_admin)
     e = Errors()
-    name = name.strip()
-    if not 1 <= len(name) <= 80:
+    name, description = text.clean(name), text.clean(description, multiline=True)
+    if not 1 <= text.visible_length(name) <= 80:
         e.add("name", N_("이름은 1~%(max)d자로 입력하세요."), max=80)
     if len(description) > 2000:
         e.add("description", N_("%(max)d자 이내로 입력하세요."), max=2000)
-    clean = [el.strip() for el in elements if el.strip()]
+    clean = [text.clean(el) for el in elements if text.is_visible(text.clean(el))]
     if any(len(el) > 80 for el in clean):
         e.add("elements", N_("내용 요소는 %(max)d자 이내로 입력하세요."), max=80)
     e.raise_if_any()

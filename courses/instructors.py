@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from courses import text
 from courses.errors import N_, Errors
 from courses.models import InstructorProfile, Role, Theme, User
 from courses.policy import require
@@ -47,12 +48,12 @@ def register_instructor(
     if not external:
         require(actor.role == Role.office_admin)
     e = Errors()
-    username, name = username.strip().lower(), name.strip()
+    username, name = username.strip().lower(), text.clean(name)
     if not USERNAME_RE.match(username):
         e.add("username", N_("아이디는 영문 소문자·숫자·._- 3~64자입니다."))
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
         e.add("username", N_("이미 쓰이는 아이디입니다."))
-    if not 1 <= len(name) <= 80:
+    if not 1 <= text.visible_length(name) <= 80:
         e.add("name", N_("이름은 1~%(max)d자로 입력하세요."), max=80)
     if len(bio) > 2000 or len(affiliation) > 120 or len(availability) > 300:
         e.add("bio", N_("입력이 너무 깁니다."))

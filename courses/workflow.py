@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses import text
 from courses.errors import N_, Errors, Forbidden, InvalidTransition, NotFound
 from courses.models import (
     ClassMembership,
@@ -106,11 +107,11 @@ def _validate(session: Session, actor: User, data: CourseInput, today: date) -> 
     delivery = _enum(e, "delivery", Delivery, data.delivery)
     mode = _enum(e, "instructor_mode", InstructorMode, data.instructor_mode)
     policy = _enum(e, "recording_policy", RecordingPolicy, data.recording_policy)
-    title = (data.title or "").strip()
-    goals = (data.goals or "").strip()
-    if not 2 <= len(title) <= TITLE_MAX:
+    title = text.clean(data.title)
+    goals = text.clean(data.goals, multiline=True)
+    if not 2 <= text.visible_length(title) <= TITLE_MAX:
         e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=2, max=TITLE_MAX)
-    if not 1 <= len(goals) <= GOALS_MAX:
+    if not 1 <= text.visible_length(goals) <= GOALS_MAX:
         e.add("goals", N_("목표는 1~%(max)d자로 입력하세요."), max=GOALS_MAX)
     if len(data.schedule_note or "") > 300:
         e.add("schedule_note", N_("%(max)d자 이내로 입력하세요."), max=300)
@@ -286,7 +287,7 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
         hours=data.hours,
         start_date=data.start_date,
         end_date=data.end_date,
-        schedule_note=(data.schedule_note or "").strip(),
+        schedule_note=text.clean(data.schedule_note),
         instructor_mode=c["instructor_mode"],
         instructor_id=c["instructor_id"],
         recording_policy=c["recording_policy"],
@@ -319,7 +320,7 @@ def resubmit(session: Session, actor: User, course: Course, data: CourseInput, *
     course.content_element_id = data.content_element_id
     course.lesson_count, course.hours = data.lesson_count, data.hours  # type: ignore[assignment]
     course.start_date, course.end_date = data.start_date, data.end_date  # type: ignore[assignment]
-    course.schedule_note = (data.schedule_note or "").strip()
+    course.schedule_note = text.clean(data.schedule_note)
     course.targets = c["targets"]
     course.decision_reason = None
     _set_status(session, course, actor, CourseStatus.submitted, "")
@@ -364,14 +365,14 @@ def _record(
 
 
 def _reason(reason: str | None, required: bool) -> str:
-    text = (reason or "").strip()
+    cleaned = text.clean(reason, multiline=True)
     e = Errors()
-    if required and not text:
+    if required and not text.is_visible(cleaned):
         e.add("reason", N_("사유를 입력하세요."))
-    if len(text) > REASON_MAX:
+    if len(cleaned) > REASON_MAX:
         e.add("reason", N_("사유는 %(max)d자 이내로 입력하세요."), max=REASON_MAX)
     e.raise_if_any()
-    return text
+    return cleaned
 
 
 def approve(session: Session, actor: User, course: Course, reason: str | None = None) -> Course:
@@ -465,8 +466,9 @@ def update_lesson(
     if lesson is None or lesson.course_id != course.id:
         raise NotFound()
     e = Errors()
-    title = (title or "").strip()
-    if not 1 <= len(title) <= TITLE_MAX:
+    title = text.clean(title)
+    description = text.clean(description, multiline=True)
+    if not 1 <= text.visible_length(title) <= TITLE_MAX:
         e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
     if starts_at and ends_at and ends_at <= starts_at:
         e.add("ends_at", N_("종료 시각은 시작 시각 이후여야 합니다."))
@@ -485,8 +487,8 @@ def add_material(session: Session, actor: User, course: Course, *, title: str, u
     require_status(course, "edit_lessons", N_("승인되었거나 운영 중인 강좌만 고칠 수 있습니다."))
     require_action(session, actor, course, "edit_lessons")
     e = Errors()
-    title, url = (title or "").strip(), (url or "").strip()
-    if not 1 <= len(title) <= TITLE_MAX:
+    title, url = text.clean(title), text.clean(url)
+    if not 1 <= text.visible_length(title) <= TITLE_MAX:
         e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
     if not url.startswith(("https://", "http://")) or len(url) > 500:
         e.add("url", N_("http(s)로 시작하는 주소를 입력하세요."))

@@ -8,7 +8,6 @@ is the one description app.openapi builds the document from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -107,9 +106,9 @@ def _body(*, optional: bool = False) -> dict[str, Any]:
             return {}
         raise BadRequest(N_("요청 본문에 JSON 객체가 필요합니다."))
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise BadRequest(N_("JSON 형식이 올바르지 않습니다.")) from None
+        data = current_app.json.loads(raw)  # app.input's strict JSON: NaN, huge ints, deep nesting, NUL refused
+    except ValueError as err:
+        request.on_json_loading_failed(err)
     if not isinstance(data, dict):
         raise BadRequest(N_("요청 본문은 JSON 객체여야 합니다."))
     return data

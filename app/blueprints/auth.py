@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth import begin_session, end_session
 from app.extensions import db, limiter, login_address_key, login_rate_key
+from app.input import safe_redirect_target
 from courses.accounts import authenticate
 
 bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("main.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("main.home")
-    return target
+    return safe_redirect_target(target, url_for("main.home"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

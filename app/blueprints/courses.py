@@ -13,6 +13,7 @@ from app.auth import actor
 from app.extensions import db
 from app.forms import parse_course_input, parse_int, parse_local_datetime
 from app.i18n import translate
+from app.input import bounded_int
 from app.transactions import discard
 from courses import catalog, enrolment, workflow
 from courses.errors import Errors, ValidationError
@@ -43,7 +44,7 @@ def index():  # type: ignore[no-untyped-def]
             status = CourseStatus(status_raw)
         except ValueError:
             abort(400)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = bounded_int(request.args.get("page"), 1, 1, 10_000)
     items = visible_courses(db.session, user, status=status, limit=50, offset=(page - 1) * 50)
     return render_template("courses/index.html", courses=items, status=status, page=page,
                            statuses=workflow.STATUS_LABELS)

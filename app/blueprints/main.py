@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from app.auth import actor
 from app.extensions import db
+from app.input import safe_redirect_target
 from courses import catalog, notifications
 from courses import home as home_data
 from courses.models import Role
@@ -64,8 +65,7 @@ def set_language(code: str):  # type: ignore[no-untyped-def]
         session["lang"] = code
         if current_user.is_authenticated:
             current_user.locale = code
-    target = request.form.get("next") or "/"
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_redirect_target(request.form.get("next"), "/"))
 
 
 @bp.app_context_processor
