@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(env: str | None = None, **overrides: Any) -> Flask:
     """Build the Flask app for an environment (development, production, test) with overrides."""
-    from app import auth, errors, i18n, transactions
+    from app import auth, errors, headers, i18n, transactions
     from app.config import flask_settings, load_config
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -42,6 +42,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     transactions.init_app(app)
+    headers.init_app(app)
 
     from app.blueprints import account, admin, api, live, main, media_files, reports, roster
     from app.blueprints import courses as courses_bp
