@@ -26,6 +26,13 @@ def world(web_world, db_session):
     return web_world, course, ls
 
 
+def _request_body(w, **overrides) -> dict:
+    """A valid class-level request as JSON, with fields overridden."""
+    return {"level": "class", "theme_id": w.themes[0].id, "title": "안전 교실", "goals": "목표", "delivery": "live",
+            "lesson_count": 2, "hours": 2, "start_date": "2027-03-02", "end_date": "2027-03-30",
+            "instructor_mode": "homeroom", "class_id": w.cls.id, **overrides}
+
+
 def _counts(db_session) -> tuple[int, ...]:
     return tuple(db_session.scalar(select(func.count()).select_from(m)) for m in (Course, CourseEvent, Enrolment,
                                                                                   Material, Lesson))
@@ -81,9 +88,7 @@ def test_course_request_dates_form_and_json(login, world, db_session, field, val
     w, _course, _ls = world
     c = login(w["teacher"])
     before = _counts(db_session)
-    base = {"level": "class", "theme_id": w.themes[0].id, "title": "안전 교실", "goals": "목표", "delivery": "live",
-            "lesson_count": 2, "hours": 2, "start_date": "2027-03-02", "end_date": "2027-03-30",
-            "instructor_mode": "homeroom", "class_id": w.cls.id, field: value}
+    base = _request_body(w, **{field: value})
     _ok(c.post("/courses/new", data={**{k: str(v) for k, v in base.items()}, "csrf_token": c.csrf()}))
     r = c.post("/api/v1/courses", json=base, headers={"X-CSRFToken": c.csrf()})
     _ok(r)
@@ -97,9 +102,7 @@ def test_course_request_text(login, world, db_session, field, value):
     w, _course, _ls = world
     c = login(w["teacher"])
     before = _counts(db_session)
-    base = {"level": "class", "theme_id": w.themes[0].id, "title": "안전 교실", "goals": "목표", "delivery": "live",
-            "lesson_count": 2, "hours": 2, "start_date": "2027-03-02", "end_date": "2027-03-30",
-            "instructor_mode": "homeroom", "class_id": w.cls.id, field: value}
+    base = _request_body(w, **{field: value})
     _ok(c.post("/api/v1/courses", json=base, headers={"X-CSRFToken": c.csrf()}))
     _ok(c.post("/courses/new", data={**{k: str(v) for k, v in base.items()}, "csrf_token": c.csrf()}))
     assert _counts(db_session) == before
