@@ -1,19 +1,25 @@
-"""One's own account (devices, password) and, for admins, the people in their scope: sign out, disable."""
+"""One's own account (devices, password); for admins, the people in their scope (sign out, disable) and,
+for office admins, the audit log of reads and exports of students' records."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import or_, select
 
+from app.audit import audit as audit_entry
 from app.auth import actor, begin_session, current_token
+from app.exports import export_response, wants_export
 from app.extensions import db
+from app.forms import parse_date
 from app.i18n import translate
+from app.input import bounded_int
 from app.transactions import discard
-from courses import sessions
+from courses import audit, sessions
 from courses.errors import N_, Errors, NotFound, ValidationError
-from courses.models import Role, User
+from courses.models import AccessAction, Role, User
 
 bp = Blueprint("account", __name__)
 PEOPLE_LIMIT = 50
@@ -99,3 +105,37 @@ def person(user_id: int):  # type: ignore[no-untyped-def]
 
 
 __all__ = ["bp"]
+
+
+@bp.route("/admin/audit")
+@login_required
+def audit_log():  # type: ignore[no-untyped-def]
+    """Office admins: who read or exported students' records, filtered by person, action and dates."""
+    user = actor()
+    if user.role != Role.office_admin:
+        raise NotFound()
+    args = request.args
+    e = Errors()
+    action_raw = (args.get("action") or "").strip()
+    action = None
+    if action_raw:
+        try:
+            action = AccessAction(action_raw)
+        except ValueError:
+            e.add("action", N_("허용되지 않는 값입니다."))
+    f = audit.AuditFilter(person=(args.get("person") or "").strip()[:64], action=action,
+                          since=parse_date(e, args, "since"), until=parse_date(e, args, "until"))
+    page_no = bounded_int(args.get("page"), 1, 1, 100_000)
+    fmt = args.get("format")
+    if e:
+        return render_template("account/audit.html", rows=[], total=0, f=f, page=1, pages=1,
+                               labels=audit.ACTION_LABELS, errors={k: translate(m, p) for k, (m, p) in e.errors.items()}), 422
+    if wants_export(fmt):
+        rows, _total = audit.entries(db.session, user, f, limit=50_000, offset=0)
+        record = audit.as_report(rows, lambda at: format_datetime(at, "yyyy-MM-dd HH:mm:ss"))
+        audit_entry(AccessAction.audit_log_exported, "audit_log", None, f"{fmt}, {len(rows)}")
+        return export_response(record, fmt, "audit-log")  # type: ignore[arg-type]
+    rows, total = audit.entries(db.session, user, f, limit=audit.PAGE, offset=(page_no - 1) * audit.PAGE)
+    pages = max(1, (total + audit.PAGE - 1) // audit.PAGE)
+    return render_template("account/audit.html", rows=rows, total=total, f=f, page=page_no, pages=pages,
+                           labels=audit.ACTION_LABELS, errors={})

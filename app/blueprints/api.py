@@ -17,6 +17,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from app.audit import audit
 from app.auth import actor
 from app.extensions import db
 from app.forms import parse_course_input, parse_int
@@ -26,6 +27,7 @@ from courses import catalog, enrolment, instructors, notifications, workflow
 from courses.errors import N_, DomainError, Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
+    AccessAction,
     Course,
     CourseEvent,
     CourseStatus,
@@ -490,6 +492,7 @@ def list_enrolments(course_id: int) -> ResponseReturnValue:
     limit, offset = _paging(e, ENROLLED_MAX, ENROLLED_DEFAULT)
     e.raise_if_any()
     rows = enrolment.list_enrolled(db.session, user, course, limit=limit + 1, offset=offset)
+    audit(AccessAction.enrolment_viewed, "course", course.id, f"API offset={offset} ({min(len(rows), limit)})")
     return jsonify(
         items=[enrolled_json(*row) for row in rows[:limit]],
         limit=limit,

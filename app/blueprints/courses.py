@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
+from app.audit import audit
 from app.auth import actor
 from app.extensions import db
 from app.forms import parse_course_input, parse_int, parse_local_datetime
@@ -19,6 +20,7 @@ from courses import catalog, enrolment, workflow
 from courses.errors import Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
+    AccessAction,
     CourseStatus,
     InstructorProfile,
     Organisation,
@@ -185,6 +187,7 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
             abort(400)
         return redirect(url_for("courses.enrolment_page", course_id=course_id))
     rows = enrolment.list_enrolled(db.session, user, course)
+    audit(AccessAction.enrolment_viewed, "course", course.id, f"{course.title} ({len(rows)})")
     groups = _enrol_groups(user, course)
     return render_template("courses/enrolment.html", course=course, rows=rows, groups=groups,
                            can_edit="enrol" in workflow.allowed_actions(db.session, user, course),

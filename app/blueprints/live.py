@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.exc import IntegrityError
 
+from app.audit import audit
 from app.auth import actor
 from app.exports import export_response, wants_export
 from app.extensions import db
@@ -23,6 +24,7 @@ from app.transactions import discard
 from courses import live
 from courses.errors import N_
 from courses.exports import Report
+from courses.models import AccessAction
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 webhook_bp = Blueprint("sfu_webhook", __name__)
@@ -82,7 +84,9 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     headers = [translate(c) for c in table.columns]
     fmt = request.args.get("format")
     if wants_export(fmt):
+        audit(AccessAction.attendance_exported, "live_session", live_id, f"{course.title} ({fmt}, {len(rows)})")
         return export_response(table, fmt, f"attendance-{live_id}")  # type: ignore[arg-type]
+    audit(AccessAction.attendance_viewed, "live_session", live_id, f"{course.title} ({len(rows)})")
     chart = {"labels": [r.user.name for r in rows],
              "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}]}
     storage = current_app.extensions["storage"]

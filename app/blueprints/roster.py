@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
+from app.audit import audit
 from app.auth import actor
 from app.extensions import db
 from app.forms import parse_int
@@ -14,7 +15,7 @@ from app.i18n import translate
 from app.transactions import discard
 from courses import roster_import
 from courses.errors import Errors, ValidationError
-from courses.models import Role
+from courses.models import AccessAction, Role
 
 bp = Blueprint("roster", __name__)
 
@@ -35,6 +36,7 @@ def import_page():  # type: ignore[no-untyped-def]
         try:
             e.raise_if_any()
             result = roster_import.import_roster(db.session, user, files, school_year=school_year)
+            audit(AccessAction.roster_imported, "roster", None, ", ".join(name for name, _ in files)[:200])
         except ValidationError as err:
             discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}

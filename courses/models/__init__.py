@@ -1,5 +1,6 @@
 """All models, importable from one place so every mapper is configured together."""
 
+from courses.models.audit import AccessAction, AccessLog
 from courses.models.catalog import ContentElement, Delivery, Theme
 from courses.models.course import (
     Course,
@@ -30,6 +31,7 @@ from courses.models.people import (
 from courses.models.sessions import LoginSession
 
 __all__ = [
+    "AccessAction", "AccessLog",
     "Attendance", "ChatMessage", "LiveSession", "LiveStatus", "Recording", "SfuEvent",
     "ClassMembership", "ContentElement", "Course", "CourseEvent", "CourseLevel", "CourseStatus",
     "CourseTarget", "Delivery", "Enrolment", "EventKind", "InstructorMode", "InstructorProfile",
