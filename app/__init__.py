@@ -33,6 +33,9 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     import courses.models  # noqa: F401  (every mapper registered before the first query)
 
     db.init_app(app)
+    from app import api_tokens
+
+    api_tokens.init_app(app)  # before CSRF and the limiter: a bearer request is known before they run
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -53,6 +56,8 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(courses_bp.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
+    limiter.limit(lambda: app.config["API_TOKEN_RATE_LIMIT"], key_func=api_tokens.rate_key,
+                  exempt_when=lambda: api_tokens.current_token() is None)(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)

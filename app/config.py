@@ -37,6 +37,7 @@ class Config:
     SESSION_LIFETIME_HOURS = 12
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     LOGIN_ADDRESS_RATE_LIMIT = "30 per 5 minutes"
+    API_TOKEN_RATE_LIMIT = "600 per minute"
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
     SESSION_COOKIE_SECURE = False

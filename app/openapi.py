@@ -443,8 +443,12 @@ def _operation(op: Operation, method: str, endpoint: str, rule: str) -> dict[str
         }
     if op.public:
         out["security"] = []
-    elif method in WRITE_METHODS:
-        out["security"] = [{"session": [], "csrf": []}]
+    else:
+        from app.api_tokens import ENDPOINT_SCOPES
+
+        scope = ENDPOINT_SCOPES.get(endpoint)
+        session = [{"session": [], "csrf": []}] if method in WRITE_METHODS else [{"session": []}]
+        out["security"] = session + ([{"bearerAuth": [scope]}] if scope else [])
     return out
 
 
@@ -478,7 +482,7 @@ def build_document(app: Flask) -> dict[str, Any]:
             "session's language (Korean by default).",
         },
         "servers": [{"url": "/"}],
-        "security": [{"session": []}],
+        "security": [{"session": []}, {"bearerAuth": []}],
         "tags": [
             {"name": t}
             for t in ("account", "catalogue", "courses", "enrolment", "instructors", "notifications", "meta")
@@ -502,6 +506,15 @@ def build_document(app: Flask) -> dict[str, Any]:
                     "in": "header",
                     "name": "X-CSRFToken",
                     "description": "The CSRF token (GET /api/v1/me → csrf_token); required on every write.",
+                },
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "ieum_…",
+                    "description": "A machine access token an office admin created at /admin/api-tokens. It acts as "
+                    "that admin, limited to its scopes (courses:read, courses:write, enrolment:read, "
+                    "enrolment:write, notifications:read, notifications:write); no CSRF token; rate limited "
+                    "per token; every use is logged.",
                 },
             },
         },

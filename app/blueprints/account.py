@@ -13,11 +13,11 @@ from app.audit import audit as audit_entry
 from app.auth import actor, begin_session, current_token
 from app.exports import export_response, wants_export
 from app.extensions import db
-from app.forms import parse_date
+from app.forms import parse_date, parse_int
 from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
-from courses import audit, sessions
+from courses import api_tokens, audit, sessions
 from courses.errors import N_, Errors, NotFound, ValidationError
 from courses.models import AccessAction, Role, User
 
@@ -139,3 +139,36 @@ def audit_log():  # type: ignore[no-untyped-def]
     pages = max(1, (total + audit.PAGE - 1) // audit.PAGE)
     return render_template("account/audit.html", rows=rows, total=total, f=f, page=page_no, pages=pages,
                            labels=audit.ACTION_LABELS, errors={})
+
+
+@bp.route("/admin/api-tokens", methods=["GET", "POST"])
+@login_required
+def api_tokens_page():  # type: ignore[no-untyped-def]
+    """Office admins: create (the secret shown once), list and revoke the office's API tokens."""
+    user = actor()
+    if user.role != Role.office_admin:
+        raise NotFound()
+    created, errors, status = None, {}, 200
+    if request.method == "POST":
+        form = request.form
+        if form.get("op") == "revoke":
+            e = Errors()
+            token_id = parse_int(e, form, "token_id")
+            e.raise_if_any()
+            api_tokens.revoke(db.session, user, token_id)  # type: ignore[arg-type]
+            flash(_("토큰을 폐기했습니다. 이 토큰을 쓰는 시스템은 더 이상 접속할 수 없습니다."), "success")
+            return redirect(url_for("account.api_tokens_page"))
+        e = Errors()
+        days = parse_int(e, form, "days", required=False)
+        scopes = sorted(api_tokens.READ_ONLY) if form.get("preset") == "read" else form.getlist("scopes")
+        try:
+            e.raise_if_any()
+            token, secret = api_tokens.create(db.session, user, name=form.get("name", ""), scopes=scopes, days=days)
+            created = (token, secret)
+        except ValidationError as err:
+            discard()
+            errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
+            status = 422
+    return render_template("account/api_tokens.html", tokens=api_tokens.office_tokens(db.session, user),
+                           uses=api_tokens.recent_uses(db.session, user), scopes=api_tokens.SCOPES,
+                           created=created, errors=errors), status

@@ -1,5 +1,6 @@
 """All models, importable from one place so every mapper is configured together."""
 
+from courses.models.api_tokens import ApiToken, ApiTokenUse
 from courses.models.audit import AccessAction, AccessLog
 from courses.models.catalog import ContentElement, Delivery, Theme
 from courses.models.course import (
@@ -31,7 +32,7 @@ from courses.models.people import (
 from courses.models.sessions import LoginSession
 
 __all__ = [
-    "AccessAction", "AccessLog",
+    "AccessAction", "AccessLog", "ApiToken", "ApiTokenUse",
     "Attendance", "ChatMessage", "LiveSession", "LiveStatus", "Recording", "SfuEvent",
     "ClassMembership", "ContentElement", "Course", "CourseEvent", "CourseLevel", "CourseStatus",
     "CourseTarget", "Delivery", "Enrolment", "EventKind", "InstructorMode", "InstructorProfile",

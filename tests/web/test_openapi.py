@@ -94,7 +94,11 @@ def test_error_responses_follow_each_routes_shape(document):
             assert "401" in codes, where
             if method != "get":
                 assert "400" in codes, where
-                assert op["security"] == [{"session": [], "csrf": []}], where
+                assert op["security"][0] == {"session": [], "csrf": []}, where
+            # A machine token works everywhere but the public document, each operation naming its scope.
+            from app.api_tokens import ENDPOINT_SCOPES
+
+            assert op["security"][-1] == {"bearerAuth": [ENDPOINT_SCOPES["api." + op["operationId"]]]}, where
             if "{" in path:
                 assert "404" in codes, where
             if "requestBody" in op or any(p["in"] == "query" for p in op.get("parameters", [])):
@@ -115,7 +119,8 @@ def test_security_schemes_name_the_session_cookie_and_the_csrf_header(app, docum
         "name": app.config["SESSION_COOKIE_NAME"],
     }
     assert schemes["csrf"] == {**schemes["csrf"], "type": "apiKey", "in": "header", "name": "X-CSRFToken"}
-    assert document["security"] == [{"session": []}]
+    assert document["security"] == [{"session": []}, {"bearerAuth": []}]
+    assert schemes["bearerAuth"]["type"] == "http" and schemes["bearerAuth"]["scheme"] == "bearer"
 
 
 def test_course_input_schema_has_exactly_the_services_fields(document):
