@@ -1,27 +1,20 @@
-"""Serving objects of the local storage backend through short-lived signed URLs."""
+"""Serving stored objects through the short-lived signed URLs of a backend whose URLs point at the app."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request, send_file
 
-from media.storage import InvalidKeyError, LocalStorage
+from media.storage import InvalidKeyError, ObjectNotFoundError, SignatureError
 
 bp = Blueprint("media_files", __name__)
 
 
 @bp.route("/media/<path:key>")
 def get(key: str):  # type: ignore[no-untyped-def]
-    storage = current_app.extensions["storage"]
-    if not isinstance(storage, LocalStorage):
-        abort(404)  # S3 hands out its own presigned URLs
     try:
-        ok = storage.verify_local_url(key, request.args.get("exp", ""), request.args.get("sig", ""))
-    except (InvalidKeyError, ValueError):
-        ok = False
-    if not ok:
+        path, info = current_app.extensions["storage"].signed_file(key, request.args)
+    except (InvalidKeyError, SignatureError, ValueError):
         abort(403)
-    path = storage.path_for(key)
-    if not path.is_file():
-        abort(404)
-    info = storage.stat(key)
+    except ObjectNotFoundError:
+        abort(404)  # also every key of a backend that hands out its own URLs (S3)
     return send_file(path, mimetype=info.content_type, conditional=True, max_age=0)

@@ -345,3 +345,26 @@ def test_factory_validates_s3_details() -> None:
 
     public = storage_from_config(_s3_config(LMS_S3_PUBLIC_ENDPOINT="https://files.example.org"))
     assert public.presigned_get_url("k", 60).startswith("https://files.example.org/ieum/k?")
+
+
+def test_the_local_backend_serves_its_own_signed_urls(store: LocalStorage) -> None:
+    from media.storage import ObjectNotFoundError, SignatureError
+
+    store.put_bytes("lectures/1/a.txt", b"hello", "text/plain")
+    path_part, query = _query(store.presigned_get_url("lectures/1/a.txt", 60))
+    key = path_part.removeprefix("/media/")
+    path, info = store.signed_file(key, query)
+    assert path.read_bytes() == b"hello" and info.content_type == "text/plain"
+    with pytest.raises(SignatureError):
+        store.signed_file(key, {**query, "sig": "0" * 64})
+    store.delete("lectures/1/a.txt")
+    with pytest.raises(ObjectNotFoundError):
+        store.signed_file(key, query)
+
+
+def test_a_backend_with_its_own_urls_serves_nothing_through_the_app() -> None:
+    from media.storage import ObjectNotFoundError, S3Storage
+
+    s3 = S3Storage("127.0.0.1:9", "k", "s" * 8, "ieum", secure=False)
+    with pytest.raises(ObjectNotFoundError):
+        s3.signed_file("lectures/1/a.txt", {"exp": "1", "sig": "x"})
