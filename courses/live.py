@@ -14,6 +14,9 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from contracts.roles import RecordMode, Role, token_publish_rights
+from contracts.tokens import MAX_TTL_S, issue_join_token
+from contracts.webhooks import EventType, parse_event_type
 from courses.db import utcnow
 from courses.errors import N_, DomainError, Forbidden, NotFound
 from courses.models import (
@@ -30,17 +33,16 @@ from courses.models import (
     MemberRole,
     Recording,
     RecordingPolicy,
-    Role,
     SchoolClass,
     SfuEvent,
     User,
 )
+from courses.models import Role as UserRole
 from courses.permissions import can_manage, get_course, is_course_admin
-from webrtc.webhooks import EVENT_TYPES  # the SFU's event types; standard library only at import
 
 # Events whose effect can wait for the person's next event (which every speaking.started has: its stopped, or
 # the leave): skipping the recompute halves the work for the chattiest ones (speaking toggles every few seconds).
-PASSIVE_EVENTS = frozenset({"speaking.started", "hand.lowered"})
+PASSIVE_EVENTS = frozenset({EventType.speaking_started, EventType.hand_lowered})
 JOIN_GRACE = timedelta(minutes=30)  # a class that overruns can still be (re)joined for a while
 
 
@@ -77,16 +79,16 @@ def get_live_session(session: Session, actor: User, live_id: int) -> tuple[LiveS
     return live, get_course(session, actor, live.course_id)
 
 
-def live_role(session: Session, actor: User, course: Course) -> str:
+def live_role(session: Session, actor: User, course: Course) -> Role:
     """teacher (runs the class), admin (in scope, may moderate) or student (enrolled); else Forbidden."""
-    if is_course_admin(actor, course) or (actor.role in (Role.office_admin, Role.school_admin)):
-        return "admin"  # get_course has already checked the admin's scope
+    if is_course_admin(actor, course) or (actor.role in (UserRole.office_admin, UserRole.school_admin)):
+        return Role.admin  # get_course has already checked the admin's scope
     if can_manage(actor, course):
-        return "teacher"
-    if actor.role == Role.student and session.scalar(
+        return Role.teacher
+    if actor.role == UserRole.student and session.scalar(
         select(Enrolment.id).where(Enrolment.course_id == course.id, Enrolment.student_id == actor.id)
     ):
-        return "student"
+        return Role.student
     raise Forbidden(N_("이 수업에 참여할 수 없습니다."))
 
 
@@ -96,7 +98,7 @@ class JoinGrant:
 
     token: str
     room: str
-    role: str
+    role: Role
     expires_in: int
 
 
@@ -108,11 +110,9 @@ def grant_join(
     *,
     secret: str,
     now: datetime | None = None,
-    ttl_s: int = 300,
+    ttl_s: int = MAX_TTL_S,
 ) -> JoinGrant:
-    """Check access and the time window, then sign a join token (≤ 5 minutes to join)."""
-    from webrtc.tokens import issue_join_token  # dependency-light: PyJWT only
-
+    """Check access and the time window, then sign a join token (≤ 5 minutes to join, single use)."""
     now = now or utcnow()
     role = live_role(session, actor, course)
     if course.status not in (CourseStatus.approved, CourseStatus.running):
@@ -120,21 +120,20 @@ def grant_join(
     opens = live.starts_at - timedelta(minutes=live.opens_minutes_before)
     if live.status == LiveStatus.ended or now > live.ends_at + JOIN_GRACE:
         raise NotOpen(N_("이미 끝난 수업입니다."))
-    if now < opens and role == "student":
+    if now < opens and role is Role.student:
         raise NotOpen(N_("수업 시작 %(m)d분 전부터 입장할 수 있습니다."), m=live.opens_minutes_before)
-    publish = ["audio", "video", "screen"] if role in ("teacher", "admin") else []
     token = issue_join_token(
         secret,
         room=live.room,
         user_id=str(actor.id),
         name=actor.name,
         role=role,
-        publish=publish,
+        publish=token_publish_rights(role),
         ttl_s=ttl_s,
         now=now.timestamp(),
-        record=sfu_record_mode(course) if role in ("teacher", "admin") else "",
+        record=sfu_record_mode(course) if role.runs_class else RecordMode.none,
     )
-    if role == "teacher" and live.status == LiveStatus.scheduled:
+    if role is Role.teacher and live.status == LiveStatus.scheduled:
         live.status, live.started_at = LiveStatus.live, now
     return JoinGrant(token=token, room=live.room, role=role, expires_in=ttl_s)
 
@@ -144,16 +143,16 @@ def recording_enabled(course: Course) -> bool:
     return course.recording_policy != RecordingPolicy.none
 
 
-def sfu_record_mode(course: Course) -> str:
-    """The SFU's name for the course's recording policy (the ``record`` claim of a teacher's join token)."""
-    return {RecordingPolicy.teacher_only: "teacher", RecordingPolicy.full: "stage"}.get(
-        course.recording_policy, ""
+def sfu_record_mode(course: Course) -> RecordMode:
+    """The course's recording policy as the ``record`` claim of a teacher's join token."""
+    return {RecordingPolicy.teacher_only: RecordMode.teacher, RecordingPolicy.full: RecordMode.stage}.get(
+        course.recording_policy, RecordMode.none
     )
 
 
 def end_session(session: Session, actor: User, live: LiveSession, course: Course) -> None:
     """The teacher ends the class; open attendance intervals are closed at that moment."""
-    if live_role(session, actor, course) not in ("teacher", "admin"):
+    if not live_role(session, actor, course).runs_class:
         raise Forbidden()
     live.status, live.ended_at = LiveStatus.ended, utcnow()
     for uid in session.scalars(
@@ -175,7 +174,7 @@ def _parse_event(payload: Any) -> tuple[str, str, int, str, datetime, dict[str, 
     )
     if not isinstance(event_id, str) or not 8 <= len(event_id) <= 64:
         raise BadEvent("id must be a string of 8-64 characters")
-    if etype not in EVENT_TYPES:
+    if parse_event_type(etype) is None:
         raise BadEvent(f"unknown event type {etype!r}")
     if not isinstance(room, str) or not room.startswith("live-") or not room[5:].isdigit():
         raise BadEvent("room must look like live-<id>")
@@ -345,7 +344,7 @@ def attendance_report(
     session: Session, actor: User, live: LiveSession, course: Course
 ) -> list[AttendanceRow]:
     """Every enrolled student (absent ones too) with their minutes; a school sees only its own students."""
-    if not (can_manage(actor, course) or actor.role in (Role.office_admin, Role.school_admin)):
+    if not (can_manage(actor, course) or actor.role in (UserRole.office_admin, UserRole.school_admin)):
         raise Forbidden()
     scheduled = max(1.0, (live.ends_at - live.starts_at).total_seconds())
     stmt = (
@@ -364,7 +363,7 @@ def attendance_report(
         )
         .order_by(SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.name)
     )
-    if actor.role == Role.school_admin:
+    if actor.role == UserRole.school_admin:
         stmt = stmt.where(User.org_id == actor.org_id)
     rows = []
     for user, cls, number, att in session.execute(stmt):

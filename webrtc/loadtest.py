@@ -277,8 +277,9 @@ async def _worker(
 ) -> None:
     import aiohttp
 
+    from contracts.tokens import issue_join_token
+
     from . import ice
-    from .tokens import issue_join_token
 
     ice.restrict_host_addresses(ice_hosts)
     loop = asyncio.get_running_loop()
@@ -365,7 +366,10 @@ def _free_port() -> int:
 
 
 def _get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as resp:
+    # /metrics wants the SFU's metrics token when one is configured (LMS_SFU_METRICS_TOKEN).
+    token = os.environ.get("LMS_SFU_METRICS_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
         return dict(json.loads(resp.read()))
 
 
@@ -395,9 +399,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole load test and return the summary."""
     import psutil
 
+    from contracts.tokens import issue_join_token
+
     from . import ice
     from .client import SfuClient
-    from .tokens import issue_join_token
 
     ice.restrict_host_addresses(args.ice_host)
     secret = os.environ.get("LMS_SFU_SECRET") or secrets.token_hex(32)

@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .tokens import JoinClaims
+from contracts.roles import STAGE_KINDS
+from contracts.tokens import JoinClaims
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from .recording import RoomRecording
 
 log = logging.getLogger(__name__)
-
-STAGE_KINDS = frozenset({"audio", "video"})  # what a student on stage may publish
 
 
 class SpeakingDetector:

@@ -78,6 +78,9 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.sdp import candidate_from_sdp
 
+from contracts.tokens import TokenError, verify_join_token
+from contracts.webhooks import MAX_CHAT_CHARS, EventType
+
 from . import ice
 from .forward import (
     Binding,
@@ -93,7 +96,6 @@ from .forward import (
 from .recording import RoomRecording
 from .room import Participant, Room
 from .rtp import AUDIO_LEVEL_URI
-from .tokens import TokenError, turn_credentials, verify_join_token
 from .webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -102,8 +104,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-MAX_CHAT_CHARS = 2000
-ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (tokens.MAX_TTL_S)
+ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (contracts.tokens.MAX_TTL_S)
 PUBLISHER_RCVBUF = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
 
 
@@ -299,7 +300,7 @@ class Sfu:
             room = self.rooms[name] = Room(name)
         return room
 
-    def emit(self, event_type: str, p: Participant, data: dict[str, Any] | None = None) -> None:
+    def emit(self, event_type: EventType, p: Participant, data: dict[str, Any] | None = None) -> None:
         """Queue a webhook about a participant."""
         self.webhooks.emit(event_type, p.claims.room, p.user, data)
 
@@ -323,7 +324,7 @@ class Sfu:
                 self.peer_connections.discard(pc)
                 await pc.close()
         p.publish_pc = p.subscribe_pc = None
-        self.emit("participant.left", p, {"reason": reason})
+        self.emit(EventType.participant_left, p, {"reason": reason})
         if room is not None:
             room.discard(p)
             self.announce(room, p, "left")
@@ -344,7 +345,7 @@ class Sfu:
                 p.publish_demux.by_ssrc.pop(track.ssrc, None)
             if track.rtx_ssrc is not None:
                 p.publish_demux.by_rtx_ssrc.pop(track.rtx_ssrc, None)
-        self.emit("publish.stopped", p, {"kind": track.source})
+        self.emit(EventType.publish_stopped, p, {"kind": track.source})
 
     # --- publish side --------------------------------------------------------------------------
 
@@ -518,7 +519,7 @@ class Sfu:
             demux.by_ssrc[ssrc] = track
         if track.rtx_ssrc is not None:
             demux.by_rtx_ssrc[track.rtx_ssrc] = track
-        self.emit("publish.started", p, {"kind": source})
+        self.emit(EventType.publish_started, p, {"kind": source})
         self.announce(room, p, "updated")
         self.resync_room(room)
 
@@ -527,7 +528,7 @@ class Sfu:
         if change is None:
             return
         room.broadcast({"type": "speaking", "user": p.user, "speaking": change})
-        self.emit("speaking.started" if change else "speaking.stopped", p)
+        self.emit(EventType.speaking_started if change else EventType.speaking_stopped, p)
 
     # --- subscribe side ------------------------------------------------------------------------
 
@@ -704,10 +705,10 @@ class Sfu:
         if on:
             if p.hand_raised:
                 p.hand_raised = False
-                self.emit("hand.lowered", p)
-            self.emit("stage.on", p)
+                self.emit(EventType.hand_lowered, p)
+            self.emit(EventType.stage_on, p)
         else:
-            self.emit("stage.off", p)
+            self.emit(EventType.stage_off, p)
             if not p.is_teacher:
                 await self._reset_publish(p)
         room.broadcast({"type": "stage", "user": p.user, "on": on})
@@ -751,7 +752,7 @@ class Sfu:
             log.exception("recording of %s could not be finished", recording.room)
             return
         if data is not None:
-            self.webhooks.emit("recording.finished", recording.room, recording.started_by, data)
+            self.webhooks.emit(EventType.recording_finished, recording.room, recording.started_by, data)
 
     def end_class(self, room: Room, grace_s: float = 2.0) -> None:
         """The teacher ends the class: the recording is closed, everyone is told, and after a short grace (for the
@@ -923,7 +924,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     p.start_writer()
     ice_servers = []
     if sfu.config.turn_urls:
-        creds = turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
+        creds = ice.turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
         ice_servers.append(
             {"urls": sfu.config.turn_urls, "username": creds["username"], "credential": creds["credential"]}
         )
@@ -942,7 +943,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     )
     p.send({"type": "participants", "participants": room.roster()})
     room.broadcast({"type": "participant", "event": "joined", "participant": p.describe()}, exclude=p)
-    sfu.emit("participant.joined", p, {"name": claims.name, "role": claims.role})
+    sfu.emit(EventType.participant_joined, p, {"name": claims.name, "role": claims.role})
     sfu.spawn(sfu.sync_subscriptions(room, p))
 
     reason = "timeout"
@@ -1016,7 +1017,7 @@ async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> No
     if p.hand_raised == raised:
         return
     p.hand_raised = raised
-    sfu.emit("hand.raised" if raised else "hand.lowered", p)
+    sfu.emit(EventType.hand_raised if raised else EventType.hand_lowered, p)
     sfu.announce(room, p, "updated")
 
 
@@ -1028,7 +1029,7 @@ async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> No
     text = text[:MAX_CHAT_CHARS]
     at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     room.broadcast({"type": "chat", "from": p.user, "name": p.claims.name, "text": text, "at": at})
-    sfu.emit("chat.message", p, {"text": text})
+    sfu.emit(EventType.chat_message, p, {"text": text})
 
 
 async def _unmute(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth import actor
 from app.extensions import db
 from app.i18n import translate
+from contracts.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
 from courses import live, reports
 from courses.errors import N_
 
@@ -107,11 +108,9 @@ def _fmt(value):  # type: ignore[no-untyped-def]
 
 @webhook_bp.route("/api/v1/sfu/webhook", methods=["POST"])
 def sfu_webhook():  # type: ignore[no-untyped-def]
-    from webrtc.webhooks import verify_webhook
-
     body = request.get_data(cache=False)
-    ok = verify_webhook(current_app.config["SFU_SECRET"], body, request.headers.get("X-Ieum-Signature", ""),
-                        request.headers.get("X-Ieum-Timestamp", ""))
+    ok = verify_webhook(current_app.config["SFU_SECRET"], body, request.headers.get(SIGNATURE_HEADER, ""),
+                        request.headers.get(TIMESTAMP_HEADER, ""))
     if not ok:
         return jsonify({"error": {"code": "BadSignature", "message": "invalid or stale webhook signature"}}), 401
     try:

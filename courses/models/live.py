@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contracts.rooms import room_name
 from courses.db import Base, utcnow
 from courses.models.course import Course, Lesson
 from courses.models.people import User
@@ -40,7 +41,8 @@ class LiveSession(Base):
 
     @property
     def room(self) -> str:
-        return f"live-{self.id}"
+        """The SFU room of this class."""
+        return room_name(self.id)
 
 
 class SfuEvent(Base):

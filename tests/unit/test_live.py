@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from contracts.tokens import TokenError, verify_join_token
 from courses import live
 from courses.db import utcnow
 from courses.errors import Forbidden, NotFound
 from courses.models import Attendance, ChatMessage, LiveStatus, Recording, SfuEvent
 from tests.live_support import event, live_course
-from webrtc.tokens import TokenError, verify_join_token
 
 SECRET = "unit-test-sfu-secret-0123456789abcdef"
 

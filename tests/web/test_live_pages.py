@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
+from contracts.tokens import verify_join_token
+from contracts.webhooks import sign_webhook
 from tests.live_support import event, live_course
-from webrtc.tokens import verify_join_token
-from webrtc.webhooks import sign_webhook
 
 
 @pytest.fixture()

@@ -17,9 +17,9 @@ from aiohttp import web
 from aiortc import AudioStreamTrack, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
+from contracts.tokens import issue_join_token
+from contracts.webhooks import verify_webhook
 from webrtc.server import SFU_KEY, Sfu, SfuConfig, create_app
-from webrtc.tokens import issue_join_token
-from webrtc.webhooks import verify_webhook
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 

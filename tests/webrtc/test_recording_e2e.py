@@ -18,6 +18,7 @@ from sfu_helpers import (
     start_sfu,
 )
 
+from contracts.rooms import is_recording_key_for
 from media.storage import LocalStorage
 from webrtc.client import SfuClient, SfuError
 from webrtc.server import SfuConfig
@@ -87,6 +88,7 @@ async def test_recording_lands_in_storage_and_the_app_is_told(
     key = data["object_key"]
     assert key.startswith("recordings/live-42/") and key.endswith(".webm")
     assert data["content_type"] == "video/webm"
+    assert is_recording_key_for(key, "live-42", data["content_type"])  # the app will accept it
     assert storage.exists(key) and storage.size(key) == data["size"] > 0
 
     # What a teacher plays back: the stored object itself, read by ffprobe.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCRtpReceiver
 
+from contracts.tokens import JoinClaims
 from webrtc.forward import Codec
 from webrtc.ice import announce
 from webrtc.room import Participant, Room, SpeakingDetector
 from webrtc.server import _match_capability, _sending_media
-from webrtc.tokens import JoinClaims
 
 OFFER = "\r\n".join(
     [

@@ -12,9 +12,10 @@ import pytest
 from aiohttp import web
 from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
 
+from contracts.tokens import issue_join_token
+from contracts.webhooks import verify_webhook
 from webrtc.client import SfuClient, SfuError
-from webrtc.tokens import issue_join_token
-from webrtc.webhooks import WebhookSender, verify_webhook
+from webrtc.webhooks import WebhookSender
 
 
 def _tampered(token: str) -> str:
