@@ -13,7 +13,9 @@ Every participant has up to two peer connections, so offers never collide ("glar
 
 Client → server
   ``{"type":"join","token":JWT}`` first, within 10 s. Refused: ``{"type":"error","code":"token_invalid",
-  "message":reason}`` and the socket closes (code 4001) before any media.
+  "message":reason}`` and the socket closes (code 4001) before any media. Tokens are single use: a second
+  join with the same token (its ``jti``) is refused with reason ``already_used``; the page fetches a fresh
+  token for every (re)join.
   ``{"type":"offer","pc":"publish","sdp":..., "screen":[mid,...]}`` — publish; ``screen`` lists the mids
   (``transceiver.mid`` after setLocalDescription) that carry a screen share instead of the camera.
   Answered by ``{"type":"answer","pc":"publish","sdp":...}``, or refused by
@@ -93,6 +95,7 @@ from .forward import (
     Transport,
     silence_sender,
 )
+from .guards import TokenReplayGuard
 from .recording import RoomRecording
 from .room import Participant, Room
 from .rtp import AUDIO_LEVEL_URI
@@ -181,6 +184,7 @@ class Sfu:
         # Rooms whose class was ended, by monotonic time: join tokens live 5 minutes, so a token fetched just
         # before the end must not reopen the room once everyone has left and the Room object is gone.
         self.ended_rooms: dict[str, float] = {}
+        self.used_tokens = TokenReplayGuard()
         self.timeouts = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -892,6 +896,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         claims = verify_join_token(
             sfu.config.secret, msg.get("token", ""), room=request.query.get("room") or None
         )
+        # Single use: a token copied out of a page (or a log) cannot join a second time.
+        if not sfu.used_tokens.admit(claims.token_id, claims.usable_until):
+            raise TokenError("already_used")
     except (TokenError, TimeoutError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "timeout"
         await ws.send_json(_error("token_invalid", reason))

@@ -1,0 +1,72 @@
+"""The SFU's guards: single-use join tokens, fixed error texts, /metrics access, chat and hand rate limits."""
+
+from __future__ import annotations
+
+import pytest
+from sfu_helpers import RunningSfu, make_token
+
+from webrtc.client import SfuClient, SfuError
+from webrtc.guards import TokenReplayGuard
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+# --- single-use join tokens -----------------------------------------------------------------------
+
+
+async def test_a_join_token_joins_once(sfu: RunningSfu) -> None:
+    token = make_token("s1")
+    first = SfuClient(sfu.url, token)
+    second = SfuClient(sfu.url, token)
+    try:
+        await first.connect()
+        with pytest.raises(SfuError) as info:
+            await second.connect()
+        assert info.value.code == "token_invalid" and info.value.payload["message"] == "already_used"
+        await second.wait_type("_closed")
+        # The first session is untouched: the replay did not replace it.
+        assert sfu.sfu.metrics()["participants"] == 1
+        assert not any(m.get("code") == "replaced" for m in first.messages)
+        # A fresh token for the same user joins (the page fetches one for every reconnect).
+        third = SfuClient(sfu.url, make_token("s1"))
+        await third.connect()
+        await third.close()
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_token_used_by_a_left_participant_stays_used(sfu: RunningSfu) -> None:
+    token = make_token("s1")
+    client = SfuClient(sfu.url, token)
+    await client.connect()
+    await client.close()
+    again = SfuClient(sfu.url, token)
+    try:
+        with pytest.raises(SfuError) as info:
+            await again.connect()
+        assert info.value.payload["message"] == "already_used"
+    finally:
+        await again.close()
+
+
+def test_replay_guard_forgets_expired_token_ids() -> None:
+    clock = FakeClock()
+    guard = TokenReplayGuard(clock)
+    assert guard.admit("a", clock.t + 310)
+    assert guard.admit("b", clock.t + 10)
+    assert not guard.admit("a", clock.t + 310)
+    clock.t += 11
+    guard.purge()
+    assert len(guard) == 1  # b expired: no verifier accepts it any more, so it need not be remembered
+    clock.t += 299
+    assert not guard.admit("a", clock.t + 5)  # at its last valid second: still refused
+    clock.t += 1
+    guard.purge()
+    assert len(guard) == 0
