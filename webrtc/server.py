@@ -47,6 +47,7 @@ Server → client
   ``{"type":"chat","from":sub,"name":...,"text":...,"at":ISO-8601}``.
   ``{"type":"speaking","user":sub,"speaking":bool}`` — from the RFC 6464 audio level, best effort.
   ``{"type":"error","code":...,"message":...}`` — only to the client that caused it; the room carries on.
+  Messages are fixed texts (never exception text; the details go to the SFU's log).
 """
 
 from __future__ import annotations
@@ -405,7 +406,8 @@ class Sfu:
         try:
             sending = _sending_media(sdp)
         except ValueError as exc:
-            p.send(_error("bad_sdp", str(exc)))
+            log.info("unparsable publish offer from %s: %s", p.user, exc)
+            p.send(_error("bad_sdp", "the offer is not an SDP document with media"))
             return
         for mid, kind in sending:
             source = "screen" if kind == "video" and mid in screen else kind
@@ -424,8 +426,9 @@ class Sfu:
         pc = p.publish_pc
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception as exc:  # aiortc raises ValueError, KeyError, AssertionError... on bad SDP
-            p.send(_error("bad_sdp", f"cannot apply offer: {exc!r}"))
+        except Exception:  # aiortc raises ValueError, KeyError, AssertionError... on bad SDP
+            log.info("publish offer from %s could not be applied", p.user, exc_info=True)
+            p.send(_error("bad_sdp", "cannot apply the offer"))
             if pc.signalingState != "stable":
                 await self._reset_publish(p)
             return
@@ -655,8 +658,9 @@ class Sfu:
             return
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-        except Exception as exc:
-            p.send(_error("bad_sdp", f"cannot apply answer: {exc!r}"))
+        except Exception:
+            log.info("subscribe answer from %s could not be applied", p.user, exc_info=True)
+            p.send(_error("bad_sdp", "cannot apply the answer"))
             return  # still have-local-offer: the client may send a corrected answer
         self._wrap_transports(p, pc, publish=False)
         assert p.subscribe_demux is not None and p.subscribe_transport is not None
@@ -696,8 +700,9 @@ class Sfu:
             candidate.sdpMid = cand.get("sdpMid")
             candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
             await pc.addIceCandidate(candidate)
-        except Exception as exc:
-            p.send(_error("bad_candidate", repr(exc)))
+        except Exception:
+            log.info("ICE candidate from %s could not be added", p.user, exc_info=True)
+            p.send(_error("bad_candidate", "cannot add the ICE candidate"))
 
     # --- class control -------------------------------------------------------------------------
 
@@ -978,9 +983,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 continue
             try:
                 await handler(sfu, room, p, msg)
-            except Exception as exc:  # one bad message must never take the room down
+            except Exception:  # one bad message must never take the room down
+                # The details go to the log only: exception text can carry paths, SDP and internals.
                 log.exception("handling %s from %s failed", msg["type"], p.user)
-                p.send(_error("internal", repr(exc)))
+                p.send(_error("internal", "the server could not handle this message"))
             if p.left:
                 return ws
         else:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sfu_helpers import RunningSfu, make_token
 
+from webrtc import server
 from webrtc.client import SfuClient, SfuError
 from webrtc.guards import TokenReplayGuard
 
@@ -70,3 +73,32 @@ def test_replay_guard_forgets_expired_token_ids() -> None:
     clock.t += 1
     guard.purge()
     assert len(guard) == 0
+
+
+# --- error replies carry no exception text --------------------------------------------------------
+
+
+async def test_error_replies_are_fixed_texts(sfu: RunningSfu, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret_detail = "/srv/ieum/secret-path.py line 42"
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError(secret_detail)
+
+    monkeypatch.setitem(server.HANDLERS, "unmute", broken)
+    teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
+    try:
+        await teacher.connect()
+        await teacher.send({"type": "unmute"})
+        internal = await teacher.wait_for(lambda m: m.get("code") == "internal")
+        assert internal["message"] == "the server could not handle this message"
+        # aiortc refuses this offer (no ICE/DTLS attributes) with its own exception text.
+        await teacher.send({"type": "offer", "pc": "publish", "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n"})
+        bad_offer = await teacher.wait_for(lambda m: m.get("code") == "bad_sdp")
+        assert bad_offer["message"] == "cannot apply the offer"
+        await teacher.send({"type": "offer", "pc": "publish", "sdp": "v=0\r\nno media here\r\n"})
+        not_sdp = await teacher.wait_for(lambda m: m.get("code") == "bad_sdp", start=teacher.messages.index(bad_offer) + 1)
+        assert not_sdp["message"] == "the offer is not an SDP document with media"
+        errors = [m for m in teacher.messages if m["type"] == "error"]
+        assert all(secret_detail not in m["message"] and "Error" not in m["message"] for m in errors)
+    finally:
+        await teacher.close()
