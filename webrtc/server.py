@@ -48,6 +48,9 @@ Server → client
   ``{"type":"speaking","user":sub,"speaking":bool}`` — from the RFC 6464 audio level, best effort.
   ``{"type":"error","code":...,"message":...}`` — only to the client that caused it; the room carries on.
   Messages are fixed texts (never exception text; the details go to the SFU's log).
+
+HTTP: ``/healthz`` answers anyone; ``/metrics`` wants ``Authorization: Bearer <LMS_SFU_METRICS_TOKEN>``,
+or, when no metrics token is configured, answers loopback clients only (403 otherwise).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -126,6 +131,8 @@ class SfuConfig:
     join_timeout_s: float = 10.0
     remb_bps: int = 2_500_000
     rtcp_interval_s: float = 1.0
+    # Bearer token for /metrics (LMS_SFU_METRICS_TOKEN); without one, /metrics answers loopback clients only.
+    metrics_token: str | None = None
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
     storage: Storage | None = None
     recording_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ieum-sfu-recordings")
@@ -148,6 +155,7 @@ class SfuConfig:
             ice_hosts=split("LMS_SFU_ICE_HOSTS"),
             turn_urls=split("LMS_TURN_URLS"),
             turn_secret=env.get("LMS_TURN_SECRET") or None,
+            metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
             storage=_storage_from_env(env),
             recording_dir=Path(
                 env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
@@ -876,8 +884,25 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Counters, CPU and memory as JSON."""
-    return web.json_response(request.app[SFU_KEY].metrics())
+    """Counters, CPU and memory as JSON, for the metrics token's bearer (or, without one, loopback only)."""
+    sfu = request.app[SFU_KEY]
+    token = sfu.config.metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json_response(
+                {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
+            )
+    elif not _is_loopback(request.remote):
+        return web.json_response({"error": "forbidden"}, status=403)
+    return web.json_response(sfu.metrics())
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:

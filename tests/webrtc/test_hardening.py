@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
-from sfu_helpers import RunningSfu, make_token
+from aiohttp.test_utils import make_mocked_request
+from sfu_helpers import SECRET, RunningSfu, make_token, start_sfu
 
 from webrtc import server
 from webrtc.client import SfuClient, SfuError
 from webrtc.guards import TokenReplayGuard
+from webrtc.server import SFU_KEY, SfuConfig, create_app
 
 
 class FakeClock:
@@ -102,3 +105,34 @@ async def test_error_replies_are_fixed_texts(sfu: RunningSfu, monkeypatch: pytes
         assert all(secret_detail not in m["message"] and "Error" not in m["message"] for m in errors)
     finally:
         await teacher.close()
+
+
+# --- /metrics --------------------------------------------------------------------------------------
+
+
+async def test_metrics_want_the_bearer_token_when_configured() -> None:
+    running, runner = await start_sfu(SfuConfig(secret=SECRET, metrics_token="metrics-token-0123456789"))
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = running.http + "/metrics"
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "metrics-token-0123456789"}):
+                async with session.get(url, headers=headers) as resp:
+                    assert resp.status == 401
+                    assert "pid" not in await resp.text()
+            async with session.get(url, headers={"Authorization": "Bearer metrics-token-0123456789"}) as resp:
+                assert resp.status == 200 and "pid" in await resp.json()
+            async with session.get(running.http + "/healthz") as resp:
+                assert resp.status == 200
+    finally:
+        await runner.cleanup()
+
+
+async def test_metrics_without_a_token_answer_loopback_only(sfu: RunningSfu) -> None:
+    async with aiohttp.ClientSession() as session, session.get(sfu.http + "/metrics") as resp:
+        assert resp.status == 200 and "pid" in await resp.json()  # the test client is on 127.0.0.1
+    app = create_app(SfuConfig(secret=SECRET))
+    for remote, status in [("203.0.113.9", 403), ("10.0.0.5", 403), ("::1", 200), ("127.0.0.1", 200), (None, 403)]:
+        request = make_mocked_request("GET", "/metrics", app=app).clone(remote=remote)
+        assert (await server.metrics(request)).status == status, remote
+    assert app[SFU_KEY].config.metrics_token is None
+    assert SfuConfig.from_env({"LMS_SFU_SECRET": "s", "LMS_SFU_METRICS_TOKEN": "m"}).metrics_token == "m"
