@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from contracts.roles import STAGE_KINDS
 from contracts.tokens import JoinClaims
 
+from .guards import TokenBucket, chat_bucket, hand_bucket
+
 if TYPE_CHECKING:
     from aiohttp import web
     from aiortc import RTCPeerConnection
@@ -75,6 +77,8 @@ class Participant:
     negotiating: bool = False
     resync: bool = False
     speaking: SpeakingDetector = field(default_factory=SpeakingDetector)
+    chat_limit: TokenBucket = field(default_factory=chat_bucket)
+    hand_limit: TokenBucket = field(default_factory=hand_bucket)
     _outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     _writer: asyncio.Task[None] | None = None
 

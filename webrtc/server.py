@@ -47,7 +47,8 @@ Server → client
   ``{"type":"chat","from":sub,"name":...,"text":...,"at":ISO-8601}``.
   ``{"type":"speaking","user":sub,"speaking":bool}`` — from the RFC 6464 audio level, best effort.
   ``{"type":"error","code":...,"message":...}`` — only to the client that caused it; the room carries on.
-  Messages are fixed texts (never exception text; the details go to the SFU's log).
+  Messages are fixed texts (never exception text; the details go to the SFU's log). ``rate_limited``: a chat
+  message beyond 5 in a burst (then 5 per 10 s), or a hand raise/lower beyond 10 a minute, was dropped.
 
 HTTP: ``/healthz`` answers anyone; ``/metrics`` wants ``Authorization: Bearer <LMS_SFU_METRICS_TOKEN>``,
 or, when no metrics token is configured, answers loopback clients only (403 otherwise).
@@ -1051,6 +1052,9 @@ async def _unpublish(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) 
 
 
 async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    if not p.hand_limit.take():
+        p.send(_error("rate_limited", "too many hand raises; wait a moment"))
+        return
     raised = msg["type"] == "raise_hand"
     if p.hand_raised == raised:
         return
@@ -1063,6 +1067,9 @@ async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> No
     text = msg.get("text")
     if not isinstance(text, str) or not text.strip():
         p.send(_error("bad_message", "chat needs text"))
+        return
+    if not p.chat_limit.take():
+        p.send(_error("rate_limited", "too many chat messages; wait a moment"))
         return
     text = text[:MAX_CHAT_CHARS]
     at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
-from sfu_helpers import SECRET, RunningSfu, make_token, start_sfu
+from sfu_helpers import SECRET, RunningSfu, WebhookSink, make_token, start_sfu
 
 from webrtc import server
 from webrtc.client import SfuClient, SfuError
-from webrtc.guards import TokenReplayGuard
+from webrtc.guards import TokenBucket, TokenReplayGuard
+from webrtc.room import Participant, Room
 from webrtc.server import SFU_KEY, SfuConfig, create_app
 
 
@@ -136,3 +138,70 @@ async def test_metrics_without_a_token_answer_loopback_only(sfu: RunningSfu) -> 
         assert (await server.metrics(request)).status == status, remote
     assert app[SFU_KEY].config.metrics_token is None
     assert SfuConfig.from_env({"LMS_SFU_SECRET": "s", "LMS_SFU_METRICS_TOKEN": "m"}).metrics_token == "m"
+
+
+# --- chat and hand rate limits ----------------------------------------------------------------------
+
+
+def test_token_bucket_bursts_then_refills() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(capacity=5, per_s=10.0, clock=clock)
+    assert [bucket.take() for _ in range(6)] == [True] * 5 + [False]
+    clock.t += 2.0  # one message's worth
+    assert bucket.take() and not bucket.take()
+    clock.t += 100.0  # never more than the burst
+    assert sum(bucket.take() for _ in range(10)) == 5
+
+
+async def test_chat_beyond_the_limit_is_dropped_with_an_error(sfu: RunningSfu, webhook_sink: WebhookSink) -> None:
+    teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
+    student = SfuClient(sfu.url, make_token("s1"))
+    try:
+        await teacher.connect()
+        await student.connect()
+        for i in range(8):
+            await student.send({"type": "chat", "text": f"도배 {i}"})
+        await student.wait_for(lambda m: m.get("code") == "rate_limited" and m["message"].startswith("too many chat"))
+        async with asyncio.timeout(10):
+            while sum(m.get("code") == "rate_limited" for m in student.messages) < 3:
+                await asyncio.sleep(0.02)
+        await teacher.send({"type": "chat", "text": "끝"})  # the teacher's own bucket is untouched
+        await teacher.wait_for(lambda m: m["type"] == "chat" and m["text"] == "끝")
+        from_student = [m["text"] for m in teacher.messages if m["type"] == "chat" and m["from"] == "s1"]
+        assert from_student == [f"도배 {i}" for i in range(5)]
+        await webhook_sink.wait_for(lambda e: e["type"] == "chat.message" and e["user"] == "t1")
+        assert sum(e["type"] == "chat.message" and e["user"] == "s1" for e in webhook_sink.events) == 5
+    finally:
+        await teacher.close()
+        await student.close()
+
+
+async def test_hand_raises_beyond_the_limit_are_dropped(sfu: RunningSfu, webhook_sink: WebhookSink) -> None:
+    student = SfuClient(sfu.url, make_token("s1"))
+    try:
+        await student.connect()
+        for i in range(12):
+            await student.send({"type": "raise_hand" if i % 2 == 0 else "lower_hand"})
+        async with asyncio.timeout(10):
+            while sum(m.get("code") == "rate_limited" for m in student.messages) < 2:
+                await asyncio.sleep(0.02)
+        await student.send({"type": "chat", "text": "마지막"})
+        await webhook_sink.wait_for(lambda e: e["type"] == "chat.message")
+        hands = [e["type"] for e in webhook_sink.events if e["type"].startswith("hand.")]
+        assert hands == ["hand.raised", "hand.lowered"] * 5
+    finally:
+        await student.close()
+
+
+def test_every_participant_has_its_own_buckets() -> None:
+    from contracts.tokens import JoinClaims
+
+    room = Room("r")
+    a = Participant(JoinClaims("r", "a", "a", "student", (), 0, 300, "ja"))  # type: ignore[arg-type]
+    b = Participant(JoinClaims("r", "b", "b", "student", (), 0, 300, "jb"))  # type: ignore[arg-type]
+    room.add(a)
+    room.add(b)
+    assert a.chat_limit is not b.chat_limit and a.hand_limit is not b.hand_limit
+    while a.chat_limit.take():
+        pass
+    assert b.chat_limit.take()
