@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from contracts.rooms import recording_key
 from contracts.tokens import TokenError, verify_join_token
 from courses import live
 from courses.db import utcnow
@@ -160,10 +161,11 @@ def test_open_presence_is_closed_when_the_class_ends(session, world):
 def test_recording_finished_is_listed(session, world):
     course, ls = live_course(session, world, recording="teacher_only")
     assert live.recording_enabled(course)
-    live.apply_sfu_event(session, event(ls, "recording.finished", None, utcnow(), object_key="recordings/live-1.webm",
+    key = recording_key(ls.room, utcnow(), "0123abcd", "video/webm")
+    live.apply_sfu_event(session, event(ls, "recording.finished", None, utcnow(), object_key=key,
                                         content_type="video/webm", duration_s=61.5, size=123456))
     [rec] = live.recordings(session, ls)
-    assert (rec.object_key, rec.duration_s, rec.size) == ("recordings/live-1.webm", 61.5, 123456)
+    assert (rec.object_key, rec.duration_s, rec.size) == (key, 61.5, 123456)
     assert session.scalar(select(func.count()).select_from(Recording)) == 1
 
 
