@@ -43,7 +43,9 @@ class TurnCredentials(TypedDict):
     ttl: int
 
 
-def turn_credentials(secret: str, user_id: str, ttl_s: int = 3600, now: float | None = None) -> TurnCredentials:
+def turn_credentials(
+    secret: str, user_id: str, ttl_s: int = 3600, now: float | None = None
+) -> TurnCredentials:
     """Time-limited TURN credentials for coturn's ``use-auth-secret`` (TURN REST API draft)."""
     expiry = int(time.time() if now is None else now) + ttl_s
     username = f"{expiry}:{user_id}"

@@ -18,6 +18,7 @@ from contracts.webhooks import EventType, make_event, signed_headers
 
 log = logging.getLogger(__name__)
 
+
 class WebhookSender:
     """Queues events and POSTs them, one room at a time in order, retrying with backoff until a 2xx."""
 
@@ -46,7 +47,9 @@ class WebhookSender:
         """Events queued or in flight."""
         return sum(q.qsize() + q._unfinished_tasks for q in self._queues.values())  # type: ignore[attr-defined]
 
-    def emit(self, event_type: EventType, room: str, user: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def emit(
+        self, event_type: EventType, room: str, user: str, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue one event (no-op without a URL) and return it."""
         event = make_event(event_type, room, user, data)
         if not self.url:

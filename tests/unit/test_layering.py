@@ -66,7 +66,9 @@ def test_layers_import_only_what_they_may(package: str) -> None:
     assert violations(package) == []
 
 
-def test_the_checker_sees_relative_and_nested_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_checker_sees_relative_and_nested_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pkg = tmp_path / "webrtc" / "sub"
     pkg.mkdir(parents=True)
     (tmp_path / "webrtc" / "__init__.py").write_text("")

@@ -97,11 +97,19 @@ async def test_error_replies_are_fixed_texts(sfu: RunningSfu, monkeypatch: pytes
         internal = await teacher.wait_for(lambda m: m.get("code") == "internal")
         assert internal["message"] == "the server could not handle this message"
         # aiortc refuses this offer (no ICE/DTLS attributes) with its own exception text.
-        await teacher.send({"type": "offer", "pc": "publish", "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n"})
+        await teacher.send(
+            {
+                "type": "offer",
+                "pc": "publish",
+                "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n",
+            }
+        )
         bad_offer = await teacher.wait_for(lambda m: m.get("code") == "bad_sdp")
         assert bad_offer["message"] == "cannot apply the offer"
         await teacher.send({"type": "offer", "pc": "publish", "sdp": "v=0\r\nno media here\r\n"})
-        not_sdp = await teacher.wait_for(lambda m: m.get("code") == "bad_sdp", start=teacher.messages.index(bad_offer) + 1)
+        not_sdp = await teacher.wait_for(
+            lambda m: m.get("code") == "bad_sdp", start=teacher.messages.index(bad_offer) + 1
+        )
         assert not_sdp["message"] == "the offer is not an SDP document with media"
         errors = [m for m in teacher.messages if m["type"] == "error"]
         assert all(secret_detail not in m["message"] and "Error" not in m["message"] for m in errors)
@@ -117,7 +125,11 @@ async def test_metrics_want_the_bearer_token_when_configured() -> None:
     try:
         async with aiohttp.ClientSession() as session:
             url = running.http + "/metrics"
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "metrics-token-0123456789"}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": "metrics-token-0123456789"},
+            ):
                 async with session.get(url, headers=headers) as resp:
                     assert resp.status == 401
                     assert "pid" not in await resp.text()
@@ -133,7 +145,13 @@ async def test_metrics_without_a_token_answer_loopback_only(sfu: RunningSfu) -> 
     async with aiohttp.ClientSession() as session, session.get(sfu.http + "/metrics") as resp:
         assert resp.status == 200 and "pid" in await resp.json()  # the test client is on 127.0.0.1
     app = create_app(SfuConfig(secret=SECRET))
-    for remote, status in [("203.0.113.9", 403), ("10.0.0.5", 403), ("::1", 200), ("127.0.0.1", 200), (None, 403)]:
+    for remote, status in [
+        ("203.0.113.9", 403),
+        ("10.0.0.5", 403),
+        ("::1", 200),
+        ("127.0.0.1", 200),
+        (None, 403),
+    ]:
         request = make_mocked_request("GET", "/metrics", app=app).clone(remote=remote)
         assert (await server.metrics(request)).status == status, remote
     assert app[SFU_KEY].config.metrics_token is None
@@ -153,7 +171,9 @@ def test_token_bucket_bursts_then_refills() -> None:
     assert sum(bucket.take() for _ in range(10)) == 5
 
 
-async def test_chat_beyond_the_limit_is_dropped_with_an_error(sfu: RunningSfu, webhook_sink: WebhookSink) -> None:
+async def test_chat_beyond_the_limit_is_dropped_with_an_error(
+    sfu: RunningSfu, webhook_sink: WebhookSink
+) -> None:
     teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
     student = SfuClient(sfu.url, make_token("s1"))
     try:
@@ -161,7 +181,9 @@ async def test_chat_beyond_the_limit_is_dropped_with_an_error(sfu: RunningSfu, w
         await student.connect()
         for i in range(8):
             await student.send({"type": "chat", "text": f"도배 {i}"})
-        await student.wait_for(lambda m: m.get("code") == "rate_limited" and m["message"].startswith("too many chat"))
+        await student.wait_for(
+            lambda m: m.get("code") == "rate_limited" and m["message"].startswith("too many chat")
+        )
         async with asyncio.timeout(10):
             while sum(m.get("code") == "rate_limited" for m in student.messages) < 3:
                 await asyncio.sleep(0.02)
