@@ -31,8 +31,9 @@ class LiveSession(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     opens_minutes_before: Mapped[int] = mapped_column(default=10)
-    status: Mapped[LiveStatus] = mapped_column(Enum(LiveStatus, native_enum=False, length=20),
-                                               default=LiveStatus.scheduled)
+    status: Mapped[LiveStatus] = mapped_column(
+        Enum(LiveStatus, native_enum=False, length=20), default=LiveStatus.scheduled
+    )
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
 
@@ -91,7 +92,9 @@ class ChatMessage(Base):
     __tablename__ = "chat_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    live_session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_session.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
@@ -105,7 +108,9 @@ class Recording(Base):
     __tablename__ = "recording"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    live_session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_session.id", ondelete="CASCADE"), index=True
+    )
     object_key: Mapped[str] = mapped_column(String(300), unique=True)
     content_type: Mapped[str] = mapped_column(String(60))
     duration_s: Mapped[float]

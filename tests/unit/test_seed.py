@@ -23,7 +23,10 @@ def test_demo_has_a_running_live_class_open_now_and_a_request_to_approve(session
     assert seed_demo(session) is False  # once
     running = session.scalars(select(Course).where(Course.title == DEMO_LIVE_TITLE)).one()
     assert running.status == CourseStatus.running
-    assert session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.course_id == running.id)) == 30
+    assert (
+        session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.course_id == running.id))
+        == 30
+    )
     pending = session.scalars(select(Course).where(Course.status == CourseStatus.submitted)).all()
     assert [c.title for c in pending] == ["우리 마을 환경 지킴이"]
 

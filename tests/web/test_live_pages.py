@@ -30,8 +30,12 @@ def _post_event(client, app, body: dict, *, secret=None, ts=None, tamper=False):
     sig = sign_webhook(secret or app.config["SFU_SECRET"], raw, ts)
     if tamper:
         raw = raw.replace(b"participant.joined", b"participant.left")
-    return client.post("/api/v1/sfu/webhook", data=raw, content_type="application/json",
-                       headers={"X-Ieum-Signature": sig, "X-Ieum-Timestamp": str(ts)})
+    return client.post(
+        "/api/v1/sfu/webhook",
+        data=raw,
+        content_type="application/json",
+        headers={"X-Ieum-Signature": sig, "X-Ieum-Timestamp": str(ts)},
+    )
 
 
 def test_student_gets_a_join_token_for_this_room(app, login, web_world, running):
@@ -50,9 +54,14 @@ def test_token_needs_csrf_and_access(login, web_world, running):
     c = login(web_world["student"])
     assert c.post(f"/live/{ls.id}/token", json={}).status_code == 400  # no CSRF token
     parent = login(web_world["parent"])
-    assert parent.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": parent.csrf()}).status_code == 403
+    assert (
+        parent.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": parent.csrf()}).status_code
+        == 403
+    )
     other = login(web_world["student_b"])
-    assert other.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": other.csrf()}).status_code == 404
+    assert (
+        other.post(f"/live/{ls.id}/token", json={}, headers={"X-CSRFToken": other.csrf()}).status_code == 404
+    )
     assert other.get(f"/live/{ls.id}").status_code == 404
     assert login(web_world["teacher_b"]).get(f"/live/{ls.id}/attendance").status_code == 404
 
@@ -64,8 +73,12 @@ def test_webhook_applies_once_and_attendance_exports(app, client, login, web_wor
     r = _post_event(client, app, joined)
     assert r.status_code == 200 and r.json == {"status": "applied"}
     assert _post_event(client, app, joined).json == {"status": "duplicate"}  # a retried delivery
-    _post_event(client, app, event(ls, "participant.left", s, ls.starts_at + timedelta(minutes=4), reason="bye"))
-    _post_event(client, app, event(ls, "chat.message", s, ls.starts_at + timedelta(minutes=1), text="안녕하세요"))
+    _post_event(
+        client, app, event(ls, "participant.left", s, ls.starts_at + timedelta(minutes=4), reason="bye")
+    )
+    _post_event(
+        client, app, event(ls, "chat.message", s, ls.starts_at + timedelta(minutes=1), text="안녕하세요")
+    )
     t = login(web_world["teacher"])
     page = t.get(f"/live/{ls.id}/attendance").get_data(as_text=True)
     assert s.name in page and "안녕하세요" in page and "<canvas" in page
@@ -85,8 +98,14 @@ def test_forged_webhooks_are_rejected(app, client, web_world, running, kind, db_
     if kind == "missing":
         r = client.post("/api/v1/sfu/webhook", json=body)
     else:
-        r = _post_event(client, app, body, secret="x" * 40 if kind == "wrong_secret" else None,
-                        ts=int(time.time()) - 3600 if kind == "stale" else None, tamper=kind == "tampered")
+        r = _post_event(
+            client,
+            app,
+            body,
+            secret="x" * 40 if kind == "wrong_secret" else None,
+            ts=int(time.time()) - 3600 if kind == "stale" else None,
+            tamper=kind == "tampered",
+        )
     assert r.status_code == 401
     from sqlalchemy import func, select
 
@@ -98,9 +117,15 @@ def test_forged_webhooks_are_rejected(app, client, web_world, running, kind, db_
 def test_malformed_webhook_body_is_400(app, client, running):
     raw = b"{not json"
     ts = int(time.time())
-    r = client.post("/api/v1/sfu/webhook", data=raw, content_type="application/json",
-                    headers={"X-Ieum-Signature": sign_webhook(app.config["SFU_SECRET"], raw, ts),
-                             "X-Ieum-Timestamp": str(ts)})
+    r = client.post(
+        "/api/v1/sfu/webhook",
+        data=raw,
+        content_type="application/json",
+        headers={
+            "X-Ieum-Signature": sign_webhook(app.config["SFU_SECRET"], raw, ts),
+            "X-Ieum-Timestamp": str(ts),
+        },
+    )
     assert r.status_code == 400 and r.json["error"]["code"] == "BadEvent"
 
 
@@ -121,9 +146,14 @@ def test_teacher_ends_class(login, web_world, running):
 
 
 def _recording(ls, **data) -> dict:
-    fields = {"object_key": recording_key(ls.room, utcnow(), "0a1b2c3d", "video/webm"), "content_type": "video/webm",
-              "duration_s": 61.5, "size": 123456, "started_at": utcnow().isoformat(),
-              "tracks": [{"kind": "video", "codec": "VP8", "frames": 900, "dropped_frames": 0}]}
+    fields = {
+        "object_key": recording_key(ls.room, utcnow(), "0a1b2c3d", "video/webm"),
+        "content_type": "video/webm",
+        "duration_s": 61.5,
+        "size": 123456,
+        "started_at": utcnow().isoformat(),
+        "tracks": [{"kind": "video", "codec": "VP8", "frames": 900, "dropped_frames": 0}],
+    }
     fields.update(data)
     return event(ls, "recording.finished", None, utcnow(), **fields)
 
@@ -139,11 +169,21 @@ def _data(**fields):
 GIB = 2**30
 # (what, which event, how it is spoiled, words the 400's message must contain)
 BAD_WEBHOOKS = [
-    ("key of another room", "recording", lambda b, ls: b["data"].update(
-        object_key=recording_key(f"live-{ls.id + 1}", utcnow(), "0a1b2c3d", "video/webm")), "object_key"),
+    (
+        "key of another room",
+        "recording",
+        lambda b, ls: b["data"].update(
+            object_key=recording_key(f"live-{ls.id + 1}", utcnow(), "0a1b2c3d", "video/webm")
+        ),
+        "object_key",
+    ),
     ("key outside recordings/", "recording", _data(object_key="courses/1/secret.webm"), "object_key"),
-    ("path traversal", "recording", lambda b, ls: b["data"].update(
-        object_key=f"recordings/{ls.room}/../../etc/passwd"), "object_key"),
+    (
+        "path traversal",
+        "recording",
+        lambda b, ls: b["data"].update(object_key=f"recordings/{ls.room}/../../etc/passwd"),
+        "object_key",
+    ),
     ("a URL", "recording", _data(object_key="https://evil.example/x.webm"), "object_key"),
     ("extension not of the content type", "recording", _data(content_type="video/x-matroska"), "object_key"),
     ("unknown content type", "recording", _data(content_type="text/html"), "object_key"),
@@ -168,8 +208,18 @@ BAD_WEBHOOKS = [
     ("user as a number", "joined", lambda b, ls: b.update(user=int(b["user"])), "user"),
     ("event id with spaces", "joined", _set(id="not an id at all"), "id"),
     ("event id too long", "joined", _set(id="x" * 65), "id"),
-    ("time far ahead", "joined", lambda b, ls: b.update(at=(utcnow() + timedelta(hours=1)).isoformat()), "window"),
-    ("time long ago", "joined", lambda b, ls: b.update(at=(utcnow() - timedelta(days=30)).isoformat()), "window"),
+    (
+        "time far ahead",
+        "joined",
+        lambda b, ls: b.update(at=(utcnow() + timedelta(hours=1)).isoformat()),
+        "window",
+    ),
+    (
+        "time long ago",
+        "joined",
+        lambda b, ls: b.update(at=(utcnow() - timedelta(days=30)).isoformat()),
+        "window",
+    ),
     ("role that does not exist", "joined", _data(role="principal"), "role"),
     ("name as an object", "joined", _data(name={"x": 1}), "name"),
     ("chat longer than the SFU allows", "chat", _data(text="가" * 2001), "text"),
@@ -179,20 +229,25 @@ BAD_WEBHOOKS = [
 ]
 
 
-@pytest.mark.parametrize(("what", "base", "spoil", "words"), BAD_WEBHOOKS, ids=[row[0] for row in BAD_WEBHOOKS])
-def test_out_of_bounds_webhooks_are_400_and_write_nothing(app, client, web_world, running, db_session,
-                                                          what, base, spoil, words):
+@pytest.mark.parametrize(
+    ("what", "base", "spoil", "words"), BAD_WEBHOOKS, ids=[row[0] for row in BAD_WEBHOOKS]
+)
+def test_out_of_bounds_webhooks_are_400_and_write_nothing(
+    app, client, web_world, running, db_session, what, base, spoil, words
+):
     from sqlalchemy import func, select
 
     from courses.models import Attendance, ChatMessage, Recording, SfuEvent
 
     _, ls = running
     s = web_world["student"]
-    body = {"recording": lambda: _recording(ls),
-            "joined": lambda: event(ls, "participant.joined", s, utcnow(), name=s.name, role="student"),
-            "chat": lambda: event(ls, "chat.message", s, utcnow(), text="안녕"),
-            "publish": lambda: event(ls, "publish.started", s, utcnow(), kind="video"),
-            "hand": lambda: event(ls, "hand.raised", s, utcnow())}[base]()
+    body = {
+        "recording": lambda: _recording(ls),
+        "joined": lambda: event(ls, "participant.joined", s, utcnow(), name=s.name, role="student"),
+        "chat": lambda: event(ls, "chat.message", s, utcnow(), text="안녕"),
+        "publish": lambda: event(ls, "publish.started", s, utcnow(), kind="video"),
+        "hand": lambda: event(ls, "hand.raised", s, utcnow()),
+    }[base]()
     spoil(body, ls)
     r = _post_event(client, app, body)
     assert r.status_code == 400, what

@@ -89,7 +89,9 @@ async def start_sfu(config: SfuConfig) -> tuple[RunningSfu, web.AppRunner]:
     """An SFU app serving on a free loopback port; clean it up with ``runner.cleanup()``."""
     app = create_app(config)
     runner, port = await serve(app)
-    return RunningSfu(url=f"ws://127.0.0.1:{port}/ws", http=f"http://127.0.0.1:{port}", sfu=app[SFU_KEY]), runner
+    return RunningSfu(
+        url=f"ws://127.0.0.1:{port}/ws", http=f"http://127.0.0.1:{port}", sfu=app[SFU_KEY]
+    ), runner
 
 
 @dataclass

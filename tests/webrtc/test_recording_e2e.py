@@ -158,7 +158,9 @@ async def test_the_end_disconnects_everyone_and_nobody_joins_again(
         assert info.value.code == "class_ended"
         # A client that ignores class_ended is disconnected after the grace; then the room is gone...
         for user in ("t1", "stays"):
-            left = await webhook_sink.wait_for(lambda e, u=user: e["type"] == "participant.left" and e["user"] == u)
+            left = await webhook_sink.wait_for(
+                lambda e, u=user: e["type"] == "participant.left" and e["user"] == u
+            )
             assert left["data"] == {"reason": "ended"}
         assert "live-42" not in recording_sfu.sfu.rooms
         # ...and a token fetched before the end still cannot reopen it.
