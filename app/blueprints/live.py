@@ -34,8 +34,9 @@ def room(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     session, course = live.get_live_session(db.session, user, live_id)
     role = live.live_role(db.session, user, course)
-    return render_template("live/room.html", live=session, course=course, role=role,
-                           sfu_url=current_app.config["SFU_PUBLIC_URL"])
+    return render_template(
+        "live/room.html", live=session, course=course, role=role, sfu_url=current_app.config["SFU_PUBLIC_URL"]
+    )
 
 
 @bp.route("/<int:live_id>/token", methods=["POST"])
@@ -45,8 +46,16 @@ def token(live_id: int):  # type: ignore[no-untyped-def]
     session, course = live.get_live_session(db.session, user, live_id)
     grant = live.grant_join(db.session, user, session, course, secret=current_app.config["SFU_SECRET"])
     db.session.commit()
-    return jsonify({"token": grant.token, "room": grant.room, "role": grant.role, "expires_in": grant.expires_in,
-                    "sfu_url": current_app.config["SFU_PUBLIC_URL"], "record": live.recording_enabled(course)})
+    return jsonify(
+        {
+            "token": grant.token,
+            "room": grant.room,
+            "role": grant.role,
+            "expires_in": grant.expires_in,
+            "sfu_url": current_app.config["SFU_PUBLIC_URL"],
+            "record": live.recording_enabled(course),
+        }
+    )
 
 
 @bp.route("/<int:live_id>/end", methods=["POST"])
@@ -59,8 +68,21 @@ def end(live_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("live.attendance", live_id=live_id))
 
 
-ATTENDANCE_COLUMNS = [N_("학급"), N_("번호"), N_("이름"), N_("입장"), N_("퇴장"), N_("참석(분)"), N_("참석률(%%)"),
-                      N_("무대(분)"), N_("발언(분)"), N_("카메라(분)"), N_("채팅"), N_("손들기"), N_("이수")]
+ATTENDANCE_COLUMNS = [
+    N_("학급"),
+    N_("번호"),
+    N_("이름"),
+    N_("입장"),
+    N_("퇴장"),
+    N_("참석(분)"),
+    N_("참석률(%%)"),
+    N_("무대(분)"),
+    N_("발언(분)"),
+    N_("카메라(분)"),
+    N_("채팅"),
+    N_("손들기"),
+    N_("이수"),
+]
 
 
 @bp.route("/<int:live_id>/attendance")
@@ -72,32 +94,59 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     table = reports.Report(
         title=N_("출석 현황"),
         columns=ATTENDANCE_COLUMNS,
-        rows=[[r.class_label, r.number or "", r.user.name,
-               _fmt(r.attendance.first_join_at) if r.attendance else "", _fmt(r.attendance.last_leave_at) if r.attendance else "",
-               round((r.attendance.present_seconds if r.attendance else 0) / 60, 1), r.present_pct,
-               round((r.attendance.stage_seconds if r.attendance else 0) / 60, 1),
-               round((r.attendance.talk_seconds if r.attendance else 0) / 60, 1),
-               round((r.attendance.camera_seconds if r.attendance else 0) / 60, 1),
-               r.attendance.messages if r.attendance else 0, r.attendance.hands_raised if r.attendance else 0,
-               _("이수") if r.completed else _("미이수")] for r in rows],
+        rows=[
+            [
+                r.class_label,
+                r.number or "",
+                r.user.name,
+                _fmt(r.attendance.first_join_at) if r.attendance else "",
+                _fmt(r.attendance.last_leave_at) if r.attendance else "",
+                round((r.attendance.present_seconds if r.attendance else 0) / 60, 1),
+                r.present_pct,
+                round((r.attendance.stage_seconds if r.attendance else 0) / 60, 1),
+                round((r.attendance.talk_seconds if r.attendance else 0) / 60, 1),
+                round((r.attendance.camera_seconds if r.attendance else 0) / 60, 1),
+                r.attendance.messages if r.attendance else 0,
+                r.attendance.hands_raised if r.attendance else 0,
+                _("이수") if r.completed else _("미이수"),
+            ]
+            for r in rows
+        ],
     )
     headers = [translate(c) for c in table.columns]
     fmt = request.args.get("format")
     if fmt == "csv":
-        return Response(reports.to_csv(table, headers), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename=attendance-{live_id}.csv"})
+        return Response(
+            reports.to_csv(table, headers),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename=attendance-{live_id}.csv"},
+        )
     if fmt == "xlsx":
-        return Response(reports.to_xlsx(table, headers, translate(table.title)),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename=attendance-{live_id}.xlsx"})
+        return Response(
+            reports.to_xlsx(table, headers, translate(table.title)),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f"attachment; filename=attendance-{live_id}.xlsx"},
+        )
     if fmt:
         abort(400)
-    chart = {"labels": [r.user.name for r in rows],
-             "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}]}
+    chart = {
+        "labels": [r.user.name for r in rows],
+        "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}],
+    }
     storage = current_app.extensions["storage"]
-    recs = [(rec, storage.presigned_get_url(rec.object_key, 3600)) for rec in live.recordings(db.session, session)]
-    return render_template("live/attendance.html", live=session, course=course, table=table, headers=headers,
-                           chart=chart, chat=live.chat_log(db.session, session), recordings=recs)
+    recs = [
+        (rec, storage.presigned_get_url(rec.object_key, 3600)) for rec in live.recordings(db.session, session)
+    ]
+    return render_template(
+        "live/attendance.html",
+        live=session,
+        course=course,
+        table=table,
+        headers=headers,
+        chart=chart,
+        chat=live.chat_log(db.session, session),
+        recordings=recs,
+    )
 
 
 def _fmt(value):  # type: ignore[no-untyped-def]
@@ -109,10 +158,16 @@ def _fmt(value):  # type: ignore[no-untyped-def]
 @webhook_bp.route("/api/v1/sfu/webhook", methods=["POST"])
 def sfu_webhook():  # type: ignore[no-untyped-def]
     body = request.get_data(cache=False)
-    ok = verify_webhook(current_app.config["SFU_SECRET"], body, request.headers.get(SIGNATURE_HEADER, ""),
-                        request.headers.get(TIMESTAMP_HEADER, ""))
+    ok = verify_webhook(
+        current_app.config["SFU_SECRET"],
+        body,
+        request.headers.get(SIGNATURE_HEADER, ""),
+        request.headers.get(TIMESTAMP_HEADER, ""),
+    )
     if not ok:
-        return jsonify({"error": {"code": "BadSignature", "message": "invalid or stale webhook signature"}}), 401
+        return jsonify(
+            {"error": {"code": "BadSignature", "message": "invalid or stale webhook signature"}}
+        ), 401
     try:
         import json
 
