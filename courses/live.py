@@ -7,6 +7,8 @@ recomputed from all of their events, so retries, duplicates and out-of-order del
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +16,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from contracts.roles import PublishKind, RecordMode, Role, token_publish_rights
+from contracts.rooms import INT64_MAX, is_recording_key_for, live_session_id
+from contracts.tokens import MAX_TTL_S, issue_join_token
+from contracts.webhooks import MAX_CHAT_CHARS, EventType, parse_event_type
 from courses.db import utcnow
 from courses.errors import N_, DomainError, Forbidden, NotFound
 from courses.models import (
@@ -30,17 +36,16 @@ from courses.models import (
     MemberRole,
     Recording,
     RecordingPolicy,
-    Role,
     SchoolClass,
     SfuEvent,
     User,
 )
+from courses.models import Role as UserRole
 from courses.policy import RULES, get_course, relations, results_school
-from webrtc.webhooks import EVENT_TYPES  # the SFU's event types; standard library only at import
 
 # Events whose effect can wait for the person's next event (which every speaking.started has: its stopped, or
 # the leave): skipping the recompute halves the work for the chattiest ones (speaking toggles every few seconds).
-PASSIVE_EVENTS = frozenset({"speaking.started", "hand.lowered"})
+PASSIVE_EVENTS = frozenset({EventType.speaking_started, EventType.hand_lowered})
 JOIN_GRACE = timedelta(minutes=30)  # a class that overruns can still be (re)joined for a while
 
 
@@ -78,10 +83,10 @@ def get_live_session(session: Session, actor: User, live_id: int) -> tuple[LiveS
 
 
 # The policy's live-room actions and the role each gives in the room (the SFU's roles).
-LIVE_ROLES = (("moderate_live", "admin"), ("teach_live", "teacher"), ("attend_live", "student"))
+LIVE_ROLES = (("moderate_live", Role.admin), ("teach_live", Role.teacher), ("attend_live", Role.student))
 
 
-def live_role(session: Session, actor: User, course: Course) -> str:
+def live_role(session: Session, actor: User, course: Course) -> Role:
     """teacher (runs the class), admin (owns the course, may moderate) or student (enrolled); else Forbidden."""
     rels = relations(session, actor, course)
     for action, role in LIVE_ROLES:
@@ -96,7 +101,7 @@ class JoinGrant:
 
     token: str
     room: str
-    role: str
+    role: Role
     expires_in: int
 
 
@@ -108,11 +113,9 @@ def grant_join(
     *,
     secret: str,
     now: datetime | None = None,
-    ttl_s: int = 300,
+    ttl_s: int = MAX_TTL_S,
 ) -> JoinGrant:
-    """Check access and the time window, then sign a join token (≤ 5 minutes to join)."""
-    from webrtc.tokens import issue_join_token  # dependency-light: PyJWT only
-
+    """Check access and the time window, then sign a join token (≤ 5 minutes to join, single use)."""
     now = now or utcnow()
     role = live_role(session, actor, course)
     if course.status not in (CourseStatus.approved, CourseStatus.running):
@@ -120,21 +123,20 @@ def grant_join(
     opens = live.starts_at - timedelta(minutes=live.opens_minutes_before)
     if live.status == LiveStatus.ended or now > live.ends_at + JOIN_GRACE:
         raise NotOpen(N_("이미 끝난 수업입니다."))
-    if now < opens and role == "student":
+    if now < opens and role is Role.student:
         raise NotOpen(N_("수업 시작 %(m)d분 전부터 입장할 수 있습니다."), m=live.opens_minutes_before)
-    publish = ["audio", "video", "screen"] if role in ("teacher", "admin") else []
     token = issue_join_token(
         secret,
         room=live.room,
         user_id=str(actor.id),
         name=actor.name,
         role=role,
-        publish=publish,
+        publish=token_publish_rights(role),
         ttl_s=ttl_s,
         now=now.timestamp(),
-        record=sfu_record_mode(course) if role in ("teacher", "admin") else "",
+        record=sfu_record_mode(course) if role.runs_class else RecordMode.none,
     )
-    if role == "teacher" and live.status == LiveStatus.scheduled:
+    if role is Role.teacher and live.status == LiveStatus.scheduled:
         live.status, live.started_at = LiveStatus.live, now
     return JoinGrant(token=token, room=live.room, role=role, expires_in=ttl_s)
 
@@ -144,16 +146,16 @@ def recording_enabled(course: Course) -> bool:
     return course.recording_policy != RecordingPolicy.none
 
 
-def sfu_record_mode(course: Course) -> str:
-    """The SFU's name for the course's recording policy (the ``record`` claim of a teacher's join token)."""
-    return {RecordingPolicy.teacher_only: "teacher", RecordingPolicy.full: "stage"}.get(
-        course.recording_policy, ""
+def sfu_record_mode(course: Course) -> RecordMode:
+    """The course's recording policy as the ``record`` claim of a teacher's join token."""
+    return {RecordingPolicy.teacher_only: RecordMode.teacher, RecordingPolicy.full: RecordMode.stage}.get(
+        course.recording_policy, RecordMode.none
     )
 
 
 def end_session(session: Session, actor: User, live: LiveSession, course: Course) -> None:
     """The teacher ends the class; open attendance intervals are closed at that moment."""
-    if live_role(session, actor, course) not in ("teacher", "admin"):
+    if not live_role(session, actor, course).runs_class:
         raise Forbidden()
     live.status, live.ended_at = LiveStatus.ended, utcnow()
     for uid in session.scalars(
@@ -167,69 +169,186 @@ class BadEvent(ValueError):
     """A webhook body that is not a well-formed SFU event."""
 
 
-def _parse_event(payload: Any) -> tuple[str, str, int, str, datetime, dict[str, Any]]:
+# Bounds of what a signed webhook may say: the signature proves who sent it, not that it is sane.
+EVENT_MAX_AGE = timedelta(days=7)  # webhooks are retried until acknowledged, so an app outage delays them
+EVENT_MAX_AHEAD = timedelta(minutes=5)  # clock skew between the SFU and the app hosts
+MAX_RECORDING_BYTES = 50 * 2**30
+MAX_RECORDING_SECONDS = 24 * 3600
+MAX_RECORDING_TRACKS = 64
+MAX_NAME_CHARS = 200
+MAX_SHORT_CHARS = 40  # leave reasons, track kinds and codecs, ISO-8601 times
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_USER_ID = re.compile(r"[1-9][0-9]{0,18}")
+# The data fields each event type may carry; anything else is refused.
+_DATA_FIELDS: dict[EventType, frozenset[str]] = {
+    EventType.participant_joined: frozenset({"name", "role"}),
+    EventType.participant_left: frozenset({"reason"}),
+    EventType.publish_started: frozenset({"kind"}),
+    EventType.publish_stopped: frozenset({"kind"}),
+    EventType.chat_message: frozenset({"text"}),
+    EventType.recording_finished: frozenset(
+        {"object_key", "content_type", "duration_s", "size", "started_at", "tracks"}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A webhook body that passed every check that needs no database."""
+
+    event_id: str
+    type: EventType
+    room: str
+    live_id: int
+    user_id: int | None
+    at: datetime
+    data: dict[str, Any]
+
+
+def _is_int(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _is_number(value: object, lo: float, hi: float) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and lo <= value <= hi
+    )
+
+
+def _is_text(value: object, max_chars: int) -> bool:
+    return isinstance(value, str) and len(value) <= max_chars
+
+
+def _time(value: object, what: str, now: datetime) -> datetime:
+    if not isinstance(value, str) or len(value) > MAX_SHORT_CHARS:
+        raise BadEvent(f"{what} must be an ISO-8601 time")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadEvent(f"{what} must be an ISO-8601 time") from None
+    if when.tzinfo is None:
+        raise BadEvent(f"{what} must carry a UTC offset")
+    if not now - EVENT_MAX_AGE <= when <= now + EVENT_MAX_AHEAD:
+        raise BadEvent(f"{what} is outside the accepted window (7 days ago to 5 minutes ahead)")
+    return when
+
+
+def _check_data(etype: EventType, room: str, data: dict[str, Any], now: datetime) -> None:
+    unexpected = sorted(str(k) for k in data if k not in _DATA_FIELDS.get(etype, frozenset()))
+    if unexpected:
+        raise BadEvent(f"unexpected data fields {unexpected!r} for {etype}")
+    if etype is EventType.participant_joined:
+        if "name" in data and not _is_text(data["name"], MAX_NAME_CHARS):
+            raise BadEvent(f"data.name must be a string of at most {MAX_NAME_CHARS} characters")
+        if "role" in data and data["role"] not in tuple(Role):
+            raise BadEvent("data.role must be a participant role")
+    elif etype is EventType.participant_left:
+        if "reason" in data and not _is_text(data["reason"], MAX_SHORT_CHARS):
+            raise BadEvent(f"data.reason must be a string of at most {MAX_SHORT_CHARS} characters")
+    elif etype in (EventType.publish_started, EventType.publish_stopped):
+        if data.get("kind") not in tuple(PublishKind):
+            raise BadEvent("data.kind must be audio, video or screen")
+    elif etype is EventType.chat_message:
+        if not _is_text(data.get("text"), MAX_CHAT_CHARS):
+            raise BadEvent(f"data.text must be a string of at most {MAX_CHAT_CHARS} characters")
+    elif etype is EventType.recording_finished:
+        if not is_recording_key_for(data.get("object_key"), room, data.get("content_type")):
+            raise BadEvent(
+                "data.object_key must be the key the platform builds for this room's recording "
+                "(recordings/<room>/<UTC start>-<8 hex digits>.webm|.mkv, matching data.content_type)"
+            )
+        if not _is_number(data.get("duration_s"), 0, MAX_RECORDING_SECONDS):
+            raise BadEvent(f"data.duration_s must be a number of seconds from 0 to {MAX_RECORDING_SECONDS}")
+        if not _is_int(data.get("size"), 0, MAX_RECORDING_BYTES):
+            raise BadEvent(f"data.size must be a whole number of bytes from 0 to {MAX_RECORDING_BYTES}")
+        if "started_at" in data:
+            _time(data["started_at"], "data.started_at", now)
+        tracks = data.get("tracks", [])
+        if not isinstance(tracks, list) or len(tracks) > MAX_RECORDING_TRACKS:
+            raise BadEvent(f"data.tracks must be a list of at most {MAX_RECORDING_TRACKS} tracks")
+        for t in tracks:
+            if not (
+                isinstance(t, dict)
+                and set(t) <= {"kind", "codec", "frames", "dropped_frames"}
+                and all(_is_text(t.get(k, ""), MAX_SHORT_CHARS) for k in ("kind", "codec"))
+                and all(_is_int(t.get(k, 0), 0, INT64_MAX) for k in ("frames", "dropped_frames"))
+            ):
+                raise BadEvent("data.tracks entries must be {kind, codec, frames, dropped_frames}")
+
+
+def _parse_event(payload: Any, now: datetime) -> IncomingEvent:
     if not isinstance(payload, dict):
         raise BadEvent("body must be a JSON object")
     event_id, etype, room, user, at, data = (
         payload.get(k) for k in ("id", "type", "room", "user", "at", "data")
     )
-    if not isinstance(event_id, str) or not 8 <= len(event_id) <= 64:
-        raise BadEvent("id must be a string of 8-64 characters")
-    if etype not in EVENT_TYPES:
-        raise BadEvent(f"unknown event type {etype!r}")
-    if not isinstance(room, str) or not room.startswith("live-") or not room[5:].isdigit():
-        raise BadEvent("room must look like live-<id>")
-    if not isinstance(at, str):
-        raise BadEvent("at must be an ISO-8601 time")
-    try:
-        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadEvent("at must be an ISO-8601 time") from None
-    if when.tzinfo is None:
-        raise BadEvent("at must carry a UTC offset")
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        raise BadEvent("id must be 8-64 letters, digits, '-' or '_'")
+    event_type = parse_event_type(etype)
+    if event_type is None:
+        raise BadEvent(f"unknown event type {str(etype)[:MAX_SHORT_CHARS]!r}")
+    live_id = live_session_id(room)
+    if live_id is None:
+        raise BadEvent("room must look like live-<id> (a positive 64-bit id)")
+    assert isinstance(room, str)
+    if user is None or user == "":
+        user_id = None
+        if event_type is not EventType.recording_finished:
+            raise BadEvent("user is required")
+    elif isinstance(user, str) and _USER_ID.fullmatch(user) and int(user) <= INT64_MAX:
+        user_id = int(user)
+    else:
+        raise BadEvent("user must be a user id (a positive 64-bit integer as a string)")
+    when = _time(at, "at", now)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise BadEvent("data must be an object")
-    return event_id, etype, int(room[5:]), str(user or ""), when, data
+    _check_data(event_type, room, data, now)
+    return IncomingEvent(event_id, event_type, room, live_id, user_id, when, data)
 
 
-def apply_sfu_event(session: Session, payload: Any) -> str:
-    """Store one SFU event (once per id) and update what it affects; returns 'applied' or 'duplicate'."""
-    event_id, etype, live_id, user, when, data = _parse_event(payload)
-    if session.scalar(select(SfuEvent.id).where(SfuEvent.event_id == event_id)) is not None:
+def apply_sfu_event(session: Session, payload: Any, *, now: datetime | None = None) -> str:
+    """Store one SFU event (once per id) and update what it affects; returns 'applied' or 'duplicate'.
+
+    Raises BadEvent, having written nothing, for a body that is malformed or out of bounds.
+    """
+    ev = _parse_event(payload, now or utcnow())
+    if session.scalar(select(SfuEvent.id).where(SfuEvent.event_id == ev.event_id)) is not None:
         return "duplicate"
-    live = session.get(LiveSession, live_id)
+    live = session.get(LiveSession, ev.live_id)
     if live is None:
         raise BadEvent("unknown room")
-    user_id: int | None = None
-    if user:
-        if not user.isdigit() or session.get(User, int(user)) is None:
-            raise BadEvent("unknown user")
-        user_id = int(user)
-    elif etype != "recording.finished":
-        raise BadEvent("user is required")
+    user_id = ev.user_id
+    if user_id is not None and session.get(User, user_id) is None:
+        raise BadEvent("unknown user")
+    data = ev.data
+    if ev.type is EventType.recording_finished and session.scalar(
+        select(Recording.id).where(Recording.object_key == data["object_key"])
+    ):
+        raise BadEvent("this recording is already listed")
     session.add(
-        SfuEvent(event_id=event_id, live_session_id=live.id, user_id=user_id, type=etype, at=when, data=data)
+        SfuEvent(
+            event_id=ev.event_id, live_session_id=live.id, user_id=user_id, type=ev.type, at=ev.at, data=data
+        )
     )
-    if etype == "chat.message" and user_id is not None:
-        text = str(data.get("text", ""))[:2000]
-        session.add(ChatMessage(live_session_id=live.id, user_id=user_id, text=text, at=when))
-    elif etype == "recording.finished":
-        key = data.get("object_key")
-        if not isinstance(key, str) or not key:
-            raise BadEvent("recording.finished needs data.object_key")
+    if ev.type is EventType.chat_message and user_id is not None:
+        session.add(ChatMessage(live_session_id=live.id, user_id=user_id, text=data["text"], at=ev.at))
+    elif ev.type is EventType.recording_finished:
         session.add(
             Recording(
                 live_session_id=live.id,
-                object_key=key,
-                content_type=str(data.get("content_type") or "video/webm"),
-                duration_s=float(data.get("duration_s") or 0),
-                size=int(data.get("size") or 0),
+                object_key=data["object_key"],
+                content_type=data["content_type"],
+                duration_s=float(data["duration_s"]),
+                size=data["size"],
             )
         )
     session.flush()
-    if user_id is not None and etype not in PASSIVE_EVENTS:
+    if user_id is not None and ev.type not in PASSIVE_EVENTS:
         _recompute(session, live, user_id)
     return "applied"
 
@@ -387,7 +506,7 @@ def chat_log(session: Session, actor: User, live: LiveSession, course: Course) -
     school_id = results_school(session, actor, course)
     stmt = select(ChatMessage).where(ChatMessage.live_session_id == live.id)
     if school_id is not None:
-        authors = select(User.id).where(or_(User.role != Role.student, User.org_id == school_id))
+        authors = select(User.id).where(or_(User.role != UserRole.student, User.org_id == school_id))
         stmt = stmt.where(ChatMessage.user_id.in_(authors))
     return list(session.scalars(stmt.order_by(ChatMessage.at, ChatMessage.id)))
 

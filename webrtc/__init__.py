@@ -1,5 +1,5 @@
-"""이음 live-class SFU: signalling, join tokens, webhooks and the RTP forwarding path.
+"""이음 live-class SFU: signalling, class rules, webhooks and the RTP forwarding path.
 
-``webrtc.tokens`` and ``webrtc.webhooks`` are imported by the app and stay free of aiortc; import
-``webrtc.server`` only in the SFU process.
+What the SFU agrees on with the app (join tokens, roles, webhooks) is in ``contracts``; the app never
+imports this package, and this package never imports the app (``app``, ``courses``, Flask, SQLAlchemy).
 """

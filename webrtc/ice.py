@@ -1,8 +1,13 @@
-"""ICE host-candidate policy: which local addresses aioice offers, and the announced public address."""
+"""ICE: which local addresses aioice offers, the announced public address, and TURN REST credentials."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import time
+from typing import TypedDict
 
 import aioice.ice
 
@@ -28,3 +33,21 @@ def announce(sdp: str, public_ip: str | None) -> str:
     if not public_ip:
         return sdp
     return _HOST_CANDIDATE.sub(lambda m: m.group(1) + public_ip + m.group(3), sdp)
+
+
+class TurnCredentials(TypedDict):
+    """A TURN username, its password and how long they are valid."""
+
+    username: str
+    credential: str
+    ttl: int
+
+
+def turn_credentials(
+    secret: str, user_id: str, ttl_s: int = 3600, now: float | None = None
+) -> TurnCredentials:
+    """Time-limited TURN credentials for coturn's ``use-auth-secret`` (TURN REST API draft)."""
+    expiry = int(time.time() if now is None else now) + ttl_s
+    username = f"{expiry}:{user_id}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return {"username": username, "credential": base64.b64encode(digest).decode(), "ttl": ttl_s}

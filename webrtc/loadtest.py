@@ -89,7 +89,11 @@ def encode_media(out_dir: Path, *, seconds: int = 4, fps: int = 30, kbps: int = 
         aframe = AudioFrame(format="s16", layout="stereo", samples=samples)
         pcm = bytearray()
         for i in range(samples):
-            v = int(8000 * math.sin(2 * math.pi * 440 * (n * samples + i) / 48000)) if (n // 25) % 2 == 0 else 0
+            v = (
+                int(8000 * math.sin(2 * math.pi * 440 * (n * samples + i) / 48000))
+                if (n // 25) % 2 == 0
+                else 0
+            )
             pcm += struct.pack("<hh", v, v)
         aframe.planes[0].update(bytes(pcm))
         aframe.sample_rate = 48000
@@ -273,12 +277,20 @@ async def _run_viewer(viewer: Viewer, url: str, token: str, session: Any) -> Non
 
 
 async def _worker(
-    conn: Connection, wid: int, url: str, secret: str, room: str, indices: list[int], ramp: float, ice_hosts: list[str]
+    conn: Connection,
+    wid: int,
+    url: str,
+    secret: str,
+    room: str,
+    indices: list[int],
+    ramp: float,
+    ice_hosts: list[str],
 ) -> None:
     import aiohttp
 
+    from contracts.tokens import issue_join_token
+
     from . import ice
-    from .tokens import issue_join_token
 
     ice.restrict_host_addresses(ice_hosts)
     loop = asyncio.get_running_loop()
@@ -292,15 +304,25 @@ async def _worker(
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        token = issue_join_token(secret, room=room, user_id=f"viewer-{v.index}", name=f"학생 {v.index}", role="student", publish=[])
+        token = issue_join_token(
+            secret, room=room, user_id=f"viewer-{v.index}", name=f"학생 {v.index}", role="student", publish=[]
+        )
         tasks.append(loop.create_task(_run_viewer(v, url, token, session)))
     await asyncio.gather(*tasks)
     # Give the last viewers time to finish ICE/DTLS and receive a key frame.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(len(v.streams) < 2 and not v.failed for v in viewers):
         await asyncio.sleep(0.2)
-    conn.send({"event": "ramped", "wid": wid, "joined": sum(1 for v in viewers if v.first_media), "join_s": [v.first_media - v.started for v in viewers if v.first_media],
-            "join_all_s": [v.all_media - v.started for v in viewers if v.all_media and len(v.streams) >= 2], "errors": [v.error for v in viewers if v.error][:5]})
+    conn.send(
+        {
+            "event": "ramped",
+            "wid": wid,
+            "joined": sum(1 for v in viewers if v.first_media),
+            "join_s": [v.first_media - v.started for v in viewers if v.first_media],
+            "join_all_s": [v.all_media - v.started for v in viewers if v.all_media and len(v.streams) >= 2],
+            "errors": [v.error for v in viewers if v.error][:5],
+        }
+    )
 
     snapshots: dict[int, dict[int, tuple[int, int]]] = {}
     failed_before: set[int] = set()
@@ -345,7 +367,14 @@ async def _worker(
 
 
 def worker_main(
-    conn: Connection, wid: int, url: str, secret: str, room: str, indices: list[int], ramp: float, ice_hosts: list[str]
+    conn: Connection,
+    wid: int,
+    url: str,
+    secret: str,
+    room: str,
+    indices: list[int],
+    ramp: float,
+    ice_hosts: list[str],
 ) -> None:
     """Entry point of a viewer process."""
     # Load generators yield to the SFU and the publisher when the machine is busy: we measure the SFU,
@@ -365,7 +394,10 @@ def _free_port() -> int:
 
 
 def _get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as resp:
+    # /metrics wants the SFU's metrics token when one is configured (LMS_SFU_METRICS_TOKEN).
+    token = os.environ.get("LMS_SFU_METRICS_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
         return dict(json.loads(resp.read()))
 
 
@@ -376,7 +408,11 @@ async def _recv(conn: Connection) -> dict[str, Any]:
 def _udp_rcvbuf_errors() -> int | None:
     """Kernel-wide UDP datagrams dropped for a full receive buffer (Linux), to tell where loss happens."""
     try:
-        lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+        lines = [
+            line.split()
+            for line in Path("/proc/net/snmp").read_text().splitlines()
+            if line.startswith("Udp:")
+        ]
         return int(lines[1][lines[0].index("RcvbufErrors")])
     except (OSError, ValueError, IndexError):
         return None
@@ -395,9 +431,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole load test and return the summary."""
     import psutil
 
+    from contracts.tokens import issue_join_token
+
     from . import ice
     from .client import SfuClient
-    from .tokens import issue_join_token
 
     ice.restrict_host_addresses(args.ice_host)
     secret = os.environ.get("LMS_SFU_SECRET") or secrets.token_hex(32)
@@ -410,7 +447,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         env = dict(os.environ, LMS_SFU_SECRET=secret)
         env.pop("LMS_SFU_WEBHOOK_URL", None)
         sfu_proc = subprocess.Popen(
-            [sys.executable, "-m", "webrtc", "--host", "127.0.0.1", "--port", str(port), "--ice-host", "127.0.0.1", "--log-level", args.sfu_log_level],
+            [
+                sys.executable,
+                "-m",
+                "webrtc",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ice-host",
+                "127.0.0.1",
+                "--log-level",
+                args.sfu_log_level,
+            ],
             env=env,
         )
         url, http = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}"
@@ -436,7 +485,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         video = make_packet_track("video", load_packets(video_path), 90000, 3000)
         audio = make_packet_track("audio", load_packets(audio_path), 48000, 960)
         room = f"load-{secrets.token_hex(3)}"
-        teacher = SfuClient(url, issue_join_token(secret, room=room, user_id="teacher", name="부하 선생님", role="teacher", publish=["audio", "video", "screen"]))
+        teacher = SfuClient(
+            url,
+            issue_join_token(
+                secret,
+                room=room,
+                user_id="teacher",
+                name="부하 선생님",
+                role="teacher",
+                publish=["audio", "video", "screen"],
+            ),
+        )
         await teacher.connect()
         await teacher.send({"type": "start_class"})
         await teacher.publish([video, audio])
@@ -444,7 +503,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         assert publish_pc is not None
 
         def on_publisher_state() -> None:
-            print(f"[publisher] connection {publish_pc.connectionState} at {time.strftime('%X')}", file=sys.stderr, flush=True)
+            print(
+                f"[publisher] connection {publish_pc.connectionState} at {time.strftime('%X')}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         publish_pc.on("connectionstatechange", on_publisher_state)
         lag = [0.0]
@@ -464,7 +527,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for wid in range(procs):
             parent, child = ctx.Pipe()
             indices = list(range(wid, args.viewers, procs))
-            p = ctx.Process(target=worker_main, args=(child, wid, url, secret, room, indices, args.ramp / procs, args.ice_host), daemon=True)
+            p = ctx.Process(
+                target=worker_main,
+                args=(child, wid, url, secret, room, indices, args.ramp / procs, args.ice_host),
+                daemon=True,
+            )
             p.start()
             workers.append((p, parent))
         ramp_started = time.monotonic()
@@ -498,7 +565,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.profile:
             # py-spy samples the SFU process during the hold (native frames show libsrtp/syscalls).
             profiler = subprocess.Popen(
-                [shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy", "record", "--native", "-o", args.profile, "-d", str(int(args.duration)), "-p", str(sfu_pid), "-f", "speedscope" if args.profile.endswith(".json") else "flamegraph"],
+                [
+                    shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy",
+                    "record",
+                    "--native",
+                    "-o",
+                    args.profile,
+                    "-d",
+                    str(int(args.duration)),
+                    "-p",
+                    str(sfu_pid),
+                    "-f",
+                    "speedscope" if args.profile.endswith(".json") else "flamegraph",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -593,13 +672,17 @@ def print_table(summary: dict[str, Any]) -> None:
     for key, value in summary.items():
         print(f"{key:<{width}}  {value}")
     if summary.get("join_p50_s") is not None:
-        print("(join = WebSocket connect → first RTP packet; join_video = → every stream, video from a key frame)")
+        print(
+            "(join = WebSocket connect → first RTP packet; join_video = → every stream, video from a key frame)"
+        )
     sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="scripts/loadtest", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="scripts/loadtest", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--viewers", type=int, default=50)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds to hold all viewers")
     parser.add_argument("--ramp", type=float, default=20.0, help="viewer joins per second")
@@ -607,8 +690,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--procs", type=int, default=2, help="viewer worker processes")
     parser.add_argument("--video-kbps", type=int, default=600)
     parser.add_argument("--sfu-log-level", default="WARNING", help="log level of the SFU process this starts")
-    parser.add_argument("--ice-host", action="append", default=None, help="client ICE host address (default 127.0.0.1)")
-    parser.add_argument("--profile", default=None, help="py-spy output file (flamegraph .svg or speedscope .json)")
+    parser.add_argument(
+        "--ice-host", action="append", default=None, help="client ICE host address (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--profile", default=None, help="py-spy output file (flamegraph .svg or speedscope .json)"
+    )
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the ramp before measuring")
     parser.add_argument("--media-dir", default=os.path.join(tempfile.gettempdir(), "ieum-loadtest-media"))
     args = parser.parse_args(argv)

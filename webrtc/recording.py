@@ -19,7 +19,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from contracts.roles import RecordMode
+from contracts.rooms import recording_key
 
 from .recorder import EmptyRecordingError, Recorder
 
@@ -30,20 +33,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {"video/x-matroska": ".mkv", "video/webm": ".webm", "audio/webm": ".webm"}
-
 
 class RoomRecording:
     """One recording of one room, from the class start to its end."""
 
-    def __init__(self, room: str, mode: str, work_dir: Path, *, started_by: str = "") -> None:
-        if mode not in ("teacher", "stage"):
-            raise ValueError(f"unknown recording mode {mode!r}")
+    def __init__(self, room: str, mode: RecordMode, work_dir: Path, *, started_by: str = "") -> None:
+        mode = RecordMode(mode)
+        if mode is RecordMode.none:
+            raise ValueError("a recording needs a mode")
         self.room = room
         self.started_by = started_by
         self.mode = mode
         self.started_at = datetime.now(UTC)
-        self.name = f"{self.started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self.nonce = uuid.uuid4().hex[:8]
+        self.name = f"{self.started_at:%Y%m%dT%H%M%SZ}-{self.nonce}"
         work_dir.mkdir(parents=True, exist_ok=True)
         self.recorder = Recorder(
             work_dir / f"{room}-{self.name}.rec",
@@ -55,17 +58,21 @@ class RoomRecording:
 
     def wants(self, is_teacher: bool) -> bool:
         """Whether a publisher's tracks belong in this recording."""
-        return is_teacher or self.mode == "stage"
+        return self.mode.records(is_teacher)
 
     def add(self, track: SourceTrack) -> None:
         """Record a track from now on (a re-published track is a new stream in the file)."""
         self._count += 1
         rid = f"{track.id}#{self._count}"
         codec = track.codec
+        if track.kind not in ("audio", "video"):
+            log.warning("not recording %s in %s: unknown kind %r", track.id, self.room, track.kind)
+            return
+        kind: Literal["audio", "video"] = "audio" if track.kind == "audio" else "video"
         try:
             self.recorder.add_track(
                 rid,
-                track.kind,
+                kind,
                 codec.name,
                 codec.clock_rate,
                 codec.payload_type,
@@ -102,7 +109,7 @@ class RoomRecording:
         except EmptyRecordingError:
             log.info("recording of %s is empty: nothing uploaded", self.room)
             return None
-        key = f"recordings/{self.room}/{self.name}{EXTENSIONS.get(result.content_type, '.mkv')}"
+        key = recording_key(self.room, self.started_at, self.nonce, result.content_type)
         try:
             await asyncio.to_thread(storage.put_file, key, result.path, result.content_type)
         finally:

@@ -12,7 +12,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .tokens import JoinClaims
+from contracts.roles import STAGE_KINDS
+from contracts.tokens import JoinClaims
+
+from .guards import TokenBucket, chat_bucket, hand_bucket
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -22,8 +25,6 @@ if TYPE_CHECKING:
     from .recording import RoomRecording
 
 log = logging.getLogger(__name__)
-
-STAGE_KINDS = frozenset({"audio", "video"})  # what a student on stage may publish
 
 
 class SpeakingDetector:
@@ -76,6 +77,8 @@ class Participant:
     negotiating: bool = False
     resync: bool = False
     speaking: SpeakingDetector = field(default_factory=SpeakingDetector)
+    chat_limit: TokenBucket = field(default_factory=chat_bucket)
+    hand_limit: TokenBucket = field(default_factory=hand_bucket)
     _outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     _writer: asyncio.Task[None] | None = None
 

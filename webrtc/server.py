@@ -13,7 +13,9 @@ Every participant has up to two peer connections, so offers never collide ("glar
 
 Client → server
   ``{"type":"join","token":JWT}`` first, within 10 s. Refused: ``{"type":"error","code":"token_invalid",
-  "message":reason}`` and the socket closes (code 4001) before any media.
+  "message":reason}`` and the socket closes (code 4001) before any media. Tokens are single use: a second
+  join with the same token (its ``jti``) is refused with reason ``already_used``; the page fetches a fresh
+  token for every (re)join.
   ``{"type":"offer","pc":"publish","sdp":..., "screen":[mid,...]}`` — publish; ``screen`` lists the mids
   (``transceiver.mid`` after setLocalDescription) that carry a screen share instead of the camera.
   Answered by ``{"type":"answer","pc":"publish","sdp":...}``, or refused by
@@ -45,6 +47,11 @@ Server → client
   ``{"type":"chat","from":sub,"name":...,"text":...,"at":ISO-8601}``.
   ``{"type":"speaking","user":sub,"speaking":bool}`` — from the RFC 6464 audio level, best effort.
   ``{"type":"error","code":...,"message":...}`` — only to the client that caused it; the room carries on.
+  Messages are fixed texts (never exception text; the details go to the SFU's log). ``rate_limited``: a chat
+  message beyond 5 in a burst (then 5 per 10 s), or a hand raise/lower beyond 10 a minute, was dropped.
+
+HTTP: ``/healthz`` answers anyone; ``/metrics`` wants ``Authorization: Bearer <LMS_SFU_METRICS_TOKEN>``,
+or, when no metrics token is configured, answers loopback clients only (403 otherwise).
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -78,6 +87,9 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.sdp import candidate_from_sdp
 
+from contracts.tokens import TokenError, verify_join_token
+from contracts.webhooks import MAX_CHAT_CHARS, EventType
+
 from . import ice
 from .forward import (
     Binding,
@@ -90,10 +102,10 @@ from .forward import (
     Transport,
     silence_sender,
 )
+from .guards import TokenReplayGuard
 from .recording import RoomRecording
 from .room import Participant, Room
 from .rtp import AUDIO_LEVEL_URI
-from .tokens import TokenError, turn_credentials, verify_join_token
 from .webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -102,8 +114,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-MAX_CHAT_CHARS = 2000
-ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (tokens.MAX_TTL_S)
+ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (contracts.tokens.MAX_TTL_S)
 PUBLISHER_RCVBUF = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
 
 
@@ -121,6 +132,8 @@ class SfuConfig:
     join_timeout_s: float = 10.0
     remb_bps: int = 2_500_000
     rtcp_interval_s: float = 1.0
+    # Bearer token for /metrics (LMS_SFU_METRICS_TOKEN); without one, /metrics answers loopback clients only.
+    metrics_token: str | None = None
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
     storage: Storage | None = None
     recording_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ieum-sfu-recordings")
@@ -143,6 +156,7 @@ class SfuConfig:
             ice_hosts=split("LMS_SFU_ICE_HOSTS"),
             turn_urls=split("LMS_TURN_URLS"),
             turn_secret=env.get("LMS_TURN_SECRET") or None,
+            metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
             storage=_storage_from_env(env),
             recording_dir=Path(
                 env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
@@ -180,6 +194,7 @@ class Sfu:
         # Rooms whose class was ended, by monotonic time: join tokens live 5 minutes, so a token fetched just
         # before the end must not reopen the room once everyone has left and the Room object is gone.
         self.ended_rooms: dict[str, float] = {}
+        self.used_tokens = TokenReplayGuard()
         self.timeouts = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -299,7 +314,7 @@ class Sfu:
             room = self.rooms[name] = Room(name)
         return room
 
-    def emit(self, event_type: str, p: Participant, data: dict[str, Any] | None = None) -> None:
+    def emit(self, event_type: EventType, p: Participant, data: dict[str, Any] | None = None) -> None:
         """Queue a webhook about a participant."""
         self.webhooks.emit(event_type, p.claims.room, p.user, data)
 
@@ -323,7 +338,7 @@ class Sfu:
                 self.peer_connections.discard(pc)
                 await pc.close()
         p.publish_pc = p.subscribe_pc = None
-        self.emit("participant.left", p, {"reason": reason})
+        self.emit(EventType.participant_left, p, {"reason": reason})
         if room is not None:
             room.discard(p)
             self.announce(room, p, "left")
@@ -344,7 +359,7 @@ class Sfu:
                 p.publish_demux.by_ssrc.pop(track.ssrc, None)
             if track.rtx_ssrc is not None:
                 p.publish_demux.by_rtx_ssrc.pop(track.rtx_ssrc, None)
-        self.emit("publish.stopped", p, {"kind": track.source})
+        self.emit(EventType.publish_stopped, p, {"kind": track.source})
 
     # --- publish side --------------------------------------------------------------------------
 
@@ -400,7 +415,8 @@ class Sfu:
         try:
             sending = _sending_media(sdp)
         except ValueError as exc:
-            p.send(_error("bad_sdp", str(exc)))
+            log.info("unparsable publish offer from %s: %s", p.user, exc)
+            p.send(_error("bad_sdp", "the offer is not an SDP document with media"))
             return
         for mid, kind in sending:
             source = "screen" if kind == "video" and mid in screen else kind
@@ -419,8 +435,9 @@ class Sfu:
         pc = p.publish_pc
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception as exc:  # aiortc raises ValueError, KeyError, AssertionError... on bad SDP
-            p.send(_error("bad_sdp", f"cannot apply offer: {exc!r}"))
+        except Exception:  # aiortc raises ValueError, KeyError, AssertionError... on bad SDP
+            log.info("publish offer from %s could not be applied", p.user, exc_info=True)
+            p.send(_error("bad_sdp", "cannot apply the offer"))
             if pc.signalingState != "stable":
                 await self._reset_publish(p)
             return
@@ -518,7 +535,7 @@ class Sfu:
             demux.by_ssrc[ssrc] = track
         if track.rtx_ssrc is not None:
             demux.by_rtx_ssrc[track.rtx_ssrc] = track
-        self.emit("publish.started", p, {"kind": source})
+        self.emit(EventType.publish_started, p, {"kind": source})
         self.announce(room, p, "updated")
         self.resync_room(room)
 
@@ -527,7 +544,7 @@ class Sfu:
         if change is None:
             return
         room.broadcast({"type": "speaking", "user": p.user, "speaking": change})
-        self.emit("speaking.started" if change else "speaking.stopped", p)
+        self.emit(EventType.speaking_started if change else EventType.speaking_stopped, p)
 
     # --- subscribe side ------------------------------------------------------------------------
 
@@ -650,8 +667,9 @@ class Sfu:
             return
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-        except Exception as exc:
-            p.send(_error("bad_sdp", f"cannot apply answer: {exc!r}"))
+        except Exception:
+            log.info("subscribe answer from %s could not be applied", p.user, exc_info=True)
+            p.send(_error("bad_sdp", "cannot apply the answer"))
             return  # still have-local-offer: the client may send a corrected answer
         self._wrap_transports(p, pc, publish=False)
         assert p.subscribe_demux is not None and p.subscribe_transport is not None
@@ -691,8 +709,9 @@ class Sfu:
             candidate.sdpMid = cand.get("sdpMid")
             candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
             await pc.addIceCandidate(candidate)
-        except Exception as exc:
-            p.send(_error("bad_candidate", repr(exc)))
+        except Exception:
+            log.info("ICE candidate from %s could not be added", p.user, exc_info=True)
+            p.send(_error("bad_candidate", "cannot add the ICE candidate"))
 
     # --- class control -------------------------------------------------------------------------
 
@@ -704,10 +723,10 @@ class Sfu:
         if on:
             if p.hand_raised:
                 p.hand_raised = False
-                self.emit("hand.lowered", p)
-            self.emit("stage.on", p)
+                self.emit(EventType.hand_lowered, p)
+            self.emit(EventType.stage_on, p)
         else:
-            self.emit("stage.off", p)
+            self.emit(EventType.stage_off, p)
             if not p.is_teacher:
                 await self._reset_publish(p)
         room.broadcast({"type": "stage", "user": p.user, "on": on})
@@ -751,7 +770,7 @@ class Sfu:
             log.exception("recording of %s could not be finished", recording.room)
             return
         if data is not None:
-            self.webhooks.emit("recording.finished", recording.room, recording.started_by, data)
+            self.webhooks.emit(EventType.recording_finished, recording.room, recording.started_by, data)
 
     def end_class(self, room: Room, grace_s: float = 2.0) -> None:
         """The teacher ends the class: the recording is closed, everyone is told, and after a short grace (for the
@@ -866,8 +885,25 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Counters, CPU and memory as JSON."""
-    return web.json_response(request.app[SFU_KEY].metrics())
+    """Counters, CPU and memory as JSON, for the metrics token's bearer (or, without one, loopback only)."""
+    sfu = request.app[SFU_KEY]
+    token = sfu.config.metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json_response(
+                {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
+            )
+    elif not _is_loopback(request.remote):
+        return web.json_response({"error": "forbidden"}, status=403)
+    return web.json_response(sfu.metrics())
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -891,6 +927,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         claims = verify_join_token(
             sfu.config.secret, msg.get("token", ""), room=request.query.get("room") or None
         )
+        # Single use: a token copied out of a page (or a log) cannot join a second time.
+        if not sfu.used_tokens.admit(claims.token_id, claims.usable_until):
+            raise TokenError("already_used")
     except (TokenError, TimeoutError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "timeout"
         await ws.send_json(_error("token_invalid", reason))
@@ -923,7 +962,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     p.start_writer()
     ice_servers = []
     if sfu.config.turn_urls:
-        creds = turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
+        creds = ice.turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
         ice_servers.append(
             {"urls": sfu.config.turn_urls, "username": creds["username"], "credential": creds["credential"]}
         )
@@ -942,7 +981,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     )
     p.send({"type": "participants", "participants": room.roster()})
     room.broadcast({"type": "participant", "event": "joined", "participant": p.describe()}, exclude=p)
-    sfu.emit("participant.joined", p, {"name": claims.name, "role": claims.role})
+    sfu.emit(EventType.participant_joined, p, {"name": claims.name, "role": claims.role})
     sfu.spawn(sfu.sync_subscriptions(room, p))
 
     reason = "timeout"
@@ -970,9 +1009,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 continue
             try:
                 await handler(sfu, room, p, msg)
-            except Exception as exc:  # one bad message must never take the room down
+            except Exception:  # one bad message must never take the room down
+                # The details go to the log only: exception text can carry paths, SDP and internals.
                 log.exception("handling %s from %s failed", msg["type"], p.user)
-                p.send(_error("internal", repr(exc)))
+                p.send(_error("internal", "the server could not handle this message"))
             if p.left:
                 return ws
         else:
@@ -1012,11 +1052,14 @@ async def _unpublish(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) 
 
 
 async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    if not p.hand_limit.take():
+        p.send(_error("rate_limited", "too many hand raises; wait a moment"))
+        return
     raised = msg["type"] == "raise_hand"
     if p.hand_raised == raised:
         return
     p.hand_raised = raised
-    sfu.emit("hand.raised" if raised else "hand.lowered", p)
+    sfu.emit(EventType.hand_raised if raised else EventType.hand_lowered, p)
     sfu.announce(room, p, "updated")
 
 
@@ -1025,10 +1068,13 @@ async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> No
     if not isinstance(text, str) or not text.strip():
         p.send(_error("bad_message", "chat needs text"))
         return
+    if not p.chat_limit.take():
+        p.send(_error("rate_limited", "too many chat messages; wait a moment"))
+        return
     text = text[:MAX_CHAT_CHARS]
     at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     room.broadcast({"type": "chat", "from": p.user, "name": p.claims.name, "text": text, "at": at})
-    sfu.emit("chat.message", p, {"text": text})
+    sfu.emit(EventType.chat_message, p, {"text": text})
 
 
 async def _unmute(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:

@@ -1,84 +1,22 @@
-"""Signed webhooks from the SFU to the app: signing, verification and an ordered, retrying sender.
+"""The SFU's webhook sender: ordered per room, retrying until the app acknowledges.
 
-The app imports ``verify_webhook`` from here, so the top level depends on the standard library only;
-aiohttp is imported when a sender starts.
+The event types, the body and the signature are the contract with the app (``contracts.webhooks``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import time
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import aiohttp
+import aiohttp
+
+from contracts.webhooks import EventType, make_event, signed_headers
 
 log = logging.getLogger(__name__)
-
-EVENT_TYPES = frozenset(
-    {
-        "participant.joined",
-        "participant.left",
-        "stage.on",
-        "stage.off",
-        "publish.started",
-        "publish.stopped",
-        "hand.raised",
-        "hand.lowered",
-        "chat.message",
-        "speaking.started",
-        "speaking.stopped",
-        "recording.finished",
-    }
-)
-
-
-def sign_webhook(secret: str, body: bytes, timestamp: int | str) -> str:
-    """The ``X-Ieum-Signature`` value: ``sha256=`` + hex HMAC-SHA256 over ``"{timestamp}.{body}"``."""
-    message = str(int(timestamp)).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def verify_webhook(
-    secret: str,
-    body: bytes,
-    signature: str,
-    timestamp: int | str,
-    *,
-    now: float | None = None,
-    tolerance_s: int = 300,
-) -> bool:
-    """Check a webhook's signature (constant time) and refuse timestamps outside the tolerance."""
-    try:
-        ts = int(timestamp)
-    except (TypeError, ValueError):
-        return False
-    t = time.time() if now is None else now
-    if abs(t - ts) > tolerance_s:
-        return False
-    expected = sign_webhook(secret, body, ts)
-    return hmac.compare_digest(expected.encode(), str(signature).encode())
-
-
-def make_event(event_type: str, room: str, user: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A webhook body with a fresh event id and an ISO-8601 UTC time."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    return {
-        "id": str(uuid.uuid4()),
-        "type": event_type,
-        "room": room,
-        "user": user,
-        "at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
-        "data": data or {},
-    }
 
 
 class WebhookSender:
@@ -109,7 +47,9 @@ class WebhookSender:
         """Events queued or in flight."""
         return sum(q.qsize() + q._unfinished_tasks for q in self._queues.values())  # type: ignore[attr-defined]
 
-    def emit(self, event_type: str, room: str, user: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def emit(
+        self, event_type: EventType, room: str, user: str, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue one event (no-op without a URL) and return it."""
         event = make_event(event_type, room, user, data)
         if not self.url:
@@ -140,8 +80,6 @@ class WebhookSender:
                 queue.task_done()
 
     async def _deliver(self, event: dict[str, Any]) -> None:
-        import aiohttp
-
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         backoff = self.first_backoff_s
         while True:
@@ -149,13 +87,7 @@ class WebhookSender:
                 self._session = aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=self.request_timeout_s)
                 )
-            ts = int(time.time())
-            headers = {
-                "Content-Type": "application/json",
-                "X-Ieum-Event-Id": event["id"],
-                "X-Ieum-Timestamp": str(ts),
-                "X-Ieum-Signature": sign_webhook(self.secret, body, ts),
-            }
+            headers = signed_headers(self.secret, event["id"], body, int(time.time()))
             try:
                 assert self.url is not None
                 async with self._session.post(self.url, data=body, headers=headers) as resp:

@@ -21,6 +21,7 @@ from app.exports import export_response, wants_export
 from app.extensions import db
 from app.i18n import translate
 from app.transactions import discard
+from contracts.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
 from courses import live
 from courses.errors import N_
 from courses.exports import Report
@@ -36,8 +37,9 @@ def room(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     session, course = live.get_live_session(db.session, user, live_id)
     role = live.live_role(db.session, user, course)
-    return render_template("live/room.html", live=session, course=course, role=role,
-                           sfu_url=current_app.config["SFU_PUBLIC_URL"])
+    return render_template(
+        "live/room.html", live=session, course=course, role=role, sfu_url=current_app.config["SFU_PUBLIC_URL"]
+    )
 
 
 @bp.route("/<int:live_id>/token", methods=["POST"])
@@ -59,8 +61,21 @@ def end(live_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("live.attendance", live_id=live_id))
 
 
-ATTENDANCE_COLUMNS = [N_("학급"), N_("번호"), N_("이름"), N_("입장"), N_("퇴장"), N_("참석(분)"), N_("참석률(%%)"),
-                      N_("무대(분)"), N_("발언(분)"), N_("카메라(분)"), N_("채팅"), N_("손들기"), N_("이수")]
+ATTENDANCE_COLUMNS = [
+    N_("학급"),
+    N_("번호"),
+    N_("이름"),
+    N_("입장"),
+    N_("퇴장"),
+    N_("참석(분)"),
+    N_("참석률(%%)"),
+    N_("무대(분)"),
+    N_("발언(분)"),
+    N_("카메라(분)"),
+    N_("채팅"),
+    N_("손들기"),
+    N_("이수"),
+]
 
 
 @bp.route("/<int:live_id>/attendance")
@@ -72,14 +87,24 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     table = Report(
         title=N_("출석 현황"),
         columns=ATTENDANCE_COLUMNS,
-        rows=[[r.class_label, r.number or "", r.user.name,
-               _fmt(r.attendance.first_join_at) if r.attendance else "", _fmt(r.attendance.last_leave_at) if r.attendance else "",
-               round((r.attendance.present_seconds if r.attendance else 0) / 60, 1), r.present_pct,
-               round((r.attendance.stage_seconds if r.attendance else 0) / 60, 1),
-               round((r.attendance.talk_seconds if r.attendance else 0) / 60, 1),
-               round((r.attendance.camera_seconds if r.attendance else 0) / 60, 1),
-               r.attendance.messages if r.attendance else 0, r.attendance.hands_raised if r.attendance else 0,
-               _("이수") if r.completed else _("미이수")] for r in rows],
+        rows=[
+            [
+                r.class_label,
+                r.number or "",
+                r.user.name,
+                _fmt(r.attendance.first_join_at) if r.attendance else "",
+                _fmt(r.attendance.last_leave_at) if r.attendance else "",
+                round((r.attendance.present_seconds if r.attendance else 0) / 60, 1),
+                r.present_pct,
+                round((r.attendance.stage_seconds if r.attendance else 0) / 60, 1),
+                round((r.attendance.talk_seconds if r.attendance else 0) / 60, 1),
+                round((r.attendance.camera_seconds if r.attendance else 0) / 60, 1),
+                r.attendance.messages if r.attendance else 0,
+                r.attendance.hands_raised if r.attendance else 0,
+                _("이수") if r.completed else _("미이수"),
+            ]
+            for r in rows
+        ],
     )
     headers = [translate(c) for c in table.columns]
     fmt = request.args.get("format")
@@ -103,17 +128,19 @@ def _fmt(value):  # type: ignore[no-untyped-def]
 
 @webhook_bp.route("/api/v1/sfu/webhook", methods=["POST"])
 def sfu_webhook():  # type: ignore[no-untyped-def]
-    from webrtc.webhooks import verify_webhook
-
     body = request.get_data(cache=False)
-    ok = verify_webhook(current_app.config["SFU_SECRET"], body, request.headers.get("X-Ieum-Signature", ""),
-                        request.headers.get("X-Ieum-Timestamp", ""))
+    ok = verify_webhook(
+        current_app.config["SFU_SECRET"],
+        body,
+        request.headers.get(SIGNATURE_HEADER, ""),
+        request.headers.get(TIMESTAMP_HEADER, ""),
+    )
     if not ok:
-        return jsonify({"error": {"code": "BadSignature", "message": "invalid or stale webhook signature"}}), 401
+        return jsonify(
+            {"error": {"code": "BadSignature", "message": "invalid or stale webhook signature"}}
+        ), 401
     try:
-        import json
-
-        payload = json.loads(body)
+        payload = current_app.json.loads(body)  # app.input's strict JSON (depth, NaN, 64-bit ints, NUL)
         outcome = live.apply_sfu_event(db.session, payload)
     except (ValueError, live.BadEvent) as err:
         discard()

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contracts.rooms import room_name
 from courses.db import Base, utcnow
 from courses.models.course import Course, Lesson
 from courses.models.people import User
@@ -30,8 +31,9 @@ class LiveSession(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     opens_minutes_before: Mapped[int] = mapped_column(default=10)
-    status: Mapped[LiveStatus] = mapped_column(Enum(LiveStatus, native_enum=False, length=20),
-                                               default=LiveStatus.scheduled)
+    status: Mapped[LiveStatus] = mapped_column(
+        Enum(LiveStatus, native_enum=False, length=20), default=LiveStatus.scheduled
+    )
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
 
@@ -40,7 +42,8 @@ class LiveSession(Base):
 
     @property
     def room(self) -> str:
-        return f"live-{self.id}"
+        """The SFU room of this class."""
+        return room_name(self.id)
 
 
 class SfuEvent(Base):
@@ -89,7 +92,9 @@ class ChatMessage(Base):
     __tablename__ = "chat_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    live_session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_session.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
@@ -103,7 +108,9 @@ class Recording(Base):
     __tablename__ = "recording"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    live_session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_session.id", ondelete="CASCADE"), index=True
+    )
     object_key: Mapped[str] = mapped_column(String(300), unique=True)
     content_type: Mapped[str] = mapped_column(String(60))
     duration_s: Mapped[float]

@@ -8,7 +8,6 @@ Create Date: 2026-12-01 22:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = 'a1c3e5f7b9d2'
 down_revision = '5b7e2c1a9f30'

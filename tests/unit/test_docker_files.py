@@ -23,7 +23,7 @@ def test_compose_has_every_production_piece():
 def test_every_lms_setting_in_compose_is_one_the_app_or_sfu_reads():
     known = {f"LMS_{k}" for k in dir(Config) if k.isupper()} | {"LMS_ENV"}
     sfu_src = "".join(p.read_text() for p in (ROOT / "webrtc").glob("*.py"))
-    storage_src = (ROOT / "media" / "storage.py").read_text()
+    storage_src = "".join(p.read_text() for p in sorted((ROOT / "media" / "storage").glob("*.py")))
     for name, svc in COMPOSE["services"].items():
         env = svc.get("environment") or {}
         for key in env:

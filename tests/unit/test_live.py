@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from contracts.rooms import recording_key
+from contracts.tokens import TokenError, verify_join_token
 from courses import live
 from courses.db import utcnow
 from courses.errors import Forbidden, NotFound
 from courses.models import Attendance, ChatMessage, LiveStatus, Recording, SfuEvent
 from tests.live_support import event, live_course
-from webrtc.tokens import TokenError, verify_join_token
 
 SECRET = "unit-test-sfu-secret-0123456789abcdef"
 
@@ -24,17 +25,26 @@ def test_live_lesson_gets_a_session_when_scheduled(session, world):
     assert ls.room == f"live-{ls.id}"
 
 
-@pytest.mark.parametrize(("who", "role", "publish"), [
-    ("student", "student", ()), ("teacher", "teacher", ("audio", "video", "screen")),
-    ("instructor", "teacher", ("audio", "video", "screen")), ("school_admin", "admin", ("audio", "video", "screen")),
-    ("office_admin", "admin", ("audio", "video", "screen")),
-])
+@pytest.mark.parametrize(
+    ("who", "role", "publish"),
+    [
+        ("student", "student", ()),
+        ("teacher", "teacher", ("audio", "video", "screen")),
+        ("instructor", "teacher", ("audio", "video", "screen")),
+        ("school_admin", "admin", ("audio", "video", "screen")),
+        ("office_admin", "admin", ("audio", "video", "screen")),
+    ],
+)
 def test_join_tokens_name_room_user_role_and_publish_rights(session, world, who, role, publish):
     course, ls = live_course(session, world)
     grant = live.grant_join(session, world[who], ls, course, secret=SECRET)
     claims = verify_join_token(SECRET, grant.token, room=ls.room)
-    assert (claims.user_id, claims.role, claims.publish, claims.name) == (str(world[who].id), role, publish,
-                                                                          world[who].name)
+    assert (claims.user_id, claims.role, claims.publish, claims.name) == (
+        str(world[who].id),
+        role,
+        publish,
+        world[who].name,
+    )
     assert claims.expires_at - claims.issued_at <= 300
     with pytest.raises(TokenError):
         verify_join_token(SECRET, grant.token, room="live-999999")
@@ -42,10 +52,16 @@ def test_join_tokens_name_room_user_role_and_publish_rights(session, world, who,
         verify_join_token(SECRET, grant.token, now=claims.expires_at + 120)  # past the clock-skew leeway
 
 
-@pytest.mark.parametrize(("policy", "who", "mode"), [
-    ("none", "teacher", ""), ("teacher_only", "teacher", "teacher"), ("full", "teacher", "stage"),
-    ("full", "school_admin", "stage"), ("full", "student", ""),
-])
+@pytest.mark.parametrize(
+    ("policy", "who", "mode"),
+    [
+        ("none", "teacher", ""),
+        ("teacher_only", "teacher", "teacher"),
+        ("full", "teacher", "stage"),
+        ("full", "school_admin", "stage"),
+        ("full", "student", ""),
+    ],
+)
 def test_join_token_carries_the_recording_policy(session, world, policy, who, mode):
     from courses.models import RecordingPolicy
 
@@ -61,10 +77,16 @@ def test_teacher_join_marks_the_session_live(session, world):
     assert ls.status == LiveStatus.live and ls.started_at is not None
 
 
-@pytest.mark.parametrize(("who", "error"), [
-    ("parent", Forbidden), ("student2", NotFound), ("foreign_student", NotFound), ("teacher_b", NotFound),
-    ("teacher2", NotFound),
-])
+@pytest.mark.parametrize(
+    ("who", "error"),
+    [
+        ("parent", Forbidden),
+        ("student2", NotFound),
+        ("foreign_student", NotFound),
+        ("teacher_b", NotFound),
+        ("teacher2", NotFound),
+    ],
+)
 def test_others_may_not_join(session, world, who, error):
     course, ls = live_course(session, world)
     with pytest.raises(error):
@@ -77,7 +99,9 @@ def test_room_opens_minutes_before_for_students(session, world):
     with pytest.raises(live.NotOpen, match="10분 전부터"):
         live.grant_join(session, world["student"], ls, course, secret=SECRET)
     live.grant_join(session, world["teacher"], ls, course, secret=SECRET)  # the teacher may set up early
-    live.grant_join(session, world["student"], ls, course, secret=SECRET, now=ls.starts_at - timedelta(minutes=9))
+    live.grant_join(
+        session, world["student"], ls, course, secret=SECRET, now=ls.starts_at - timedelta(minutes=9)
+    )
 
 
 def test_ended_session_cannot_be_joined(session, world):
@@ -90,14 +114,18 @@ def test_ended_session_cannot_be_joined(session, world):
 
 
 def _att(session, ls, user):
-    return session.scalar(select(Attendance).where(Attendance.live_session_id == ls.id, Attendance.user_id == user.id))
+    return session.scalar(
+        select(Attendance).where(Attendance.live_session_id == ls.id, Attendance.user_id == user.id)
+    )
 
 
 def test_events_become_attendance(session, world):
     course, ls = live_course(session, world, starts_in=timedelta(minutes=-40), minutes=40)
     s, t0 = world["student"], ls.starts_at
     for ev in [
-        event(ls, "participant.joined", s, t0 - timedelta(minutes=3), name=s.name, role="student"),  # lobby: clipped
+        event(
+            ls, "participant.joined", s, t0 - timedelta(minutes=3), name=s.name, role="student"
+        ),  # lobby: clipped
         event(ls, "hand.raised", s, t0 + timedelta(minutes=5)),
         event(ls, "stage.on", s, t0 + timedelta(minutes=6)),
         event(ls, "publish.started", s, t0 + timedelta(minutes=6), kind="video"),
@@ -129,8 +157,12 @@ def test_events_become_attendance(session, world):
 def test_duplicates_and_out_of_order_delivery_change_nothing(session, world):
     course, ls = live_course(session, world, starts_in=timedelta(minutes=-30), minutes=30)
     s, t0 = world["student"], ls.starts_at
-    evs = [event(ls, "participant.joined", s, t0 + timedelta(minutes=m)) if i % 2 == 0
-           else event(ls, "participant.left", s, t0 + timedelta(minutes=m)) for i, m in enumerate([0, 10, 12, 25])]
+    evs = [
+        event(ls, "participant.joined", s, t0 + timedelta(minutes=m))
+        if i % 2 == 0
+        else event(ls, "participant.left", s, t0 + timedelta(minutes=m))
+        for i, m in enumerate([0, 10, 12, 25])
+    ]
     shuffled = evs[:]
     random.Random(7).shuffle(shuffled)
     for ev in shuffled + shuffled[:2]:  # every order, and retries of the same ids
@@ -143,8 +175,12 @@ def test_overlapping_reconnect_counts_once(session, world):
     course, ls = live_course(session, world, starts_in=timedelta(minutes=-30), minutes=30)
     s, t0 = world["student"], ls.starts_at
     # An ICE restart in a second connection joins before the first one's leave arrives.
-    for m, kind in [(0, "participant.joined"), (10, "participant.joined"), (11, "participant.left"),
-                    (20, "participant.left")]:
+    for m, kind in [
+        (0, "participant.joined"),
+        (10, "participant.joined"),
+        (11, "participant.left"),
+        (20, "participant.left"),
+    ]:
         live.apply_sfu_event(session, event(ls, kind, s, t0 + timedelta(minutes=m)))
     assert _att(session, ls, s).present_seconds == 20 * 60
 
@@ -160,24 +196,28 @@ def test_open_presence_is_closed_when_the_class_ends(session, world):
 def test_recording_finished_is_listed(session, world):
     course, ls = live_course(session, world, recording="teacher_only")
     assert live.recording_enabled(course)
-    live.apply_sfu_event(session, event(ls, "recording.finished", None, utcnow(), object_key="recordings/live-1.webm",
+    key = recording_key(ls.room, utcnow(), "0123abcd", "video/webm")
+    live.apply_sfu_event(session, event(ls, "recording.finished", None, utcnow(), object_key=key,
                                         content_type="video/webm", duration_s=61.5, size=123456))
     [rec] = live.recordings(session, world["teacher"], ls, course)
-    assert (rec.object_key, rec.duration_s, rec.size) == ("recordings/live-1.webm", 61.5, 123456)
+    assert (rec.object_key, rec.duration_s, rec.size) == (key, 61.5, 123456)
     assert session.scalar(select(func.count()).select_from(Recording)) == 1
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda e: e.update(id="short"),
-    lambda e: e.update(type="participant.exploded"),
-    lambda e: e.update(room="room-1"),
-    lambda e: e.update(at="yesterday"),
-    lambda e: e.update(at="2026-11-22T10:00:00"),  # no offset
-    lambda e: e.update(user="999999"),
-    lambda e: e.update(user=""),
-    lambda e: e.update(data=[1, 2]),
-    lambda e: e.update(room="live-999999"),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e.update(id="short"),
+        lambda e: e.update(type="participant.exploded"),
+        lambda e: e.update(room="room-1"),
+        lambda e: e.update(at="yesterday"),
+        lambda e: e.update(at="2026-11-22T10:00:00"),  # no offset
+        lambda e: e.update(user="999999"),
+        lambda e: e.update(user=""),
+        lambda e: e.update(data=[1, 2]),
+        lambda e: e.update(room="live-999999"),
+    ],
+)
 def test_bad_events_are_refused_and_store_nothing(session, world, mutate):
     course, ls = live_course(session, world)
     ev = event(ls, "participant.joined", world["student"], utcnow())

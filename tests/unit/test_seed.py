@@ -23,7 +23,10 @@ def test_demo_has_a_running_live_class_open_now_and_a_request_to_approve(session
     assert seed_demo(session) is False  # once
     running = session.scalars(select(Course).where(Course.title == DEMO_LIVE_TITLE)).one()
     assert running.status == CourseStatus.running
-    assert session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.course_id == running.id)) == 30
+    assert (
+        session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.course_id == running.id))
+        == 30
+    )
     pending = session.scalars(select(Course).where(Course.status == CourseStatus.submitted)).all()
     assert [c.title for c in pending] == ["우리 마을 환경 지킴이"]
 
@@ -32,7 +35,7 @@ def test_demo_has_a_running_live_class_open_now_and_a_request_to_approve(session
     now = utcnow()
     assert ls.starts_at.replace(tzinfo=now.tzinfo) <= now < ls.ends_at.replace(tzinfo=now.tzinfo)
     # The demo teacher and a demo student may both join right now; the teacher's token records (policy "full").
-    from webrtc.tokens import verify_join_token
+    from contracts.tokens import verify_join_token
 
     teacher_grant = live.grant_join(session, _user(session, "teacher1"), ls, running, secret=SECRET)
     assert verify_join_token(SECRET, teacher_grant.token).record == "stage"

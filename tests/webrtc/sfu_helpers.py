@@ -17,9 +17,9 @@ from aiohttp import web
 from aiortc import AudioStreamTrack, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
+from contracts.tokens import issue_join_token
+from contracts.webhooks import verify_webhook
 from webrtc.server import SFU_KEY, Sfu, SfuConfig, create_app
-from webrtc.tokens import issue_join_token
-from webrtc.webhooks import verify_webhook
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 
@@ -89,7 +89,9 @@ async def start_sfu(config: SfuConfig) -> tuple[RunningSfu, web.AppRunner]:
     """An SFU app serving on a free loopback port; clean it up with ``runner.cleanup()``."""
     app = create_app(config)
     runner, port = await serve(app)
-    return RunningSfu(url=f"ws://127.0.0.1:{port}/ws", http=f"http://127.0.0.1:{port}", sfu=app[SFU_KEY]), runner
+    return RunningSfu(
+        url=f"ws://127.0.0.1:{port}/ws", http=f"http://127.0.0.1:{port}", sfu=app[SFU_KEY]
+    ), runner
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sfu_helpers import (
     start_sfu,
 )
 
+from contracts.rooms import is_recording_key_for
 from media.storage import LocalStorage
 from webrtc.client import SfuClient, SfuError
 from webrtc.server import SfuConfig
@@ -87,6 +88,7 @@ async def test_recording_lands_in_storage_and_the_app_is_told(
     key = data["object_key"]
     assert key.startswith("recordings/live-42/") and key.endswith(".webm")
     assert data["content_type"] == "video/webm"
+    assert is_recording_key_for(key, "live-42", data["content_type"])  # the app will accept it
     assert storage.exists(key) and storage.size(key) == data["size"] > 0
 
     # What a teacher plays back: the stored object itself, read by ffprobe.
@@ -156,7 +158,9 @@ async def test_the_end_disconnects_everyone_and_nobody_joins_again(
         assert info.value.code == "class_ended"
         # A client that ignores class_ended is disconnected after the grace; then the room is gone...
         for user in ("t1", "stays"):
-            left = await webhook_sink.wait_for(lambda e, u=user: e["type"] == "participant.left" and e["user"] == u)
+            left = await webhook_sink.wait_for(
+                lambda e, u=user: e["type"] == "participant.left" and e["user"] == u
+            )
             assert left["data"] == {"reason": "ended"}
         assert "live-42" not in recording_sfu.sfu.rooms
         # ...and a token fetched before the end still cannot reopen it.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCRtpReceiver
 
+from contracts.tokens import JoinClaims
 from webrtc.forward import Codec
 from webrtc.ice import announce
 from webrtc.room import Participant, Room, SpeakingDetector
 from webrtc.server import _match_capability, _sending_media
-from webrtc.tokens import JoinClaims
 
 OFFER = "\r\n".join(
     [
@@ -49,7 +49,9 @@ def test_codec_matching_for_subscribers() -> None:
     assert caps is not None
     vp8 = _match_capability(caps.codecs, Codec("video/VP8", 90000, None, (), 96))
     assert vp8 is not None and vp8.mimeType == "video/VP8"
-    h264 = Codec("video/H264", 90000, None, (("packetization-mode", "1"), ("profile-level-id", "42e01f")), 102)
+    h264 = Codec(
+        "video/H264", 90000, None, (("packetization-mode", "1"), ("profile-level-id", "42e01f")), 102
+    )
     chosen = _match_capability(caps.codecs, h264)
     assert chosen is not None and chosen.parameters["profile-level-id"] == "42e01f"
     assert _match_capability(caps.codecs, Codec("video/AV1", 90000, None, (), 45)) is None

@@ -12,9 +12,10 @@ import pytest
 from aiohttp import web
 from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
 
+from contracts.tokens import issue_join_token
+from contracts.webhooks import verify_webhook
 from webrtc.client import SfuClient, SfuError
-from webrtc.tokens import issue_join_token
-from webrtc.webhooks import WebhookSender, verify_webhook
+from webrtc.webhooks import WebhookSender
 
 
 def _tampered(token: str) -> str:
@@ -32,11 +33,24 @@ def _tampered(token: str) -> str:
         (_tampered(make_token("u1")), "", "forged"),
         (make_token("u1", now=time.time() - 1000), "", "expired"),
         (make_token("u1", room="live-7"), "?room=live-42", "other_room"),
-        (issue_join_token("another-secret-another-secret-xx", room="live-42", user_id="u", name="n", role="teacher", publish=[]), "", "forged"),
+        (
+            issue_join_token(
+                "another-secret-another-secret-xx",
+                room="live-42",
+                user_id="u",
+                name="n",
+                role="teacher",
+                publish=[],
+            ),
+            "",
+            "forged",
+        ),
         ("garbage", "", "malformed"),
     ],
 )
-async def test_bad_tokens_are_refused_before_media(sfu: RunningSfu, token: str, query: str, reason: str) -> None:
+async def test_bad_tokens_are_refused_before_media(
+    sfu: RunningSfu, token: str, query: str, reason: str
+) -> None:
     client = SfuClient(sfu.url + query, token)
     with pytest.raises(SfuError) as info:
         await client.connect()
@@ -53,7 +67,9 @@ async def test_first_message_must_be_join(sfu: RunningSfu) -> None:
         assert msg["code"] == "token_invalid"
 
 
-async def test_malformed_json_and_sdp_only_hurt_the_sender(sfu: RunningSfu, webhook_sink: WebhookSink) -> None:
+async def test_malformed_json_and_sdp_only_hurt_the_sender(
+    sfu: RunningSfu, webhook_sink: WebhookSink
+) -> None:
     teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
     student = SfuClient(sfu.url, make_token("s1"))
     try:
@@ -67,7 +83,13 @@ async def test_malformed_json_and_sdp_only_hurt_the_sender(sfu: RunningSfu, webh
         await teacher.wait_for(lambda m: m.get("code") == "bad_message")
         await teacher.send({"type": "offer", "pc": "publish", "sdp": "v=0\r\nthis is not sdp\r\n"})
         await teacher.wait_for(lambda m: m.get("code") == "bad_sdp")
-        await teacher.send({"type": "offer", "pc": "publish", "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n"})
+        await teacher.send(
+            {
+                "type": "offer",
+                "pc": "publish",
+                "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n",
+            }
+        )
         await teacher.wait_for(lambda m: m.get("code") == "bad_sdp" and "apply" in m["message"])
         await teacher.send({"type": "offer", "pc": "publish", "sdp": "hello"})
         await teacher.send({"type": "answer", "pc": "subscribe", "sdp": "v=0"})
@@ -105,7 +127,12 @@ async def test_webhooks_are_signed_and_ordered(sfu: RunningSfu, webhook_sink: We
     await webhook_sink.wait_for(lambda e: e["type"] == "participant.left" and e["user"] == "s1")
     await teacher.close()
     events = [e for e in webhook_sink.events if e["user"] == "s1"]
-    assert [e["type"] for e in events] == ["participant.joined", "hand.raised", "chat.message", "participant.left"]
+    assert [e["type"] for e in events] == [
+        "participant.joined",
+        "hand.raised",
+        "chat.message",
+        "participant.left",
+    ]
     assert events[0]["data"] == {"name": "이학생", "role": "student"}
     assert events[2]["data"] == {"text": "질문 있어요"}
     assert events[3]["data"] == {"reason": "bye"}
@@ -170,7 +197,9 @@ async def test_webhook_sender_retries_until_2xx() -> None:
 
     async def flaky(request: web.Request) -> web.Response:
         body = await request.read()
-        assert verify_webhook(SECRET, body, request.headers["X-Ieum-Signature"], request.headers["X-Ieum-Timestamp"])
+        assert verify_webhook(
+            SECRET, body, request.headers["X-Ieum-Signature"], request.headers["X-Ieum-Timestamp"]
+        )
         attempts.append(request.headers["X-Ieum-Event-Id"])
         return web.Response(status=503 if len(attempts) < 3 else 200)
 
@@ -195,7 +224,11 @@ async def test_join_reply_carries_turn_credentials() -> None:
     from webrtc.server import SfuConfig
 
     config = SfuConfig.from_env(
-        {"LMS_SFU_SECRET": SECRET, "LMS_TURN_URLS": "turn:turn.example.kr:3478, turns:turn.example.kr:5349", "LMS_TURN_SECRET": "turn-secret"}
+        {
+            "LMS_SFU_SECRET": SECRET,
+            "LMS_TURN_URLS": "turn:turn.example.kr:3478, turns:turn.example.kr:5349",
+            "LMS_TURN_SECRET": "turn-secret",
+        }
     )
     assert config.turn_urls == ["turn:turn.example.kr:3478", "turns:turn.example.kr:5349"]
     running, runner = await start_sfu(config)

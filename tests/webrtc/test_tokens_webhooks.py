@@ -10,8 +10,9 @@ import json
 import jwt
 import pytest
 
-from webrtc.tokens import JoinClaims, TokenError, issue_join_token, turn_credentials, verify_join_token
-from webrtc.webhooks import make_event, sign_webhook, verify_webhook
+from contracts.tokens import JoinClaims, TokenError, issue_join_token, verify_join_token
+from contracts.webhooks import make_event, sign_webhook, verify_webhook
+from webrtc.ice import turn_credentials
 
 SECRET = "s3cret-" * 10
 NOW = 1_800_000_000

@@ -1,28 +1,29 @@
-"""Join tokens (app → browser → SFU) and TURN REST credentials.
+"""Join tokens (app → browser → SFU): the claims, issuing them and verifying them.
 
-The app imports this module to issue tokens, so it depends on PyJWT and the standard library only.
+An HS256 JWT signed with the secret the app and the SFU share. The wire format: ``iss`` ieum-app, ``aud``
+ieum-sfu, ``room``, ``sub`` (user id), ``name``, ``role``, ``publish`` (list of kinds), ``iat``, ``exp``
+(at most 5 minutes later), ``jti`` (random, single use: the SFU refuses a second join with it) and, on
+teachers' tokens, ``record`` (left out when the class is not recorded).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from .roles import RUNS_CLASS, PublishKind, RecordMode, Role
+
 ISSUER = "ieum-app"
 AUDIENCE = "ieum-sfu"
 MAX_TTL_S = 300
-ROLES = ("teacher", "student", "admin")
-PUBLISH_KINDS = ("audio", "video", "screen")
-RECORD_MODES = ("", "teacher", "stage")
 # Clocks of the app and the SFU hosts drift a little; a few seconds of slack avoids flaky refusals.
 LEEWAY_S = 10
+MAX_TOKEN_ID_CHARS = 128
 
 
 class TokenError(Exception):
@@ -40,19 +41,33 @@ class JoinClaims:
     room: str
     user_id: str
     name: str
-    role: str
-    publish: tuple[str, ...]
+    role: Role
+    publish: tuple[PublishKind, ...]
     issued_at: int
     expires_at: int
     token_id: str
-    # The course's recording policy, on teachers' tokens: "" (none), "teacher" (the teacher's media only) or
-    # "stage" (the teacher and every student brought on stage). A teacher starting the class starts it.
-    record: str = ""
+    # The course's recording policy, on teachers' tokens; a teacher starting the class starts the recording.
+    record: RecordMode = RecordMode.none
 
     @property
     def is_teacher(self) -> bool:
         """Teachers and admins run the class."""
-        return self.role in ("teacher", "admin")
+        return self.role in RUNS_CLASS
+
+    @property
+    def usable_until(self) -> float:
+        """The last moment (epoch seconds) a verifier accepts this token, clock-skew leeway included."""
+        return float(self.expires_at + LEEWAY_S)
+
+
+_ROLE_VALUES = frozenset(r.value for r in Role)
+_PUBLISH_VALUES = frozenset(k.value for k in PublishKind)
+_RECORD_VALUES = frozenset(m.value for m in RecordMode)
+
+
+def _one_of(value: object, values: frozenset[str]) -> bool:
+    # Claims are untrusted JSON: a list or an object must be refused, not raise TypeError when hashed.
+    return isinstance(value, str) and value in values
 
 
 def issue_join_token(
@@ -61,20 +76,25 @@ def issue_join_token(
     room: str,
     user_id: str,
     name: str,
-    role: str,
-    publish: list[str] | tuple[str, ...],
+    role: Role | str,
+    publish: Iterable[PublishKind | str],
     ttl_s: int = MAX_TTL_S,
     now: float | None = None,
-    record: str = "",
+    record: RecordMode | str = RecordMode.none,
 ) -> str:
-    """Sign a join token for one user and one room."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+    """Sign a join token for one user and one room, with a fresh random ``jti``."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValueError(f"unknown role {role!r}") from None
     if not 0 < ttl_s <= MAX_TTL_S:
         raise ValueError(f"ttl_s must be in (0, {MAX_TTL_S}]")
-    bad = [k for k in publish if k not in PUBLISH_KINDS]
+    publish = list(publish)
+    bad = [k for k in publish if not _one_of(k, _PUBLISH_VALUES)]
     if bad:
         raise ValueError(f"unknown publish kinds {bad!r}")
+    if not _one_of(record, _RECORD_VALUES):
+        raise ValueError(f"record must be one of {sorted(_RECORD_VALUES)!r}")
     iat = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -82,23 +102,24 @@ def issue_join_token(
         "room": room,
         "sub": user_id,
         "name": name,
-        "role": role,
-        "publish": list(publish),
+        "role": str(role),
+        "publish": [str(k) for k in publish],
         "iat": iat,
         "exp": iat + ttl_s,
         "jti": uuid.uuid4().hex,
     }
-    if record not in RECORD_MODES:
-        raise ValueError(f"record must be one of {RECORD_MODES!r}")
     if record:
-        claims["record"] = record
+        claims["record"] = str(record)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def verify_join_token(
-    secret: str, token: str, *, room: str | None = None, now: float | None = None
+    secret: str, token: object, *, room: str | None = None, now: float | None = None
 ) -> JoinClaims:
-    """Verify signature, audience, issuer, lifetime and (optionally) room; raise TokenError if refused."""
+    """Verify signature, audience, issuer, lifetime and (optionally) room; raise TokenError if refused.
+
+    Single use is the verifier's to enforce (it alone knows which ``token_id`` values it has seen).
+    """
     if not isinstance(token, str) or not token:
         raise TokenError("malformed")
     try:
@@ -136,46 +157,35 @@ def verify_join_token(
     if t < iat - LEEWAY_S:
         raise TokenError("not_yet_valid")
 
-    claim_room, sub, name, role = (
-        claims.get("room"),
-        claims.get("sub"),
-        claims.get("name"),
-        claims.get("role"),
-    )
+    claim_room, sub, name, role, jti = (claims.get(k) for k in ("room", "sub", "name", "role", "jti"))
     publish = claims.get("publish", [])
     if not isinstance(claim_room, str) or not claim_room or not isinstance(sub, str) or not sub:
         raise TokenError("malformed")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_TOKEN_ID_CHARS:
+        raise TokenError("malformed")
     if room is not None and claim_room != room:
         raise TokenError("other_room")
-    if role not in ROLES or not isinstance(name, str):
+    if not _one_of(role, _ROLE_VALUES) or not isinstance(name, str):
         raise TokenError("malformed")
-    if not isinstance(publish, list) or any(k not in PUBLISH_KINDS for k in publish):
+    if not isinstance(publish, list) or not all(_one_of(k, _PUBLISH_VALUES) for k in publish):
         raise TokenError("malformed")
     record = claims.get("record", "")
-    if record not in RECORD_MODES:
+    if not _one_of(record, _RECORD_VALUES):
         raise TokenError("malformed")
-    if role == "student":
+    the_role = Role(str(role))
+    kinds = tuple(PublishKind(k) for k in dict.fromkeys(publish))
+    mode = RecordMode(record)
+    if the_role is Role.student:
         # A student's right to publish comes from being put on stage, never from the token.
-        publish = []
-        record = ""
+        kinds, mode = (), RecordMode.none
     return JoinClaims(
         room=claim_room,
         user_id=sub,
         name=name,
-        role=role,
-        publish=tuple(dict.fromkeys(publish)),
+        role=the_role,
+        publish=kinds,
         issued_at=iat,
         expires_at=exp,
-        token_id=str(claims["jti"]),
-        record=record,
+        token_id=jti,
+        record=mode,
     )
-
-
-def turn_credentials(
-    secret: str, user_id: str, ttl_s: int = 3600, now: float | None = None
-) -> dict[str, Any]:
-    """Time-limited TURN credentials for coturn's ``use-auth-secret`` (TURN REST API draft)."""
-    expiry = int(time.time() if now is None else now) + ttl_s
-    username = f"{expiry}:{user_id}"
-    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return {"username": username, "credential": base64.b64encode(digest).decode(), "ttl": ttl_s}
