@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -56,8 +57,11 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(courses_bp.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
-    limiter.limit(lambda: app.config["API_TOKEN_RATE_LIMIT"], key_func=api_tokens.rate_key,
-                  exempt_when=lambda: api_tokens.current_token() is None)(api.bp)
+    limiter.limit(
+        lambda: app.config["API_TOKEN_RATE_LIMIT"],
+        key_func=api_tokens.rate_key,
+        exempt_when=lambda: api_tokens.current_token() is None,
+    )(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)
@@ -72,7 +76,6 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     return app
 
 
-def _migrations_dir():  # type: ignore[no-untyped-def]
-    from pathlib import Path
+def _migrations_dir() -> Path:
 
     return Path(__file__).resolve().parent.parent / "migrations"

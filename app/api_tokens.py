@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, g, request
 
-from app.extensions import db
+from app.extensions import dbs
 from courses import api_tokens
 from courses.errors import N_
 from courses.models import ApiToken
@@ -38,7 +38,8 @@ def bearer_secret() -> str | None:
 
 def current_token() -> ApiToken | None:
     """The token this request authenticated with."""
-    return g.get("api_token")
+    token: ApiToken | None = g.get("api_token")
+    return token
 
 
 def rate_key() -> str:
@@ -57,7 +58,7 @@ def init_app(app: Flask) -> None:
             return
         if not request.path.startswith("/api/v1/") or request.endpoint == "sfu_webhook.sfu_webhook":
             raise api_tokens.TokenRefused(N_("API 토큰은 /api/v1 아래에서만 쓸 수 있습니다."))
-        token, owner = api_tokens.authenticate(db.session, secret)
+        token, owner = api_tokens.authenticate(dbs(), secret)
         g.api_token = token
         g._login_user = owner  # Flask-Login's current user for this request only: no session, no cookie
         g.session_user = owner
@@ -75,10 +76,15 @@ def init_app(app: Flask) -> None:
         # Runs after the boundary's commit (hooks run in reverse order): a refused request wrote nothing to
         # keep, but its use is logged all the same, in its own commit.
         if response.status_code >= 400:
-            db.session.rollback()
-        api_tokens.record_use(db.session, token, method=request.method, path=request.path,
-                              status=response.status_code, ip=request.remote_addr or "")
-        db.session.commit()
+            dbs().rollback()
+        api_tokens.record_use(
+            dbs(),
+            token,
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            ip=request.remote_addr or "",
+        )
+        dbs().commit()
         response.headers.pop("Set-Cookie", None)
         return response
-

@@ -8,17 +8,23 @@ is replayed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import login_required as _login_required
 
-from app.extensions import db
+from app.extensions import dbs
 from courses import sessions
 from courses.errors import N_
 from courses.models import Role, User
 
 SESSION_TOKEN = "sid"
+_View = TypeVar("_View", bound=Callable[..., Any])
+# Flask-Login ships no types: the same decorator, typed, so that typed views stay typed.
+login_required = cast(Callable[[_View], _View], _login_required)
 
 _ENDED_MESSAGES = {
     sessions.Outcome.idle: N_("오랫동안 사용하지 않아 로그아웃되었습니다. 다시 로그인하세요."),
@@ -34,7 +40,7 @@ def init_login(app: Flask, manager: LoginManager) -> None:
     manager.login_message = N_("로그인이 필요합니다.")
     manager.session_protection = "strong"
 
-    @manager.user_loader
+    @manager.user_loader  # type: ignore[untyped-decorator]
     def load_user(user_id: str) -> User | None:
         user = g.get("session_user")
         return user if user is not None and str(user.id) == user_id else None
@@ -48,8 +54,12 @@ def init_login(app: Flask, manager: LoginManager) -> None:
             user_id = int(raw_id)
         except (TypeError, ValueError):
             user_id = -1
-        outcome, user = sessions.check(db.session, session.get(SESSION_TOKEN), user_id,
-                                       idle=timedelta(minutes=app.config["IDLE_TIMEOUT_MIN"]))
+        outcome, user = sessions.check(
+            dbs(),
+            session.get(SESSION_TOKEN),
+            user_id,
+            idle=timedelta(minutes=app.config["IDLE_TIMEOUT_MIN"]),
+        )
         if user is not None:
             g.session_user = user
             session.permanent = True
@@ -76,7 +86,10 @@ def begin_session(user: User) -> None:
     if lang:
         session["lang"] = lang
     session[SESSION_TOKEN] = sessions.start(
-        db.session, user, ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", ""),
+        dbs(),
+        user,
+        ip=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", ""),
         lifetime=timedelta(hours=current_app.config["SESSION_LIFETIME_HOURS"]),
     )
     g.session_user = user
@@ -86,7 +99,7 @@ def begin_session(user: User) -> None:
 
 def end_session() -> None:
     """Log out this browser and end its server-side session."""
-    sessions.end(db.session, session.get(SESSION_TOKEN))
+    sessions.end(dbs(), session.get(SESSION_TOKEN))
     lang = session.get("lang")
     logout_user()
     session.clear()

@@ -60,10 +60,21 @@ class TestConfig(Config):
 
 CONFIGS: dict[str, type[Config]] = {"development": Config, "production": ProductionConfig, "test": TestConfig}
 
-_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_BOOL = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
-def load_config(env: str | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+def load_config(
+    env: str | None = None, environ: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """Build the settings mapping: class defaults, then LMS_* variables, then explicit overrides."""
     environ = dict(os.environ if environ is None else environ)
     env = env or environ.get("LMS_ENV", "development")
@@ -109,7 +120,7 @@ def _validate(s: dict[str, Any]) -> None:
     if not s["DATABASE_URL"].startswith(("sqlite", "postgresql")):
         raise ConfigError("LMS_DATABASE_URL must be a sqlite:// or postgresql:// URL")
     if s["DATABASE_URL"].startswith("postgresql://"):
-        s["DATABASE_URL"] = "postgresql+psycopg://" + s["DATABASE_URL"][len("postgresql://"):]
+        s["DATABASE_URL"] = "postgresql+psycopg://" + s["DATABASE_URL"][len("postgresql://") :]
     if s["STORAGE"] not in ("local", "s3"):
         raise ConfigError("LMS_STORAGE must be 'local' or 's3'")
     try:  # building a backend connects to nothing, so the whole storage setup is checked here
@@ -124,7 +135,9 @@ def _validate(s: dict[str, Any]) -> None:
         raise ConfigError("LMS_IDLE_TIMEOUT_MIN must be between 1 and 1440")
     if not 1 <= s["SESSION_LIFETIME_HOURS"] <= 24 * 7:
         raise ConfigError("LMS_SESSION_LIFETIME_HOURS must be between 1 and 168")
-    if s["PASSWORD_HASHING"] not in ("owasp", "test") or (s["ENV"] == "production" and s["PASSWORD_HASHING"] != "owasp"):
+    if s["PASSWORD_HASHING"] not in ("owasp", "test") or (
+        s["ENV"] == "production" and s["PASSWORD_HASHING"] != "owasp"
+    ):
         raise ConfigError("LMS_PASSWORD_HASHING must be 'owasp' ('test' only outside production)")
     if s["DEFAULT_LOCALE"] not in ("ko", "en"):
         raise ConfigError("LMS_DEFAULT_LOCALE must be 'ko' or 'en'")
@@ -132,8 +145,18 @@ def _validate(s: dict[str, Any]) -> None:
 
 def storage_settings(s: dict[str, Any]) -> dict[str, Any]:
     """The storage settings under the LMS_* names media.storage reads."""
-    keys = ("STORAGE", "STORAGE_DIR", "SECRET_KEY", "S3_ENDPOINT", "S3_PUBLIC_ENDPOINT", "S3_ACCESS_KEY",
-            "S3_SECRET_KEY", "S3_BUCKET", "S3_SECURE", "S3_REGION")
+    keys = (
+        "STORAGE",
+        "STORAGE_DIR",
+        "SECRET_KEY",
+        "S3_ENDPOINT",
+        "S3_PUBLIC_ENDPOINT",
+        "S3_ACCESS_KEY",
+        "S3_SECRET_KEY",
+        "S3_BUCKET",
+        "S3_SECURE",
+        "S3_REGION",
+    )
     return {f"LMS_{k}": s[k] for k in keys if s.get(k) is not None}
 
 
@@ -155,7 +178,9 @@ def flask_settings(s: dict[str, Any]) -> dict[str, Any]:
     return {
         **s,
         "SQLALCHEMY_DATABASE_URI": s["DATABASE_URL"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True} if s["DATABASE_URL"].startswith("postgresql") else {},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}
+        if s["DATABASE_URL"].startswith("postgresql")
+        else {},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

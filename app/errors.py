@@ -21,7 +21,9 @@ def wants_json() -> bool:
 
 def error_payload(err: DomainError) -> dict[str, Any]:
     """The JSON body for a domain error."""
-    body: dict[str, Any] = {"error": {"code": type(err).__name__, "message": translate(err.message, err.params)}}
+    body: dict[str, Any] = {
+        "error": {"code": type(err).__name__, "message": translate(err.message, err.params)}
+    }
     if isinstance(err, ValidationError):
         body["error"]["fields"] = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     return body
@@ -34,7 +36,9 @@ def init_app(app: Flask) -> None:
     def domain_error(err: DomainError):  # type: ignore[no-untyped-def]
         if wants_json():
             return jsonify(error_payload(err)), err.status
-        return render_template("error.html", status=err.status, message=translate(err.message, err.params)), err.status
+        return render_template(
+            "error.html", status=err.status, message=translate(err.message, err.params)
+        ), err.status
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError):  # type: ignore[no-untyped-def]

@@ -24,4 +24,6 @@ def export_response(report: Report, fmt: str, filename: str) -> Response:
     headers = [translate(c) for c in report.columns]
     body, mimetype, ext = export(report, headers, fmt, translate(report.title))
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:80] or "export"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={safe}.{ext}"})
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={safe}.{ext}"}
+    )

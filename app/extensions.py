@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import g, request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -10,6 +12,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy.orm import Session
 
 from courses.db import Base
 
@@ -19,7 +22,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 
 
-class ApiAwareCSRF(CSRFProtect):
+class ApiAwareCSRF(CSRFProtect):  # type: ignore[misc]  # Flask-WTF ships no types
     """CSRF for browser sessions; a request authenticated by a bearer token (app.api_tokens) carries no
     ambient credential a forged page could use, so it needs none."""
 
@@ -41,5 +44,13 @@ def login_address_key() -> str:
 
 def login_rate_key() -> str:
     """Throttle failed logins per address and account name (guessing one account's password)."""
-    username = (request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or "").strip()
+    username = (
+        request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or ""
+    ).strip()
     return f"{get_remote_address()}|{username.lower()[:64]}"
+
+
+def dbs() -> Session:
+    """This request's database session: Flask-SQLAlchemy's scoped proxy, typed as the Session it stands for
+    (the domain's services take a plain `sqlalchemy.orm.Session`)."""
+    return cast(Session, db.session)

@@ -20,24 +20,30 @@ def content_security_policy(sfu_url: str | None, media_url: str | None) -> str:
     store's public endpoint for presigned media."""
     connect = ["'self'"] + [o for o in (_origin(sfu_url),) if o]
     media = ["'self'", "blob:"] + [o for o in (_origin(media_url),) if o]
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:" + (f" {_origin(media_url)}" if _origin(media_url) else ""),
-        "media-src " + " ".join(media),
-        "connect-src " + " ".join(connect),
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:" + (f" {_origin(media_url)}" if _origin(media_url) else ""),
+            "media-src " + " ".join(media),
+            "connect-src " + " ".join(connect),
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def init_app(app: Flask) -> None:
     """Add the headers to every response."""
-    media = app.config.get("S3_PUBLIC_ENDPOINT") or app.config.get("S3_ENDPOINT") if app.config.get("STORAGE") == "s3" else None
+    media = (
+        app.config.get("S3_PUBLIC_ENDPOINT") or app.config.get("S3_ENDPOINT")
+        if app.config.get("STORAGE") == "s3"
+        else None
+    )
     if media and "://" not in media:
         secure = str(app.config.get("S3_SECURE") or "").lower() in ("1", "true", "yes", "on")
         media = ("https://" if secure else "http://") + media
@@ -50,7 +56,9 @@ def init_app(app: Flask) -> None:
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=()")
+        h.setdefault(
+            "Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=()"
+        )
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if not request.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"

@@ -37,9 +37,9 @@ def translate(message: str, params: dict[str, Any] | None = None) -> str:
     text = gettext(message)
     filled = {k: gettext(v) if isinstance(v, str) else v for k, v in (params or {}).items()}
     try:
-        return text % filled  # also turns a literal "%%" into "%"
+        return str(text % filled)  # also turns a literal "%%" into "%"
     except (KeyError, TypeError, ValueError):
-        return text
+        return str(text)
 
 
 def init_app(app: Flask) -> None:

@@ -86,8 +86,9 @@ class StrictJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
-            value = json.loads(s, parse_constant=_constant, parse_int=_bounded_int, parse_float=_finite_float,
-                               **kwargs)
+            value = json.loads(
+                s, parse_constant=_constant, parse_int=_bounded_int, parse_float=_finite_float, **kwargs
+            )
         except RecursionError:
             raise _Refused(TOO_DEEP, n=MAX_DEPTH) from None
         check_value(value)

@@ -447,14 +447,16 @@ def _operation(op: Operation, method: str, endpoint: str, rule: str) -> dict[str
         from app.api_tokens import ENDPOINT_SCOPES
 
         scope = ENDPOINT_SCOPES.get(endpoint)
-        session = [{"session": [], "csrf": []}] if method in WRITE_METHODS else [{"session": []}]
+        session: list[dict[str, list[str]]] = (
+            [{"session": [], "csrf": []}] if method in WRITE_METHODS else [{"session": []}]
+        )
         out["security"] = session + ([{"bearerAuth": [scope]}] if scope else [])
     return out
 
 
 def api_rules(app: Flask) -> list[tuple[str, str, str]]:
     """(rule, method, endpoint) for every route of the api blueprint, HEAD and OPTIONS aside."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(f"{BLUEPRINT}."):
             out.extend(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask import Flask, Response, g
 
-from app.extensions import db
+from app.extensions import dbs
 
 
 def discard() -> None:
     """Undo what this request wrote so far, and commit nothing at its end."""
-    db.session.rollback()
+    dbs().rollback()
     g.discard_changes = True
 
 
@@ -24,6 +24,6 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def commit_at_boundary(response: Response) -> Response:
         if response.status_code < 400 and not g.get("discard_changes"):
-            db.session.commit()
+            dbs().commit()
         # Otherwise nothing is committed: removing the session at teardown rolls the transaction back.
         return response

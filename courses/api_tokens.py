@@ -50,8 +50,15 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(session: Session, actor: User, *, name: str, scopes: list[str], days: int | None,
-           now: datetime | None = None) -> tuple[ApiToken, str]:
+def create(
+    session: Session,
+    actor: User,
+    *,
+    name: str,
+    scopes: list[str],
+    days: int | None,
+    now: datetime | None = None,
+) -> tuple[ApiToken, str]:
     """A new token for the actor's office; returns it and its secret (shown once, never stored)."""
     require(actor.role == Role.office_admin)
     e = Errors()
@@ -66,9 +73,16 @@ def create(session: Session, actor: User, *, name: str, scopes: list[str], days:
     e.raise_if_any()
     now = now or utcnow()
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(office_id=actor.office_id, owner_id=actor.id, name=name, prefix=secret[:12],
-                     token_hash=_hash(secret), scopes=" ".join(chosen), created_at=now,
-                     expires_at=now + timedelta(days=days) if days else None)
+    token = ApiToken(
+        office_id=actor.office_id,
+        owner_id=actor.id,
+        name=name,
+        prefix=secret[:12],
+        token_hash=_hash(secret),
+        scopes=" ".join(chosen),
+        created_at=now,
+        expires_at=now + timedelta(days=days) if days else None,
+    )
     session.add(token)
     session.flush()
     return token, secret
@@ -88,16 +102,26 @@ def revoke(session: Session, actor: User, token_id: int) -> ApiToken:
 def office_tokens(session: Session, actor: User) -> list[ApiToken]:
     """The office's tokens, newest first."""
     require(actor.role == Role.office_admin)
-    return list(session.scalars(select(ApiToken).where(ApiToken.office_id == actor.office_id)
-                                .order_by(ApiToken.id.desc())))
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.office_id == actor.office_id).order_by(ApiToken.id.desc())
+        )
+    )
 
 
 def recent_uses(session: Session, actor: User, limit: int = 50) -> list[tuple[ApiTokenUse, ApiToken]]:
     """The latest requests made with the office's tokens."""
     require(actor.role == Role.office_admin)
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
-        select(ApiTokenUse, ApiToken).join(ApiToken, ApiToken.id == ApiTokenUse.token_id)
-        .where(ApiToken.office_id == actor.office_id).order_by(ApiTokenUse.id.desc()).limit(limit))]
+    return [
+        (r[0], r[1])
+        for r in session.execute(
+            select(ApiTokenUse, ApiToken)
+            .join(ApiToken, ApiToken.id == ApiTokenUse.token_id)
+            .where(ApiToken.office_id == actor.office_id)
+            .order_by(ApiTokenUse.id.desc())
+            .limit(limit)
+        )
+    ]
 
 
 def authenticate(session: Session, secret: str, *, now: datetime | None = None) -> tuple[ApiToken, User]:
@@ -127,4 +151,6 @@ def require_scope(token: ApiToken, scope: str) -> None:
 
 def record_use(session: Session, token: ApiToken, *, method: str, path: str, status: int, ip: str) -> None:
     """Log one request made with the token."""
-    session.add(ApiTokenUse(token_id=token.id, method=method[:10], path=path[:300], status=status, ip=ip[:45]))
+    session.add(
+        ApiTokenUse(token_id=token.id, method=method[:10], path=path[:300], status=status, ip=ip[:45])
+    )

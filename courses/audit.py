@@ -27,11 +27,28 @@ ACTION_LABELS = {
 }
 
 
-def record_access(session: Session, actor: User, action: AccessAction, subject_type: str, subject_id: int | None,
-                  *, ip: str, detail: str = "") -> None:
+def record_access(
+    session: Session,
+    actor: User,
+    action: AccessAction,
+    subject_type: str,
+    subject_id: int | None,
+    *,
+    ip: str,
+    detail: str = "",
+) -> None:
     """Note that the actor read or exported students' records (committed with the request)."""
-    session.add(AccessLog(actor_id=actor.id, office_id=actor.office_id, action=action, subject_type=subject_type,
-                          subject_id=subject_id, detail=text.clean(detail)[:300], ip=(ip or "")[:45]))
+    session.add(
+        AccessLog(
+            actor_id=actor.id,
+            office_id=actor.office_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=text.clean(detail)[:300],
+            ip=(ip or "")[:45],
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -44,13 +61,17 @@ class AuditFilter:
     until: date | None = None
 
 
-def entries(session: Session, actor: User, f: AuditFilter, *, limit: int = PAGE, offset: int = 0) -> tuple[list[AccessLog], int]:
+def entries(
+    session: Session, actor: User, f: AuditFilter, *, limit: int = PAGE, offset: int = 0
+) -> tuple[list[AccessLog], int]:
     """The office's entries matching the filter, newest first, and how many match in all."""
     require(actor.role == Role.office_admin)
     stmt = select(AccessLog).where(AccessLog.office_id == actor.office_id)
     if f.person:
         like = "%" + f.person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        people = select(User.id).where((User.username.like(like, escape="\\")) | (User.name.like(like, escape="\\")))
+        people = select(User.id).where(
+            (User.username.like(like, escape="\\")) | (User.name.like(like, escape="\\"))
+        )
         stmt = stmt.where(AccessLog.actor_id.in_(people))
     if f.action is not None:
         stmt = stmt.where(AccessLog.action == f.action)
@@ -59,8 +80,12 @@ def entries(session: Session, actor: User, f: AuditFilter, *, limit: int = PAGE,
     if f.until is not None:
         stmt = stmt.where(AccessLog.at < _start_of(f.until + timedelta(days=1)))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.options(joinedload(AccessLog.actor)).order_by(AccessLog.at.desc(), AccessLog.id.desc())
-                           .limit(limit).offset(offset))
+    rows = session.scalars(
+        stmt.options(joinedload(AccessLog.actor))
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return list(rows), total
 
 
@@ -75,6 +100,19 @@ COLUMNS = [N_("일시"), N_("이름"), N_("아이디"), N_("한 일"), N_("대�
 
 def as_report(rows: list[AccessLog], local_time) -> Report:  # type: ignore[no-untyped-def]
     """The entries as a table for the page and the exports."""
-    return Report(title=N_("열람 기록"), columns=COLUMNS, rows=[
-        [local_time(r.at), r.actor.name, r.actor.username, ACTION_LABELS[r.action],
-         f"{r.subject_type} {r.subject_id or ''}".strip(), r.detail, r.ip] for r in rows])
+    return Report(
+        title=N_("열람 기록"),
+        columns=COLUMNS,
+        rows=[
+            [
+                local_time(r.at),
+                r.actor.name,
+                r.actor.username,
+                ACTION_LABELS[r.action],
+                f"{r.subject_type} {r.subject_id or ''}".strip(),
+                r.detail,
+                r.ip,
+            ]
+            for r in rows
+        ],
+    )

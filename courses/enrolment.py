@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from courses.db import utcnow
+from courses.db import affected, utcnow
 from courses.errors import N_, Errors, NotFound
 from courses.models import (
     ClassMembership,
@@ -49,7 +50,13 @@ def _check_open(session: Session, actor: User, course: Course) -> None:
 
 
 def enrol_group(
-    session: Session, actor: User, course: Course, *, school_id: int, grade: int | None = None, class_id: int | None = None
+    session: Session,
+    actor: User,
+    course: Course,
+    *,
+    school_id: int,
+    grade: int | None = None,
+    class_id: int | None = None,
 ) -> int:
     """Enrol every student of a school, one grade of it, or one class, in one statement; returns how many."""
     _check_open(session, actor, course)
@@ -72,7 +79,9 @@ def enrol_group(
             User.active,
             _actor_school_filter(actor),
             _in_targets(course),
-            ~exists().where(Enrolment.course_id == course.id, Enrolment.student_id == ClassMembership.user_id),
+            ~exists().where(
+                Enrolment.course_id == course.id, Enrolment.student_id == ClassMembership.user_id
+            ),
         )
         .distinct()
     )
@@ -82,14 +91,18 @@ def enrol_group(
         students = students.where(SchoolClass.id == class_id)
     # Count through RETURNING: psycopg's rowcount for INSERT … SELECT is not reliable here.
     result = session.execute(
-        insert(Enrolment.__table__)
+        insert(cast(Table, Enrolment.__table__))
         .from_select(["course_id", "student_id", "enrolled_by_id", "enrolled_at"], students)
         .returning(Enrolment.__table__.c.id)
     )
     added = len(result.all())
     if added == 0 and not _group_reachable(session, actor, course, school_id, grade, class_id):
         raise NotFound(N_("관할 범위나 강좌 대상 밖의 학교/학급입니다."))
-    scope = f"school={school_id}" + (f" grade={grade}" if grade else "") + (f" class={class_id}" if class_id else "")
+    scope = (
+        f"school={school_id}"
+        + (f" grade={grade}" if grade else "")
+        + (f" class={class_id}" if class_id else "")
+    )
     _record(session, course, actor, EventKind.enrolment, None, f"+{added}", scope)
     return added
 
@@ -116,22 +129,39 @@ def enrol_students(session: Session, actor: User, course: Course, student_ids: I
     eligible = set(
         session.scalars(
             select(User.id)
-            .join(ClassMembership, and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student))
+            .join(
+                ClassMembership,
+                and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student),
+            )
             .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
-            .where(User.id.in_(ids), User.role == Role.student, _actor_school_filter(actor), _in_targets(course))
+            .where(
+                User.id.in_(ids), User.role == Role.student, _actor_school_filter(actor), _in_targets(course)
+            )
         )
     )
     missing = [i for i in ids if i not in eligible]
     if missing:
         raise NotFound(N_("등록할 수 없는 학생입니다: %(ids)s"), ids=", ".join(map(str, missing)))
     already = set(
-        session.scalars(select(Enrolment.student_id).where(Enrolment.course_id == course.id, Enrolment.student_id.in_(ids)))
+        session.scalars(
+            select(Enrolment.student_id).where(
+                Enrolment.course_id == course.id, Enrolment.student_id.in_(ids)
+            )
+        )
     )
     new = [i for i in ids if i not in already]
     for sid in new:
         session.add(Enrolment(course_id=course.id, student_id=sid, enrolled_by_id=actor.id))
     if new:
-        _record(session, course, actor, EventKind.enrolment, None, f"+{len(new)}", "ids=" + ",".join(map(str, new))[:480])
+        _record(
+            session,
+            course,
+            actor,
+            EventKind.enrolment,
+            None,
+            f"+{len(new)}",
+            "ids=" + ",".join(map(str, new))[:480],
+        )
     return len(new)
 
 
@@ -145,7 +175,7 @@ def unenrol(session: Session, actor: User, course: Course, student_id: int) -> N
             Enrolment.student_id.in_(select(User.id).where(_actor_school_filter(actor))),
         )
     )
-    if not result.rowcount:
+    if not affected(result):
         raise NotFound(N_("수강생이 아닙니다."))
     _record(session, course, actor, EventKind.enrolment, None, "-1", f"id={student_id}")
 
@@ -155,13 +185,18 @@ def enrolment_count(session: Session, course: Course) -> int:
     return session.scalar(select(func.count()).where(Enrolment.course_id == course.id)) or 0
 
 
-def list_enrolled(session: Session, actor: User, course: Course, *, limit: int = 500, offset: int = 0) -> list[tuple]:  # type: ignore[type-arg]
+def list_enrolled(
+    session: Session, actor: User, course: Course, *, limit: int = 500, offset: int = 0
+) -> list[tuple]:  # type: ignore[type-arg]
     """Enrolled students the actor may see: (user, class label, number), by school, grade, class, number."""
     school_id = results_school(session, actor, course)
     stmt = (
         select(User, SchoolClass, ClassMembership.number)
         .join(Enrolment, Enrolment.student_id == User.id)
-        .join(ClassMembership, and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student))
+        .join(
+            ClassMembership,
+            and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student),
+        )
         .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
         .where(Enrolment.course_id == course.id)
         .order_by(SchoolClass.school_id, SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.id)

@@ -35,15 +35,20 @@ def _courses(session: Session, *where: Any, limit: int = LIST_LIMIT) -> list[Cou
     return list(session.scalars(stmt))
 
 
-def visible_courses(session: Session, actor: User, *, status: CourseStatus | None = None, limit: int = 100,
-                    offset: int = 0) -> list[Course]:
+def visible_courses(
+    session: Session, actor: User, *, status: CourseStatus | None = None, limit: int = 100, offset: int = 0
+) -> list[Course]:
     """Courses the actor may see, newest first."""
     where = [course_filter(actor)]
     if status is not None:
         where.append(Course.status == status)
     stmt = (
-        select(Course).options(joinedload(Course.theme)).where(*where)
-        .order_by(Course.id.desc()).limit(limit).offset(offset)
+        select(Course)
+        .options(joinedload(Course.theme))
+        .where(*where)
+        .order_by(Course.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
     return list(session.scalars(stmt))
 
@@ -71,10 +76,18 @@ def teacher_home(session: Session, actor: User) -> dict[str, Any]:
     """The teacher's requests, the courses for their classes, and their classes."""
     classes = session.execute(
         select(SchoolClass, func.count(ClassMembership.id))
-        .join(ClassMembership, and_(ClassMembership.class_id == SchoolClass.id, ClassMembership.role == MemberRole.student),
-              isouter=True)
-        .where(SchoolClass.id.in_(select(ClassMembership.class_id).where(
-            ClassMembership.user_id == actor.id, ClassMembership.role == MemberRole.teacher)))
+        .join(
+            ClassMembership,
+            and_(ClassMembership.class_id == SchoolClass.id, ClassMembership.role == MemberRole.student),
+            isouter=True,
+        )
+        .where(
+            SchoolClass.id.in_(
+                select(ClassMembership.class_id).where(
+                    ClassMembership.user_id == actor.id, ClassMembership.role == MemberRole.teacher
+                )
+            )
+        )
         .group_by(SchoolClass.id)
         .order_by(SchoolClass.grade, SchoolClass.name)
     ).all()
@@ -89,8 +102,9 @@ def school_admin_home(session: Session, actor: User) -> dict[str, Any]:
     """What awaits approval and what runs in the school."""
     return {
         "pending": pending_approvals(session, actor),
-        "running": _courses(session, course_filter(actor),
-                            Course.status.in_([CourseStatus.approved, CourseStatus.running])),
+        "running": _courses(
+            session, course_filter(actor), Course.status.in_([CourseStatus.approved, CourseStatus.running])
+        ),
         "to_confirm": _courses(session, action_clause(actor, "confirm")),
     }
 
@@ -99,7 +113,9 @@ def office_admin_home(session: Session, actor: User) -> dict[str, Any]:
     """All requests by status, what awaits approval, the instructor pool size."""
     counts = dict(
         session.execute(
-            select(Course.status, func.count()).where(Course.office_id == actor.office_id).group_by(Course.status)
+            select(Course.status, func.count())
+            .where(Course.office_id == actor.office_id)
+            .group_by(Course.status)
         ).all()
     )
     pool = session.scalar(select(func.count()).where(InstructorProfile.office_id == actor.office_id)) or 0
@@ -118,13 +134,25 @@ def instructor_home(session: Session, actor: User) -> dict[str, Any]:
 
 def parent_home(session: Session, actor: User) -> dict[str, Any]:
     """Each child with their courses."""
-    children = list(session.scalars(
-        select(User).join(ParentLink, ParentLink.child_id == User.id).where(ParentLink.parent_id == actor.id)
-        .order_by(User.name)
-    ))
+    children = list(
+        session.scalars(
+            select(User)
+            .join(ParentLink, ParentLink.child_id == User.id)
+            .where(ParentLink.parent_id == actor.id)
+            .order_by(User.name)
+        )
+    )
     out = []
     for child in children:  # a parent has a handful of children at most
-        out.append((child, _courses(session, Course.id.in_(select(Enrolment.course_id).where(Enrolment.student_id == child.id)))))
+        out.append(
+            (
+                child,
+                _courses(
+                    session,
+                    Course.id.in_(select(Enrolment.course_id).where(Enrolment.student_id == child.id)),
+                ),
+            )
+        )
     return {"children": out}
 
 

@@ -63,16 +63,27 @@ def register_instructor(
     if len(themes) != len(set(theme_ids or [])):
         e.add("theme_ids", N_("주제를 찾을 수 없습니다."))
     e.raise_if_any()
-    user = User(username=username, name=name, role=Role.instructor, org_id=actor.office_id, office_id=actor.office_id,
-                password_hash=None)
+    user = User(
+        username=username,
+        name=name,
+        role=Role.instructor,
+        org_id=actor.office_id,
+        office_id=actor.office_id,
+        password_hash=None,
+    )
     session.add(user)
     session.flush()
-    profile = InstructorProfile(user_id=user.id, office_id=actor.office_id, external=external,
-                                affiliation=affiliation.strip() or None, bio=bio.strip(),
-                                availability=availability.strip(), phone=phone.strip() or None,
-                                registered_by_id=actor.id, themes=themes)
+    profile = InstructorProfile(
+        user_id=user.id,
+        office_id=actor.office_id,
+        external=external,
+        affiliation=affiliation.strip() or None,
+        bio=bio.strip(),
+        availability=availability.strip(),
+        phone=phone.strip() or None,
+        registered_by_id=actor.id,
+        themes=themes,
+    )
     session.add(profile)
     session.flush()
     return profile
-
-

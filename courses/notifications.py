@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from courses.db import utcnow
+from courses.db import affected, utcnow
 from courses.models import Notification, User
 
 
-def notify(session: Session, user_ids: Iterable[int], title: str, body: str = "", link: str | None = None) -> None:
+def notify(
+    session: Session, user_ids: Iterable[int], title: str, body: str = "", link: str | None = None
+) -> None:
     """Add one notification per user (duplicates in user_ids are sent once)."""
     for uid in sorted(set(user_ids)):
         session.add(Notification(user_id=uid, title=title, body=body, link=link))
@@ -41,4 +43,4 @@ def mark_all_read(session: Session, actor: User) -> int:
         .where(Notification.user_id == actor.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
-    return result.rowcount or 0
+    return affected(result)

@@ -41,7 +41,7 @@ from courses.models import (
 # Scope: which schools an actor's data reaches at all.
 
 
-def taught_class_ids(actor: User) -> Select[tuple[int]]:
+def taught_class_ids(actor: User) -> Select[int]:
     """Classes the actor teaches (as a subquery)."""
     return select(ClassMembership.class_id).where(
         ClassMembership.user_id == actor.id, ClassMembership.role == MemberRole.teacher
@@ -55,8 +55,10 @@ def school_scope(actor: User) -> ColumnElement[bool]:
     if actor.role in (Role.school_admin, Role.teacher, Role.student):
         return Organisation.id == actor.org_id
     if actor.role == Role.parent:
-        child_schools = select(User.org_id).join(ParentLink, ParentLink.child_id == User.id).where(
-            ParentLink.parent_id == actor.id
+        child_schools = (
+            select(User.org_id)
+            .join(ParentLink, ParentLink.child_id == User.id)
+            .where(ParentLink.parent_id == actor.id)
         )
         return Organisation.id.in_(child_schools)
     return false()
@@ -64,7 +66,10 @@ def school_scope(actor: User) -> ColumnElement[bool]:
 
 def can_see_school(session: Session, actor: User, school_id: int) -> bool:
     """Whether a school is inside the actor's scope."""
-    return session.scalar(select(Organisation.id).where(Organisation.id == school_id, school_scope(actor))) is not None
+    return (
+        session.scalar(select(Organisation.id).where(Organisation.id == school_id, school_scope(actor)))
+        is not None
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -121,7 +126,9 @@ def _office_sql(actor: User) -> ColumnElement[bool]:
 
 
 def _school_py(actor: User, course: Course) -> bool:
-    return actor.role == Role.school_admin and course.school_id is not None and actor.org_id == course.school_id
+    return (
+        actor.role == Role.school_admin and course.school_id is not None and actor.org_id == course.school_id
+    )
 
 
 def _school_sql(actor: User) -> ColumnElement[bool]:
@@ -191,7 +198,8 @@ RELATIONS: dict[Rel, Relation] = {
         sql=lambda a: Course.requester_id == a.id, py=lambda a, c: a.id == c.requester_id
     ),
     Rel.instructor: Relation(
-        sql=lambda a: Course.instructor_id == a.id, py=lambda a, c: c.instructor_id is not None and a.id == c.instructor_id
+        sql=lambda a: Course.instructor_id == a.id,
+        py=lambda a, c: c.instructor_id is not None and a.id == c.instructor_id,
     ),
     Rel.approver: Relation(sql=_approver_sql, py=_approver_py),
     Rel.office: Relation(sql=_office_sql, py=_office_py),
@@ -205,7 +213,9 @@ RELATIONS: dict[Rel, Relation] = {
 # Which relations a role can have at all (the rest are false for it without asking).
 ROLE_RELATIONS: dict[Role, frozenset[Rel]] = {
     Role.office_admin: frozenset({Rel.requester, Rel.instructor, Rel.approver, Rel.office}),
-    Role.school_admin: frozenset({Rel.requester, Rel.instructor, Rel.approver, Rel.school, Rel.target_school}),
+    Role.school_admin: frozenset(
+        {Rel.requester, Rel.instructor, Rel.approver, Rel.school, Rel.target_school}
+    ),
     Role.teacher: frozenset({Rel.requester, Rel.instructor, Rel.target_teacher}),
     Role.instructor: frozenset({Rel.requester, Rel.instructor}),
     Role.student: frozenset({Rel.student}),
@@ -224,7 +234,10 @@ def relations(session: Session, actor: User, course: Course) -> frozenset[Rel]:
         elif form.py(actor, course):
             out.add(rel)
     for rel in ask_db:
-        if session.scalar(select(Course.id).where(Course.id == course.id, RELATIONS[rel].sql(actor))) is not None:
+        if (
+            session.scalar(select(Course.id).where(Course.id == course.id, RELATIONS[rel].sql(actor)))
+            is not None
+        ):
             out.add(rel)
     return frozenset(out)
 
@@ -281,30 +294,52 @@ RULES: dict[str, Rule] = {
     "cancel": Rule(frozenset({Rel.approver}), _from(CourseStatus.cancelled), CourseStatus.cancelled),
     "start": Rule(RUNNERS, _from(CourseStatus.running), CourseStatus.running),
     "complete": Rule(RUNNERS, _from(CourseStatus.completed), CourseStatus.completed),
-    "confirm": Rule(frozenset({Rel.office, Rel.school}), _from(CourseStatus.confirmed), CourseStatus.confirmed,
-                    note="confirm completion"),
+    "confirm": Rule(
+        frozenset({Rel.office, Rel.school}),
+        _from(CourseStatus.confirmed),
+        CourseStatus.confirmed,
+        note="confirm completion",
+    ),
     "assign_instructor": Rule(
         frozenset({Rel.requester, Rel.approver, Rel.office, Rel.school}),
         frozenset({CourseStatus.submitted, CourseStatus.approved, CourseStatus.running}),
         note="give or replace the instructor",
     ),
     "edit_lessons": Rule(RUNNERS, OPEN, note="edit lessons, schedules and materials"),
-    "enrol": Rule(RUNNERS | {Rel.target_school}, OPEN, note="enrol and unenrol students (a target school: its own)"),
+    "enrol": Rule(
+        RUNNERS | {Rel.target_school}, OPEN, note="enrol and unenrol students (a target school: its own)"
+    ),
     "view_results": Rule(
-        RUNNERS | {Rel.approver, Rel.target_school, Rel.target_teacher}, ANY_STATUS,
+        RUNNERS | {Rel.approver, Rel.target_school, Rel.target_teacher},
+        ANY_STATUS,
         note="enrolment lists, attendance, chat and recordings (a target school or teacher: its own students)",
     ),
-    "teach_live": Rule(frozenset({Rel.requester, Rel.instructor}), OPEN, note="join the live room as its teacher"),
+    "teach_live": Rule(
+        frozenset({Rel.requester, Rel.instructor}), OPEN, note="join the live room as its teacher"
+    ),
     "moderate_live": Rule(frozenset({Rel.office, Rel.school}), OPEN, note="join the live room as an admin"),
     "attend_live": Rule(frozenset({Rel.student}), OPEN, note="join the live room as a student"),
 }
 
 # Buttons the course page offers (the rest are implied by pages: view, results, the live room).
-BUTTONS = ("approve", "reject", "withdraw", "resubmit", "cancel", "start", "complete", "confirm", "enrol",
-           "edit_lessons", "assign_instructor")
+BUTTONS = (
+    "approve",
+    "reject",
+    "withdraw",
+    "resubmit",
+    "cancel",
+    "start",
+    "complete",
+    "confirm",
+    "enrol",
+    "edit_lessons",
+    "assign_instructor",
+)
 
 
-def may(session: Session, actor: User, course: Course, action: str, *, rels: frozenset[Rel] | None = None) -> bool:
+def may(
+    session: Session, actor: User, course: Course, action: str, *, rels: frozenset[Rel] | None = None
+) -> bool:
     """Whether the actor may take the action on the course now (status and relation)."""
     rule = RULES[action]
     if course.status not in rule.statuses:
@@ -324,7 +359,9 @@ def require_action(session: Session, actor: User, course: Course, action: str) -
         raise Forbidden()
 
 
-def require_status(course: Course, action: str, message: str = N_("이 상태의 강좌에서는 할 수 없는 일입니다.")) -> None:
+def require_status(
+    course: Course, action: str, message: str = N_("이 상태의 강좌에서는 할 수 없는 일입니다.")
+) -> None:
     """InvalidTransition unless the course's status admits the action."""
     if course.status not in RULES[action].statuses:
         raise InvalidTransition(message)
@@ -358,9 +395,13 @@ def get_course(session: Session, actor: User, course_id: int) -> Course:
 def approver_ids(session: Session, course: Course) -> list[int]:
     """Active users who may approve this course (whom a new request is announced to)."""
     if course.level == CourseLevel.class_:
-        stmt = select(User.id).where(User.role == Role.school_admin, User.org_id == course.school_id, User.active)
+        stmt = select(User.id).where(
+            User.role == Role.school_admin, User.org_id == course.school_id, User.active
+        )
     else:
-        stmt = select(User.id).where(User.role == Role.office_admin, User.office_id == course.office_id, User.active)
+        stmt = select(User.id).where(
+            User.role == Role.office_admin, User.office_id == course.office_id, User.active
+        )
     return list(session.scalars(stmt))
 
 
@@ -395,24 +436,49 @@ def markdown_table() -> str:
         "|---|---|---|",
     ]
     for name, rule in RULES.items():
-        statuses = "any" if rule.statuses == ANY_STATUS else ", ".join(
-            s.value for s in status_order if s in rule.statuses)
+        statuses = (
+            "any"
+            if rule.statuses == ANY_STATUS
+            else ", ".join(s.value for s in status_order if s in rule.statuses)
+        )
         who = ", ".join(r.value for r in Rel if r in rule.who)
         label = name + (f" ({rule.note})" if rule.note else "") + (f" → {rule.to.value}" if rule.to else "")
         lines.append(f"| {label} | {statuses} | {who} |")
     lines += ["", "| relation | meaning |", "|---|---|"]
     lines += [f"| {r.value} | {REL_LABELS[r]} |" for r in Rel]
     lines += ["", "| role | relations it can have |", "|---|---|"]
-    lines += [f"| {role.value} | {', '.join(r.value for r in Rel if r in rels)} |" for role, rels in ROLE_RELATIONS.items()]
+    lines += [
+        f"| {role.value} | {', '.join(r.value for r in Rel if r in rels)} |"
+        for role, rels in ROLE_RELATIONS.items()
+    ]
     return "\n".join(lines) + "\n"
 
 
 ADMINS = (Role.office_admin, Role.school_admin)
 
 __all__ = [
-    "ADMINS", "RELATIONS", "RULES", "Rel", "Rule", "TRANSITIONS", "action_clause", "allowed_actions",
-    "approver_ids", "can_see_school", "course_filter", "get_course", "markdown_table", "may", "may_ever",
-    "relation_clause", "relations", "require", "require_action", "require_status", "results_school", "school_scope",
+    "ADMINS",
+    "RELATIONS",
+    "RULES",
+    "Rel",
+    "Rule",
+    "TRANSITIONS",
+    "action_clause",
+    "allowed_actions",
+    "approver_ids",
+    "can_see_school",
+    "course_filter",
+    "get_course",
+    "markdown_table",
+    "may",
+    "may_ever",
+    "relation_clause",
+    "relations",
+    "require",
+    "require_action",
+    "require_status",
+    "results_school",
+    "school_scope",
     "taught_class_ids",
 ]
 

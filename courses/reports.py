@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, distinct, func, select
+from typing import Any
+
+from sqlalchemy import Select, and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from courses.errors import N_
@@ -23,10 +25,15 @@ from courses.policy import require
 def enrolment_report(session: Session, actor: User) -> Report:
     """Office admins: per school; school admins: per grade and class — courses, enrolments, students reached."""
     require(actor.role in (Role.office_admin, Role.school_admin))
+    stmt: Select[*tuple[Any, ...]]
     if actor.role == Role.office_admin:
         stmt = (
-            select(Organisation.name, func.count(distinct(Enrolment.course_id)), func.count(Enrolment.id),
-                   func.count(distinct(Enrolment.student_id)))
+            select(
+                Organisation.name,
+                func.count(distinct(Enrolment.course_id)),
+                func.count(Enrolment.id),
+                func.count(distinct(Enrolment.student_id)),
+            )
             .select_from(Organisation)
             .join(User, and_(User.org_id == Organisation.id, User.role == Role.student), isouter=True)
             .join(Enrolment, Enrolment.student_id == User.id, isouter=True)
@@ -38,11 +45,19 @@ def enrolment_report(session: Session, actor: User) -> Report:
         title = N_("학교별 수강 현황")
     else:
         stmt = (
-            select(SchoolClass.grade, SchoolClass.name, func.count(distinct(Enrolment.course_id)), func.count(Enrolment.id),
-                   func.count(distinct(Enrolment.student_id)))
+            select(
+                SchoolClass.grade,
+                SchoolClass.name,
+                func.count(distinct(Enrolment.course_id)),
+                func.count(Enrolment.id),
+                func.count(distinct(Enrolment.student_id)),
+            )
             .select_from(SchoolClass)
-            .join(ClassMembership, and_(ClassMembership.class_id == SchoolClass.id,
-                                        ClassMembership.role == MemberRole.student), isouter=True)
+            .join(
+                ClassMembership,
+                and_(ClassMembership.class_id == SchoolClass.id, ClassMembership.role == MemberRole.student),
+                isouter=True,
+            )
             .join(Enrolment, Enrolment.student_id == ClassMembership.user_id, isouter=True)
             .where(SchoolClass.school_id == actor.org_id)
             .group_by(SchoolClass.id, SchoolClass.grade, SchoolClass.name)

@@ -85,9 +85,20 @@ KNOWN_FILES = {
     "academicsessions.csv": "academicSessions",
 }
 IGNORED_FILES = {
-    "manifest.csv", "courses.csv", "demographics.csv", "lineitems.csv", "results.csv", "categories.csv",
-    "resources.csv", "classresources.csv", "courseresources.csv", "userresources.csv", "roles.csv",
-    "userprofiles.csv", "scoreScales.csv".lower(), "lineitemlearningobjectiveids.csv",
+    "manifest.csv",
+    "courses.csv",
+    "demographics.csv",
+    "lineitems.csv",
+    "results.csv",
+    "categories.csv",
+    "resources.csv",
+    "classresources.csv",
+    "courseresources.csv",
+    "userresources.csv",
+    "roles.csv",
+    "userprofiles.csv",
+    "scoreScales.csv".lower(),
+    "lineitemlearningobjectiveids.csv",
 }
 FILE_NAMES = {v: k if k != "academicsessions.csv" else "academicSessions.csv" for k, v in KNOWN_FILES.items()}
 
@@ -126,8 +137,12 @@ SCHOOL_ROLES = (Role.teacher, Role.student, Role.parent, Role.school_admin)
 TEACHING_ROLES = (Role.teacher, Role.school_admin)
 FALSE_WORDS = {"false", "0", "no", "n", "아니오"}
 ROLE_LABELS = {
-    Role.teacher: N_("교사"), Role.student: N_("학생"), Role.parent: N_("보호자"), Role.school_admin: N_("학교 관리자"),
-    Role.office_admin: N_("교육청 관리자"), Role.instructor: N_("강사"),
+    Role.teacher: N_("교사"),
+    Role.student: N_("학생"),
+    Role.parent: N_("보호자"),
+    Role.school_admin: N_("학교 관리자"),
+    Role.office_admin: N_("교육청 관리자"),
+    Role.instructor: N_("강사"),
 }
 
 _TITLE_RE = re.compile(r"^\s*(\d{1,2})\s*학년\s*(.*?)\s*$")
@@ -215,15 +230,18 @@ class _Failed(NamedTuple):
 def decode_csv(data: bytes) -> str:
     """CSV bytes → text: BOM → UTF-8; else strict UTF-8; else CP949. Binary data raises RosterFileError."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise RosterFileError(N_("UTF-16 파일은 읽을 수 없습니다. 'CSV UTF-8' 또는 'CSV (쉼표로 분리)'로 저장해 주세요."))
+        raise RosterFileError(
+            N_("UTF-16 파일은 읽을 수 없습니다. 'CSV UTF-8' 또는 'CSV (쉼표로 분리)'로 저장해 주세요.")
+        )
     if b"\x00" in data:
         raise RosterFileError(N_("CSV 텍스트 파일이 아닙니다. 엑셀에서 'CSV'로 저장한 파일을 올려 주세요."))
     if data.startswith(codecs.BOM_UTF8):
         try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8")
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
         except UnicodeDecodeError as err:
-            raise RosterFileError(N_("UTF-8 표시(BOM)가 있지만 UTF-8로 읽을 수 없습니다 (%(pos)d바이트 근처)."),
-                                  pos=err.start) from None
+            raise RosterFileError(
+                N_("UTF-8 표시(BOM)가 있지만 UTF-8로 읽을 수 없습니다 (%(pos)d바이트 근처)."), pos=err.start
+            ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -231,10 +249,14 @@ def decode_csv(data: bytes) -> str:
     try:
         return data.decode("cp949")
     except UnicodeDecodeError:
-        raise RosterFileError(N_("UTF-8로도 CP949(EUC-KR)로도 읽을 수 없습니다. CSV 텍스트 파일인지 확인해 주세요.")) from None
+        raise RosterFileError(
+            N_("UTF-8로도 CP949(EUC-KR)로도 읽을 수 없습니다. CSV 텍스트 파일인지 확인해 주세요.")
+        ) from None
 
 
-def _expand(files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, bytes | RosterFileError]]:
+def _expand(
+    files: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
+) -> Iterator[tuple[str, bytes | RosterFileError]]:
     """Uploaded (name, bytes) pairs, with zips opened into their members."""
     pairs = files.items() if isinstance(files, Mapping) else files
     for raw_name, data in pairs:
@@ -244,13 +266,20 @@ def _expand(files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Iterato
             continue
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
-            members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+            members = [
+                i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+            ]
         except (zipfile.BadZipFile, OSError):
             yield name, RosterFileError(N_("ZIP 파일을 열 수 없습니다."))
             continue
         with archive:
             if any(i.filename == "[Content_Types].xml" for i in members):
-                yield name, RosterFileError(N_("엑셀(xlsx) 파일은 바로 읽지 않습니다. 시트마다 'CSV'로 저장해 올려 주세요."))
+                yield (
+                    name,
+                    RosterFileError(
+                        N_("엑셀(xlsx) 파일은 바로 읽지 않습니다. 시트마다 'CSV'로 저장해 올려 주세요.")
+                    ),
+                )
                 continue
             if len(members) > MAX_ZIP_MEMBERS or sum(i.file_size for i in members) > MAX_UNZIPPED_BYTES:
                 yield name, RosterFileError(N_("ZIP 파일 안의 파일이 너무 많거나 큽니다."))
@@ -277,8 +306,10 @@ def _parse(kind: str, name: str, text: str) -> _Table:
     lookup = {h.strip().lstrip("\ufeff").lower(): i for i, h in reversed(list(enumerate(header)))}
     missing = [c for c in REQUIRED[kind] if c.lower() not in lookup]
     if missing:
-        raise RosterFileError(N_("필수 열 %(cols)s이(가) 없습니다 (1행 머리글을 확인해 주세요)."),
-                              cols=", ".join(f"'{c}'" for c in missing))
+        raise RosterFileError(
+            N_("필수 열 %(cols)s이(가) 없습니다 (1행 머리글을 확인해 주세요)."),
+            cols=", ".join(f"'{c}'" for c in missing),
+        )
     width = len(header)
     cols = {c: lookup.get(c.lower(), width) for c in REQUIRED[kind] + OPTIONAL[kind]}
     rows: list[tuple[int, list[str]]] = []
@@ -295,14 +326,22 @@ def _parse(kind: str, name: str, text: str) -> _Table:
                 row = row[:width] + [""]
             rows.append((start, row))
     except csv.Error as err:
-        raise RosterFileError(N_("%(line)d행 근처의 CSV 형식이 올바르지 않습니다: %(detail)s"),
-                              line=line + 1, detail=str(err)) from None
+        raise RosterFileError(
+            N_("%(line)d행 근처의 CSV 형식이 올바르지 않습니다: %(detail)s"), line=line + 1, detail=str(err)
+        ) from None
     return _Table(name, cols, rows)
+
+
+def _key(value: str | None) -> str:
+    """A sourcedId read back from a query that matched it (IN …), hence never NULL."""
+    if value is None:
+        raise ValueError("a matched sourcedId is NULL")
+    return value
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def _split_ids(value: str) -> list[str]:
@@ -374,7 +413,9 @@ def import_roster(
     if postgres and written >= ANALYZE_AFTER_ROWS:
         # Fresh statistics (ANALYZE counts this transaction's own rows) so the next queries, and plans
         # cached on pooled connections, see the tables as they now are rather than as they were.
-        session.execute(text("ANALYZE organisation, school_class, user_account, parent_link, class_membership"))
+        session.execute(
+            text("ANALYZE organisation, school_class, user_account, parent_link, class_membership")
+        )
     run.result.errors.sort(key=_error_order)
     return run.result
 
@@ -412,8 +453,17 @@ class _Importer:
 
     # ── bookkeeping ──
 
-    def error(self, file: str, line: int | None, message: str, /, *, entity: str | None = None,
-              warning: bool = False, **params: Any) -> None:
+    def error(
+        self,
+        file: str,
+        line: int | None,
+        message: str,
+        /,
+        *,
+        entity: str | None = None,
+        warning: bool = False,
+        **params: Any,
+    ) -> None:
         r = self.result
         if warning:
             r.warning_count += 1
@@ -424,15 +474,31 @@ class _Importer:
         if len(r.errors) < MAX_REPORTED_ERRORS:
             r.errors.append(RowError(file, line, message, params, warning))
 
-    def depends(self, file: str, line: int, entity: str, what: str, ref: str, failed: _Failed | None,
-                kind: str) -> None:
+    def depends(
+        self, file: str, line: int, entity: str, what: str, ref: str, failed: _Failed | None, kind: str
+    ) -> None:
         """Report a row left out because the row (or the file) it refers to failed."""
         if failed is not None:
-            self.error(file, line, N_("%(what)s '%(ref)s'의 행(%(file)s %(line)d행)에 오류가 있어 이 행도 가져오지 않았습니다."),
-                       entity=entity, what=what, ref=ref, file=failed.file, line=failed.line)
+            self.error(
+                file,
+                line,
+                N_("%(what)s '%(ref)s'의 행(%(file)s %(line)d행)에 오류가 있어 이 행도 가져오지 않았습니다."),
+                entity=entity,
+                what=what,
+                ref=ref,
+                file=failed.file,
+                line=failed.line,
+            )
         else:
-            self.error(file, line, N_("%(what)s '%(ref)s'이(가) 있는 %(file)s 파일을 읽지 못해 이 행도 가져오지 않았습니다."),
-                       entity=entity, what=what, ref=ref, file=self.bad_files[kind])
+            self.error(
+                file,
+                line,
+                N_("%(what)s '%(ref)s'이(가) 있는 %(file)s 파일을 읽지 못해 이 행도 가져오지 않았습니다."),
+                entity=entity,
+                what=what,
+                ref=ref,
+                file=self.bad_files[kind],
+            )
 
     def insert(self, model: type[Any], rows: list[dict[str, Any]], *, key: str | None = None) -> None:
         """Insert rows in bulk; with `key`, each row dict gets its new "id" (matched on that unique column)."""
@@ -446,7 +512,9 @@ class _Importer:
                 self.s.execute(insert(model), list(chunk))
                 continue
             by_key = {r[key]: r for r in chunk}
-            for new_id, value in self.s.execute(insert(model).returning(model.id, getattr(model, key)), list(chunk)):
+            for new_id, value in self.s.execute(
+                insert(model).returning(model.id, getattr(model, key)), list(chunk)
+            ):
                 by_key[value]["id"] = new_id
 
     def _copy(self, table: Any, rows: list[dict[str, Any]], *, with_ids: bool) -> None:
@@ -462,6 +530,7 @@ class _Importer:
         columns = list(rows[0])
         names = ", ".join(table.c[c].name for c in columns)
         raw = self.s.connection().connection.driver_connection
+        assert raw is not None  # a live psycopg connection while the session holds one
         with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 # Enum columns are non-native: SQLAlchemy stores the member's name.
@@ -481,7 +550,13 @@ class _Importer:
                 if name.lower() in IGNORED_FILES:
                     self.result.files_ignored.append(name)
                 else:
-                    self.error(name, None, N_("알 수 없는 파일입니다. orgs.csv, classes.csv, users.csv, enrollments.csv(또는 이들을 묶은 ZIP)를 올려 주세요."))
+                    self.error(
+                        name,
+                        None,
+                        N_(
+                            "알 수 없는 파일입니다. orgs.csv, classes.csv, users.csv, enrollments.csv(또는 이들을 묶은 ZIP)를 올려 주세요."
+                        ),
+                    )
                 continue
             if kind in self.tables or kind in self.bad_files:
                 self.error(name, None, N_("같은 이름의 파일이 두 번 있습니다. 처음 것만 읽었습니다."))
@@ -510,14 +585,17 @@ class _Importer:
 
     def load_office_orgs(self) -> None:
         rows = self.s.execute(
-            select(Organisation.code, Organisation.id, Organisation.kind)
-            .where(Organisation.office_id == self.office.id, Organisation.code.is_not(None))
+            select(Organisation.code, Organisation.id, Organisation.kind).where(
+                Organisation.office_id == self.office.id, Organisation.code.is_not(None)
+            )
         )
-        self.orgs = {code: (oid, kind) for code, oid, kind in rows}
+        self.orgs = {_key(code): (oid, kind) for code, oid, kind in rows}
         if self.office.code:
             self.orgs[self.office.code] = (self.office.id, OrgKind.office)
 
-    def org_ref(self, file: str, line: int, entity: str, ref: str, what: str = N_("기관")) -> tuple[int, OrgKind] | None:
+    def org_ref(
+        self, file: str, line: int, entity: str, ref: str, what: str = N_("기관")
+    ) -> tuple[int, OrgKind] | None:
         """The org a row points at, or None after reporting why not."""
         found = self.orgs.get(ref)
         if found is not None:
@@ -525,8 +603,14 @@ class _Importer:
         if ref in self.org_failed or "orgs" in self.bad_files:
             self.depends(file, line, entity, what, ref, self.org_failed.get(ref), "orgs")
             return None
-        self.error(file, line, N_("%(what)s '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
-                   entity=entity, what=what, ref=ref)
+        self.error(
+            file,
+            line,
+            N_("%(what)s '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
+            entity=entity,
+            what=what,
+            ref=ref,
+        )
         return None
 
     def _load_users(self, sids: Iterable[str]) -> None:
@@ -534,10 +618,11 @@ class _Importer:
         wanted = sorted({s for s in sids if s not in self.users and s not in self.user_failed})
         for chunk in _chunks(wanted):
             for sid, uid, role, org_id in self.s.execute(
-                select(User.sourced_id, User.id, User.role, User.org_id)
-                .where(User.sourced_id.in_(chunk), User.office_id == self.office.id)
+                select(User.sourced_id, User.id, User.role, User.org_id).where(
+                    User.sourced_id.in_(chunk), User.office_id == self.office.id
+                )
             ):
-                self.users[sid] = (uid, role, org_id)
+                self.users[_key(sid)] = (uid, role, org_id)
 
     def _load_classes(self, sids: Iterable[str]) -> None:
         wanted = sorted({s for s in sids if s not in self.classes and s not in self.class_failed})
@@ -547,7 +632,7 @@ class _Importer:
                 .join(Organisation, Organisation.id == SchoolClass.school_id)
                 .where(SchoolClass.code.in_(chunk), Organisation.office_id == self.office.id)
             ):
-                self.classes[code] = (cid, school_id, year)
+                self.classes[_key(code)] = (cid, school_id, year)
 
     # ── academic sessions ──
 
@@ -556,7 +641,9 @@ class _Importer:
         for line, row in t.rows:
             year = _year(row[i_year])
             if year is None:
-                self.error(t.name, line, N_("학년도 '%(value)s'이(가) 올바르지 않습니다."), value=row[i_year].strip())
+                self.error(
+                    t.name, line, N_("학년도 '%(value)s'이(가) 올바르지 않습니다."), value=row[i_year].strip()
+                )
                 continue
             self.years[row[i_sid].strip()] = year
 
@@ -569,19 +656,33 @@ class _Importer:
         seen: dict[str, int] = {}
         candidates: list[tuple[int, str, str, OrgKind, str]] = []
         for line, row in t.rows:
-            sid, name, type_raw, parent = row[i_sid].strip(), row[i_name].strip(), row[i_type].strip(), row[i_parent].strip()
+            sid, name, type_raw, parent = (
+                row[i_sid].strip(),
+                row[i_name].strip(),
+                row[i_type].strip(),
+                row[i_parent].strip(),
+            )
             if not sid:
                 self.error(t.name, line, N_("sourcedId가 비어 있습니다."), entity="orgs")
                 continue
             if sid in seen:
-                self.error(t.name, line, N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
-                           entity="orgs", ref=sid, first=seen[sid])
+                self.error(
+                    t.name,
+                    line,
+                    N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
+                    entity="orgs",
+                    ref=sid,
+                    first=seen[sid],
+                )
                 continue
             seen[sid] = line
             kind = ORG_TYPES.get(type_raw.lower())
             reason: tuple[str, dict[str, Any]] | None = None
             if kind is None:
-                reason = (N_("기관 유형 '%(value)s'을(를) 알 수 없습니다 (district, local, school 중 하나)."), {"value": type_raw})
+                reason = (
+                    N_("기관 유형 '%(value)s'을(를) 알 수 없습니다 (district, local, school 중 하나)."),
+                    {"value": type_raw},
+                )
             elif not name:
                 reason = (N_("이름이 비어 있습니다."), {})
             elif len(name) > 120 or len(sid) > 64:
@@ -596,12 +697,18 @@ class _Importer:
         existing: dict[str, tuple[int, OrgKind, str, int | None, int | None, SchoolLevel | None]] = {}
         codes = [sid for _, sid, _, _, _ in candidates]
         for chunk in _chunks(codes):
-            for row in self.s.execute(
-                select(Organisation.code, Organisation.id, Organisation.kind, Organisation.name,
-                       Organisation.parent_id, Organisation.office_id, Organisation.school_level)
-                .where(Organisation.code.in_(chunk))
+            for db_row in self.s.execute(
+                select(
+                    Organisation.code,
+                    Organisation.id,
+                    Organisation.kind,
+                    Organisation.name,
+                    Organisation.parent_id,
+                    Organisation.office_id,
+                    Organisation.school_level,
+                ).where(Organisation.code.in_(chunk))
             ):
-                existing[row[0]] = tuple(row[1:])  # type: ignore[assignment]
+                existing[_key(db_row[0])] = tuple(db_row[1:])  # type: ignore[assignment]
 
         # Districts first (the office itself), then support offices, then schools: parents before children.
         order = {OrgKind.office: 0, OrgKind.support_office: 1, OrgKind.school: 2}
@@ -615,12 +722,19 @@ class _Importer:
                     self._district(t.name, line, sid, name, held)
                     continue
                 if held is not None and held[4] != self.office.id:
-                    self.error(t.name, line, N_("기관 '%(ref)s'은(는) 다른 교육청 소속이라 가져올 수 없습니다."),
-                               entity="orgs", ref=sid)
+                    self.error(
+                        t.name,
+                        line,
+                        N_("기관 '%(ref)s'은(는) 다른 교육청 소속이라 가져올 수 없습니다."),
+                        entity="orgs",
+                        ref=sid,
+                    )
                     self.org_failed[sid] = _Failed(t.name, line)
                     continue
                 if held is not None and held[1] != kind:
-                    self.error(t.name, line, N_("기관 '%(ref)s'의 유형은 바꿀 수 없습니다."), entity="orgs", ref=sid)
+                    self.error(
+                        t.name, line, N_("기관 '%(ref)s'의 유형은 바꿀 수 없습니다."), entity="orgs", ref=sid
+                    )
                     self.org_failed[sid] = _Failed(t.name, line)
                     continue
                 parent_id = self._org_parent(t.name, line, kind, parent)
@@ -629,21 +743,32 @@ class _Importer:
                     continue
                 level_guess = _school_level(name) if kind == OrgKind.school else None
                 if held is None:
-                    new.append({"kind": kind, "name": name, "code": sid, "parent_id": parent_id,
-                                "office_id": self.office.id, "school_level": level_guess})
+                    new.append(
+                        {
+                            "kind": kind,
+                            "name": name,
+                            "code": sid,
+                            "parent_id": parent_id,
+                            "office_id": self.office.id,
+                            "school_level": level_guess,
+                        }
+                    )
                     continue
                 oid, _kind, old_name, old_parent, _office, old_level = held
                 want_level = level_guess or old_level
                 if (old_name, old_parent, old_level) != (name, parent_id, want_level):
-                    changed.append({"id": oid, "name": name, "parent_id": parent_id, "school_level": want_level})
+                    changed.append(
+                        {"id": oid, "name": name, "parent_id": parent_id, "school_level": want_level}
+                    )
                 else:
                     counts.unchanged += 1
                 self.orgs[sid] = (oid, kind)
             for chunk in _chunks(new):
                 for oid, code, kind in self.s.execute(
-                    insert(Organisation).returning(Organisation.id, Organisation.code, Organisation.kind), chunk
+                    insert(Organisation).returning(Organisation.id, Organisation.code, Organisation.kind),
+                    chunk,
                 ):
-                    self.orgs[code] = (oid, kind)
+                    self.orgs[_key(code)] = (oid, kind)
             if changed:
                 self.s.execute(update(Organisation), changed)
             counts.created += len(new)
@@ -656,8 +781,15 @@ class _Importer:
             self.orgs[sid] = (self.office.id, OrgKind.office)
             counts.updated += 1
         elif sid != self.office.code:
-            self.error(file, line, N_("교육청 '%(ref)s'은(는) 관리자님의 교육청이 아닙니다. 관할 교육청의 명단만 가져올 수 있습니다."),
-                       entity="orgs", ref=sid)
+            self.error(
+                file,
+                line,
+                N_(
+                    "교육청 '%(ref)s'은(는) 관리자님의 교육청이 아닙니다. 관할 교육청의 명단만 가져올 수 있습니다."
+                ),
+                entity="orgs",
+                ref=sid,
+            )
             self.org_failed[sid] = _Failed(file, line)
             return
         elif name != self.office.name:
@@ -674,9 +806,17 @@ class _Importer:
         if ref is None:
             return None
         pid, pkind = ref
-        allowed = (OrgKind.office,) if kind == OrgKind.support_office else (OrgKind.office, OrgKind.support_office)
+        allowed = (
+            (OrgKind.office,) if kind == OrgKind.support_office else (OrgKind.office, OrgKind.support_office)
+        )
         if pkind not in allowed:
-            self.error(file, line, N_("상위 기관 '%(ref)s'은(는) 교육청이나 교육지원청이어야 합니다."), entity="orgs", ref=parent)
+            self.error(
+                file,
+                line,
+                N_("상위 기관 '%(ref)s'은(는) 교육청이나 교육지원청이어야 합니다."),
+                entity="orgs",
+                ref=parent,
+            )
             return None
         return pid
 
@@ -685,7 +825,12 @@ class _Importer:
     def import_classes(self, t: _Table) -> None:
         c = t.cols
         i_sid, i_title, i_grades, i_code = c["sourcedId"], c["title"], c["grades"], c["classCode"]
-        i_type, i_school, i_terms, i_year = c["classType"], c["schoolSourcedId"], c["termSourcedIds"], c["schoolYear"]
+        i_type, i_school, i_terms, i_year = (
+            c["classType"],
+            c["schoolSourcedId"],
+            c["termSourcedIds"],
+            c["schoolYear"],
+        )
         counts = self.result.counts["classes"]
         seen: dict[str, int] = {}
         valid: list[tuple[int, str, int, int, int, str]] = []  # line, sid, school_id, year, grade, name
@@ -695,8 +840,14 @@ class _Importer:
                 self.error(t.name, line, N_("sourcedId가 비어 있습니다."), entity="classes")
                 continue
             if sid in seen:
-                self.error(t.name, line, N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
-                           entity="classes", ref=sid, first=seen[sid])
+                self.error(
+                    t.name,
+                    line,
+                    N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
+                    entity="classes",
+                    ref=sid,
+                    first=seen[sid],
+                )
                 continue
             seen[sid] = line
             class_type = row[i_type].strip().lower()
@@ -704,12 +855,18 @@ class _Importer:
                 self.class_skipped.add(sid)  # subject classes (scheduled) are not 반 in this LMS
                 counts.skipped += 1
                 continue
-            parsed = self._class_fields(t.name, line, row[i_title].strip(), row[i_grades].strip(), row[i_code].strip())
+            parsed = self._class_fields(
+                t.name, line, row[i_title].strip(), row[i_grades].strip(), row[i_code].strip()
+            )
             year = self._class_year(t.name, line, row[i_year].strip(), row[i_terms].strip())
             school_ref = row[i_school].strip()
-            school = self.org_ref(t.name, line, "classes", school_ref, N_("학교")) if parsed and year else None
+            school = (
+                self.org_ref(t.name, line, "classes", school_ref, N_("학교")) if parsed and year else None
+            )
             if school is not None and school[1] != OrgKind.school:
-                self.error(t.name, line, N_("'%(ref)s'은(는) 학교가 아닙니다."), entity="classes", ref=school_ref)
+                self.error(
+                    t.name, line, N_("'%(ref)s'은(는) 학교가 아닙니다."), entity="classes", ref=school_ref
+                )
                 school = None
             if parsed is None or year is None or school is None:
                 self.class_failed[sid] = _Failed(t.name, line)
@@ -721,23 +878,35 @@ class _Importer:
             valid.append((line, sid, school[0], year, parsed[0], parsed[1]))
 
         # Existing classes: by code anywhere, and by (school, year, grade, name) in the schools named.
-        by_code: dict[str, tuple[int, int, int, int, str, int]] = {}
+        by_code: dict[str, tuple[int, int, int, int, str, int | None]] = {}
         for chunk in _chunks([v[1] for v in valid]):
             for code, cid, school_id, year, grade, name, office_id in self.s.execute(
-                select(SchoolClass.code, SchoolClass.id, SchoolClass.school_id, SchoolClass.school_year,
-                       SchoolClass.grade, SchoolClass.name, Organisation.office_id)
+                select(
+                    SchoolClass.code,
+                    SchoolClass.id,
+                    SchoolClass.school_id,
+                    SchoolClass.school_year,
+                    SchoolClass.grade,
+                    SchoolClass.name,
+                    Organisation.office_id,
+                )
                 .join(Organisation, Organisation.id == SchoolClass.school_id)
                 .where(SchoolClass.code.in_(chunk))
             ):
-                by_code[code] = (cid, school_id, year, grade, name, office_id)
+                by_code[_key(code)] = (cid, school_id, year, grade, name, office_id)
         by_key: dict[tuple[int, int, int, str], tuple[int, str | None]] = {}
         school_ids = sorted({v[2] for v in valid})
         years = sorted({v[3] for v in valid})
         for chunk in _chunks(school_ids):
             for cid, code, school_id, year, grade, name in self.s.execute(
-                select(SchoolClass.id, SchoolClass.code, SchoolClass.school_id, SchoolClass.school_year,
-                       SchoolClass.grade, SchoolClass.name)
-                .where(SchoolClass.school_id.in_(chunk), SchoolClass.school_year.in_(years))
+                select(
+                    SchoolClass.id,
+                    SchoolClass.code,
+                    SchoolClass.school_id,
+                    SchoolClass.school_year,
+                    SchoolClass.grade,
+                    SchoolClass.name,
+                ).where(SchoolClass.school_id.in_(chunk), SchoolClass.school_year.in_(years))
             ):
                 by_key[(school_id, year, grade, name)] = (cid, code)
 
@@ -748,20 +917,38 @@ class _Importer:
             key = (school_id, year, grade, name)
             held = by_code.get(sid)
             if held is not None and held[5] != self.office_id:
-                self.error(t.name, line, N_("학급 '%(ref)s'은(는) 다른 교육청 소속이라 가져올 수 없습니다."),
-                           entity="classes", ref=sid)
+                self.error(
+                    t.name,
+                    line,
+                    N_("학급 '%(ref)s'은(는) 다른 교육청 소속이라 가져올 수 없습니다."),
+                    entity="classes",
+                    ref=sid,
+                )
                 self.class_failed[sid] = _Failed(t.name, line)
                 continue
             if key in key_rows:
-                self.error(t.name, line, N_("같은 학교·학년도에 '%(grade)d학년 %(name)s'이(가) 이미 있습니다 (%(first)d행)."),
-                           entity="classes", grade=grade, name=name, first=key_rows[key])
+                self.error(
+                    t.name,
+                    line,
+                    N_("같은 학교·학년도에 '%(grade)d학년 %(name)s'이(가) 이미 있습니다 (%(first)d행)."),
+                    entity="classes",
+                    grade=grade,
+                    name=name,
+                    first=key_rows[key],
+                )
                 self.class_failed[sid] = _Failed(t.name, line)
                 continue
             same_key = by_key.get(key)
             adopt = held is None and same_key is not None and same_key[1] is None
             if same_key is not None and not adopt and (held is None or same_key[0] != held[0]):
-                self.error(t.name, line, N_("같은 학교·학년도에 '%(grade)d학년 %(name)s'이(가) 다른 sourcedId로 이미 있습니다."),
-                           entity="classes", grade=grade, name=name)
+                self.error(
+                    t.name,
+                    line,
+                    N_("같은 학교·학년도에 '%(grade)d학년 %(name)s'이(가) 다른 sourcedId로 이미 있습니다."),
+                    entity="classes",
+                    grade=grade,
+                    name=name,
+                )
                 self.class_failed[sid] = _Failed(t.name, line)
                 continue
             key_rows[key] = line
@@ -771,11 +958,15 @@ class _Importer:
                 changed.append({"id": same_key[0], "code": sid})
                 self.classes[sid] = (same_key[0], school_id, year)
             elif held is None:
-                new.append({"school_id": school_id, "school_year": year, "grade": grade, "name": name, "code": sid})
+                new.append(
+                    {"school_id": school_id, "school_year": year, "grade": grade, "name": name, "code": sid}
+                )
             else:
                 cid = held[0]
                 if held[1:5] != key:
-                    changed.append({"id": cid, "school_id": school_id, "school_year": year, "grade": grade, "name": name})
+                    changed.append(
+                        {"id": cid, "school_id": school_id, "school_year": year, "grade": grade, "name": name}
+                    )
                 else:
                     counts.unchanged += 1
                 self.classes[sid] = (cid, school_id, year)
@@ -787,7 +978,9 @@ class _Importer:
         counts.created += len(new)
         counts.updated += len(changed)
 
-    def _class_fields(self, file: str, line: int, title: str, grades: str, code: str) -> tuple[int, str] | None:
+    def _class_fields(
+        self, file: str, line: int, title: str, grades: str, code: str
+    ) -> tuple[int, str] | None:
         """(grade, name) from the grades column and a title like '5학년 1반' (or the classCode)."""
         m = _TITLE_RE.match(title)
         name = (m.group(2) if m else title) or code
@@ -797,17 +990,32 @@ class _Importer:
             values = {g.strip() for g in grades.split(",") if g.strip()}
             parsed = {_grade(g) for g in values}
             if len(values) != 1 or None in parsed:
-                self.error(file, line, N_("학년 '%(value)s'이(가) 올바르지 않습니다 (담임 학급은 1~12 중 한 학년)."),
-                           entity="classes", value=grades)
+                self.error(
+                    file,
+                    line,
+                    N_("학년 '%(value)s'이(가) 올바르지 않습니다 (담임 학급은 1~12 중 한 학년)."),
+                    entity="classes",
+                    value=grades,
+                )
                 return None
             grade = parsed.pop()
             if title_grade is not None and title_grade != grade:
-                self.error(file, line, N_("학년(%(grade)d)이 제목 '%(title)s'과(와) 다릅니다."),
-                           entity="classes", grade=grade, title=title)
+                self.error(
+                    file,
+                    line,
+                    N_("학년(%(grade)d)이 제목 '%(title)s'과(와) 다릅니다."),
+                    entity="classes",
+                    grade=grade,
+                    title=title,
+                )
                 return None
         if grade is None or not 1 <= grade <= 12:
-            self.error(file, line, N_("학년을 알 수 없습니다. grades 열에 1~12를 넣거나 제목을 '5학년 1반'처럼 써 주세요."),
-                       entity="classes")
+            self.error(
+                file,
+                line,
+                N_("학년을 알 수 없습니다. grades 열에 1~12를 넣거나 제목을 '5학년 1반'처럼 써 주세요."),
+                entity="classes",
+            )
             return None
         if not name:
             self.error(file, line, N_("학급 이름(title 또는 classCode)이 비어 있습니다."), entity="classes")
@@ -823,7 +1031,13 @@ class _Importer:
         if year_raw:
             year = _year(year_raw)
             if year is None:
-                self.error(file, line, N_("학년도 '%(value)s'이(가) 올바르지 않습니다."), entity="classes", value=year_raw)
+                self.error(
+                    file,
+                    line,
+                    N_("학년도 '%(value)s'이(가) 올바르지 않습니다."),
+                    entity="classes",
+                    value=year_raw,
+                )
             return year
         for term in _split_ids(terms):
             if term in self.years:
@@ -847,30 +1061,57 @@ class _Importer:
                 self.error(t.name, line, N_("sourcedId가 비어 있습니다."), entity="users")
                 continue
             if sid in seen:
-                self.error(t.name, line, N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
-                           entity="users", ref=sid, first=seen[sid])
+                self.error(
+                    t.name,
+                    line,
+                    N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
+                    entity="users",
+                    ref=sid,
+                    first=seen[sid],
+                )
                 continue
             seen[sid] = line
-            values = self._user_fields(t.name, line, sid, row[i_username].strip(), row[i_family].strip(),
-                                       row[i_given].strip(), row[i_role].strip(), row[i_orgs])
+            values = self._user_fields(
+                t.name,
+                line,
+                sid,
+                row[i_username].strip(),
+                row[i_family].strip(),
+                row[i_given].strip(),
+                row[i_role].strip(),
+                row[i_orgs],
+            )
             if values is None:
                 self.user_failed[sid] = _Failed(t.name, line)
                 continue
             username = values["username"]
             if username in usernames:
-                self.error(t.name, line, N_("아이디 '%(value)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
-                           entity="users", value=username, first=usernames[username])
+                self.error(
+                    t.name,
+                    line,
+                    N_("아이디 '%(value)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
+                    entity="users",
+                    value=username,
+                    first=usernames[username],
+                )
                 self.user_failed[sid] = _Failed(t.name, line)
                 continue
             usernames[username] = line
             email = row[i_email].strip() or None
             if email is not None and (len(email) > 254 or "@" not in email):
-                self.error(t.name, line, N_("이메일 '%(value)s'의 형식이 올바르지 않아 비워 두었습니다."),
-                           warning=True, value=email[:60])
+                self.error(
+                    t.name,
+                    line,
+                    N_("이메일 '%(value)s'의 형식이 올바르지 않아 비워 두었습니다."),
+                    warning=True,
+                    value=email[:60],
+                )
                 email = None
             values["email"] = email
-            values["active"] = (row[i_enabled].strip().lower() not in FALSE_WORDS
-                                and row[i_status].strip().lower() != "tobedeleted")
+            values["active"] = (
+                row[i_enabled].strip().lower() not in FALSE_WORDS
+                and row[i_status].strip().lower() != "tobedeleted"
+            )
             values["_line"], values["_sid"] = line, sid
             values["_password"] = row[i_password].strip()
             values["_agents"] = _split_ids(row[i_agents])
@@ -878,21 +1119,33 @@ class _Importer:
 
         # A big file: the office's users in one scan (a re-import finds everyone there). Then whatever is
         # left is looked up everywhere: sourcedIds or usernames held by another office or by no sourcedId.
-        columns = (User.sourced_id, User.id, User.username, User.name, User.role, User.org_id, User.office_id,
-                   User.email, User.active, User.password_hash.is_not(None))
+        columns = (
+            User.sourced_id,
+            User.id,
+            User.username,
+            User.name,
+            User.role,
+            User.org_id,
+            User.office_id,
+            User.email,
+            User.active,
+            User.password_hash.is_not(None),
+        )
         existing: dict[str, tuple[Any, ...]] = {}
         taken: dict[str, str | None] = {}  # username → sourcedId of whoever holds it
         if len(valid) > SCAN_OVER:
-            for row in self.s.execute(select(*columns).where(User.office_id == self.office.id)):
-                if row[0] is not None:
-                    existing[row[0]] = tuple(row[1:])
-                taken[row[2]] = row[0]
+            for db_row in self.s.execute(select(*columns).where(User.office_id == self.office.id)):
+                if db_row[0] is not None:
+                    existing[db_row[0]] = tuple(db_row[1:])
+                taken[db_row[2]] = db_row[0]
         for chunk in _chunks([v["_sid"] for v in valid if v["_sid"] not in existing]):
-            for row in self.s.execute(select(*columns).where(User.sourced_id.in_(chunk))):
-                existing[row[0]] = tuple(row[1:])
+            for db_row in self.s.execute(select(*columns).where(User.sourced_id.in_(chunk))):
+                existing[_key(db_row[0])] = tuple(db_row[1:])
         for chunk in _chunks([u for u in usernames if u not in taken]):
-            for username, sid in self.s.execute(select(User.username, User.sourced_id).where(User.username.in_(chunk))):
-                taken[username] = sid
+            for username, holder in self.s.execute(
+                select(User.username, User.sourced_id).where(User.username.in_(chunk))
+            ):
+                taken[username] = holder
 
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
@@ -902,18 +1155,33 @@ class _Importer:
             line, sid = v["_line"], v["_sid"]
             held = existing.get(sid)
             if held is not None and held[5] != self.office_id:
-                self.error(t.name, line, N_("사용자 '%(ref)s'은(는) 다른 교육청 소속이라 가져올 수 없습니다."),
-                           entity="users", ref=sid)
+                self.error(
+                    t.name,
+                    line,
+                    N_("사용자 '%(ref)s'은(는) 다른 교육청 소속이라 가져올 수 없습니다."),
+                    entity="users",
+                    ref=sid,
+                )
                 self.user_failed[sid] = _Failed(t.name, line)
                 continue
             holder = taken.get(v["username"], sid)
             if holder != sid:
-                self.error(t.name, line, N_("아이디 '%(value)s'은(는) 이미 다른 사용자가 쓰고 있습니다."),
-                           entity="users", value=v["username"])
+                self.error(
+                    t.name,
+                    line,
+                    N_("아이디 '%(value)s'은(는) 이미 다른 사용자가 쓰고 있습니다."),
+                    entity="users",
+                    value=v["username"],
+                )
                 self.user_failed[sid] = _Failed(t.name, line)
                 continue
             if held is not None and held[0] == self.actor.id and (v["role"] != held[3] or not v["active"]):
-                self.error(t.name, line, N_("가져오기로 자신의 역할을 바꾸거나 계정을 끌 수 없습니다."), entity="users")
+                self.error(
+                    t.name,
+                    line,
+                    N_("가져오기로 자신의 역할을 바꾸거나 계정을 끌 수 없습니다."),
+                    entity="users",
+                )
                 self.user_failed[sid] = _Failed(t.name, line)
                 continue
             password_hash = None
@@ -924,12 +1192,26 @@ class _Importer:
                     password_hash = hash_password(v["_password"])
                     plain_hashed += 1
                 else:
-                    self.error(t.name, line, N_("비밀번호는 한 번에 %(max)d명까지만 설정합니다. 이 사용자는 비밀번호 없이 가져왔습니다."),
-                               warning=True, max=MAX_PLAIN_PASSWORDS)
+                    self.error(
+                        t.name,
+                        line,
+                        N_(
+                            "비밀번호는 한 번에 %(max)d명까지만 설정합니다. 이 사용자는 비밀번호 없이 가져왔습니다."
+                        ),
+                        warning=True,
+                        max=MAX_PLAIN_PASSWORDS,
+                    )
             row_values = {k: v[k] for k in fields}
             if held is None:
-                new.append({**row_values, "sourced_id": sid, "office_id": self.office_id,
-                            "password_hash": password_hash, "created_at": self.now})
+                new.append(
+                    {
+                        **row_values,
+                        "sourced_id": sid,
+                        "office_id": self.office_id,
+                        "password_hash": password_hash,
+                        "created_at": self.now,
+                    }
+                )
                 continue
             uid = held[0]
             old = dict(zip(fields, (held[1], held[2], held[3], held[4], held[6], held[7]), strict=True))
@@ -950,12 +1232,25 @@ class _Importer:
             self.new_user_ids.add(r["id"])
         counts.created += len(new)
         counts.updated += len(changed)
-        self.import_parent_links(t.name, [(v["_line"], v["_sid"], v["_agents"]) for v in valid if v["_agents"]])
+        self.import_parent_links(
+            t.name, [(v["_line"], v["_sid"], v["_agents"]) for v in valid if v["_agents"]]
+        )
 
-    def _user_fields(self, file: str, line: int, sid: str, username: str, family: str, given: str,
-                     role_raw: str, orgs_raw: str) -> dict[str, Any] | None:
+    def _user_fields(
+        self,
+        file: str,
+        line: int,
+        sid: str,
+        username: str,
+        family: str,
+        given: str,
+        role_raw: str,
+        orgs_raw: str,
+    ) -> dict[str, Any] | None:
         if role_raw.lower() not in USER_ROLES:
-            self.error(file, line, N_("역할 '%(value)s'을(를) 알 수 없습니다."), entity="users", value=role_raw)
+            self.error(
+                file, line, N_("역할 '%(value)s'을(를) 알 수 없습니다."), entity="users", value=role_raw
+            )
             return None
         if not username or len(username) > 64 or _SPACE_RE.search(username):
             self.error(file, line, N_("아이디(username)는 공백 없이 1~64자여야 합니다."), entity="users")
@@ -979,8 +1274,14 @@ class _Importer:
         if role is None:
             role = Role.school_admin if org_kind == OrgKind.school else Role.office_admin
         if role in SCHOOL_ROLES and org_kind != OrgKind.school:
-            self.error(file, line, N_("'%(role)s' 역할은 학교에 소속되어야 합니다 (기관 '%(ref)s')."),
-                       entity="users", role=ROLE_LABELS[role], ref=org_ids[0])
+            self.error(
+                file,
+                line,
+                N_("'%(role)s' 역할은 학교에 소속되어야 합니다 (기관 '%(ref)s')."),
+                entity="users",
+                role=ROLE_LABELS[role],
+                ref=org_ids[0],
+            )
             return None
         return {"username": username, "name": name, "role": role, "org_id": org_id}
 
@@ -997,24 +1298,45 @@ class _Importer:
                 other = self.users.get(agent)
                 if other is None:
                     if agent in self.user_failed:
-                        self.depends(file, line, "parent_links", N_("보호자·자녀"), agent, self.user_failed[agent], "users")
+                        self.depends(
+                            file,
+                            line,
+                            "parent_links",
+                            N_("보호자·자녀"),
+                            agent,
+                            self.user_failed[agent],
+                            "users",
+                        )
                     else:
-                        self.error(file, line, N_("보호자·자녀 '%(ref)s'을(를) 찾을 수 없어 연결하지 않았습니다."),
-                                   entity="parent_links", ref=agent)
+                        self.error(
+                            file,
+                            line,
+                            N_("보호자·자녀 '%(ref)s'을(를) 찾을 수 없어 연결하지 않았습니다."),
+                            entity="parent_links",
+                            ref=agent,
+                        )
                     continue
                 if me[1] == Role.parent and other[1] == Role.student:
                     pairs.add((me[0], other[0]))
                 elif me[1] == Role.student and other[1] == Role.parent:
                     pairs.add((other[0], me[0]))
                 else:
-                    self.error(file, line, N_("'%(ref)s'와(과)는 보호자-학생 관계로 연결할 수 없습니다."),
-                               entity="parent_links", ref=agent)
+                    self.error(
+                        file,
+                        line,
+                        N_("'%(ref)s'와(과)는 보호자-학생 관계로 연결할 수 없습니다."),
+                        entity="parent_links",
+                        ref=agent,
+                    )
         parent_ids = sorted({p for p, _ in pairs})
         have: set[tuple[int, int]] = set()
         for chunk in _chunks(parent_ids):
-            have.update((p, c) for p, c in self.s.execute(
-                select(ParentLink.parent_id, ParentLink.child_id).where(ParentLink.parent_id.in_(chunk))
-            ))
+            have.update(
+                (p, c)
+                for p, c in self.s.execute(
+                    select(ParentLink.parent_id, ParentLink.child_id).where(ParentLink.parent_id.in_(chunk))
+                )
+            )
         new = [{"parent_id": p, "child_id": c} for p, c in sorted(pairs - have)]
         self.insert(ParentLink, new)
         counts.created += len(new)
@@ -1024,8 +1346,13 @@ class _Importer:
 
     def import_enrolments(self, t: _Table) -> None:
         c = t.cols
-        i_sid, i_class, i_user, i_role, i_status = (c["sourcedId"], c["classSourcedId"], c["userSourcedId"],
-                                                    c["role"], c["status"])
+        i_sid, i_class, i_user, i_role, i_status = (
+            c["sourcedId"],
+            c["classSourcedId"],
+            c["userSourcedId"],
+            c["role"],
+            c["status"],
+        )
         counts = self.result.counts["enrollments"]
         self._load_classes(row[i_class].strip() for _, row in t.rows)
         self._load_users(row[i_user].strip() for _, row in t.rows)
@@ -1037,8 +1364,14 @@ class _Importer:
             sid, class_ref, user_ref = row[i_sid].strip(), row[i_class].strip(), row[i_user].strip()
             if sid:
                 if sid in seen_sid:
-                    self.error(t.name, line, N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
-                               entity="enrollments", ref=sid, first=seen_sid[sid])
+                    self.error(
+                        t.name,
+                        line,
+                        N_("sourcedId '%(ref)s'이(가) 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
+                        entity="enrollments",
+                        ref=sid,
+                        first=seen_sid[sid],
+                    )
                     continue
                 seen_sid[sid] = line
             if class_ref in self.class_skipped:
@@ -1047,52 +1380,117 @@ class _Importer:
             role_raw = row[i_role].strip()
             role = ENROL_ROLES.get(role_raw.lower())
             if role is None:
-                self.error(t.name, line, N_("역할 '%(value)s'을(를) 알 수 없습니다 (student 또는 teacher)."),
-                           entity="enrollments", value=role_raw)
+                self.error(
+                    t.name,
+                    line,
+                    N_("역할 '%(value)s'을(를) 알 수 없습니다 (student 또는 teacher)."),
+                    entity="enrollments",
+                    value=role_raw,
+                )
                 continue
             if not class_ref or not user_ref:
-                self.error(t.name, line, N_("classSourcedId와 userSourcedId를 모두 넣어 주세요."), entity="enrollments")
+                self.error(
+                    t.name,
+                    line,
+                    N_("classSourcedId와 userSourcedId를 모두 넣어 주세요."),
+                    entity="enrollments",
+                )
                 continue
             cls = self.classes.get(class_ref)
             if cls is None:
                 if class_ref in self.class_failed or "classes" in self.bad_files:
-                    self.depends(t.name, line, "enrollments", N_("학급"), class_ref, self.class_failed.get(class_ref), "classes")
+                    self.depends(
+                        t.name,
+                        line,
+                        "enrollments",
+                        N_("학급"),
+                        class_ref,
+                        self.class_failed.get(class_ref),
+                        "classes",
+                    )
                 else:
-                    self.error(t.name, line, N_("학급 '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
-                               entity="enrollments", ref=class_ref)
+                    self.error(
+                        t.name,
+                        line,
+                        N_("학급 '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
+                        entity="enrollments",
+                        ref=class_ref,
+                    )
                 continue
             user = self.users.get(user_ref)
             if user is None:
                 if user_ref in self.user_failed or "users" in self.bad_files:
-                    self.depends(t.name, line, "enrollments", N_("사용자"), user_ref, self.user_failed.get(user_ref), "users")
+                    self.depends(
+                        t.name,
+                        line,
+                        "enrollments",
+                        N_("사용자"),
+                        user_ref,
+                        self.user_failed.get(user_ref),
+                        "users",
+                    )
                 else:
-                    self.error(t.name, line, N_("사용자 '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
-                               entity="enrollments", ref=user_ref)
+                    self.error(
+                        t.name,
+                        line,
+                        N_("사용자 '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
+                        entity="enrollments",
+                        ref=user_ref,
+                    )
                 continue
             class_id, school_id, year = cls
             user_id, user_role, org_id = user
             if role == MemberRole.student and user_role != Role.student:
-                self.error(t.name, line, N_("사용자 '%(ref)s'은(는) 학생이 아닙니다."), entity="enrollments", ref=user_ref)
+                self.error(
+                    t.name,
+                    line,
+                    N_("사용자 '%(ref)s'은(는) 학생이 아닙니다."),
+                    entity="enrollments",
+                    ref=user_ref,
+                )
                 continue
             if role == MemberRole.teacher and user_role not in TEACHING_ROLES:
-                self.error(t.name, line, N_("사용자 '%(ref)s'은(는) 교사가 아닙니다."), entity="enrollments", ref=user_ref)
+                self.error(
+                    t.name,
+                    line,
+                    N_("사용자 '%(ref)s'은(는) 교사가 아닙니다."),
+                    entity="enrollments",
+                    ref=user_ref,
+                )
                 continue
             if org_id != school_id:
-                self.error(t.name, line, N_("사용자 '%(ref)s'은(는) 학급 '%(cls)s'의 학교 소속이 아닙니다."),
-                           entity="enrollments", ref=user_ref, cls=class_ref)
+                self.error(
+                    t.name,
+                    line,
+                    N_("사용자 '%(ref)s'은(는) 학급 '%(cls)s'의 학교 소속이 아닙니다."),
+                    entity="enrollments",
+                    ref=user_ref,
+                    cls=class_ref,
+                )
                 continue
             pair = (class_id, user_id)
             if pair in seen_pair:
-                self.error(t.name, line, N_("같은 학급·사용자 배정이 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
-                           entity="enrollments", first=seen_pair[pair])
+                self.error(
+                    t.name,
+                    line,
+                    N_("같은 학급·사용자 배정이 이 파일에서 중복됩니다 (%(first)d행에 먼저 나옵니다)."),
+                    entity="enrollments",
+                    first=seen_pair[pair],
+                )
                 continue
             seen_pair[pair] = line
             drop = row[i_status].strip().lower() == "tobedeleted"
             if role == MemberRole.student and not drop:
                 first = student_year.setdefault((user_id, year), line)
                 if first != line:
-                    self.error(t.name, line, N_("학생 '%(ref)s'은(는) 한 학년도에 한 학급에만 속할 수 있습니다 (%(first)d행)."),
-                               entity="enrollments", ref=user_ref, first=first)
+                    self.error(
+                        t.name,
+                        line,
+                        N_("학생 '%(ref)s'은(는) 한 학년도에 한 학급에만 속할 수 있습니다 (%(first)d행)."),
+                        entity="enrollments",
+                        ref=user_ref,
+                        first=first,
+                    )
                     continue
             valid.append((line, class_id, user_id, role, year, drop))
 
@@ -1100,14 +1498,18 @@ class _Importer:
         existing_users = sorted({u for _, _, u, _, _, _ in valid} - self.new_user_ids)
         have: dict[tuple[int, int], tuple[int, MemberRole]] = {}
         homeroom: dict[tuple[int, int], tuple[int, int]] = {}  # (student, year) → (membership id, class id)
-        stmt = (
-            select(ClassMembership.id, ClassMembership.class_id, ClassMembership.user_id, ClassMembership.role,
-                   SchoolClass.school_year)
-            .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
-        )
+        stmt = select(
+            ClassMembership.id,
+            ClassMembership.class_id,
+            ClassMembership.user_id,
+            ClassMembership.role,
+            SchoolClass.school_year,
+        ).join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
         if len(existing_users) > SCAN_OVER:  # most of an office: one scan beats dozens of IN (...) lookups
             wanted = set(existing_users)
-            batches = [stmt.join(User, User.id == ClassMembership.user_id).where(User.office_id == self.office.id)]
+            batches = [
+                stmt.join(User, User.id == ClassMembership.user_id).where(User.office_id == self.office.id)
+            ]
         else:
             wanted = None
             batches = [stmt.where(ClassMembership.user_id.in_(chunk)) for chunk in _chunks(existing_users)]
@@ -1167,6 +1569,13 @@ def _year(value: str) -> int | None:
 
 
 __all__ = [
-    "ENTITIES", "MAX_PLAIN_PASSWORDS", "EntityCounts", "ImportResult", "RosterFileError", "RowError",
-    "decode_csv", "default_school_year", "import_roster",
+    "ENTITIES",
+    "MAX_PLAIN_PASSWORDS",
+    "EntityCounts",
+    "ImportResult",
+    "RosterFileError",
+    "RowError",
+    "decode_csv",
+    "default_school_year",
+    "import_roster",
 ]

@@ -25,7 +25,23 @@ from courses.models import (
 
 DEMO_PASSWORD = "ieum1234!"
 SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
-GIVEN = ["민준", "서연", "도윤", "서윤", "시우", "지우", "하준", "하은", "주원", "지유", "지호", "수아", "예준", "지아", "은우"]
+GIVEN = [
+    "민준",
+    "서연",
+    "도윤",
+    "서윤",
+    "시우",
+    "지우",
+    "하준",
+    "하은",
+    "주원",
+    "지유",
+    "지호",
+    "수아",
+    "예준",
+    "지아",
+    "은우",
+]
 
 DEMO_LOGINS = [
     ("office", "교육청 관리자"),
@@ -52,14 +68,18 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
     session.add(office)
     session.flush()
     office.office_id = office.id
-    support = Organisation(kind=OrgKind.support_office, name="이음동부교육지원청", parent_id=office.id, office_id=office.id)
+    support = Organisation(
+        kind=OrgKind.support_office, name="이음동부교육지원청", parent_id=office.id, office_id=office.id
+    )
     session.add(support)
     session.flush()
 
     users: list[User] = []
 
     def user(username: str, name: str, role: Role, org_id: int) -> User:
-        u = User(username=username, name=name, role=role, org_id=org_id, office_id=office.id, password_hash=pw)
+        u = User(
+            username=username, name=name, role=role, org_id=org_id, office_id=office.id, password_hash=pw
+        )
         users.append(u)
         session.add(u)
         return u
@@ -75,8 +95,14 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
     teacher_no = 0
     memberships: list[ClassMembership] = []
     for si, (sname, level, grades) in enumerate(schools_spec, start=1):
-        school = Organisation(kind=OrgKind.school, name=sname, parent_id=support.id, office_id=office.id,
-                              school_level=level, code=f"school-{si}")
+        school = Organisation(
+            kind=OrgKind.school,
+            name=sname,
+            parent_id=support.id,
+            office_id=office.id,
+            school_level=level,
+            code=f"school-{si}",
+        )
         session.add(school)
         session.flush()
         user(f"admin{si}", f"{sname} 교감", Role.school_admin, school.id)
@@ -95,7 +121,9 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
                     s = user(f"student{student_no}", _name(n), Role.student, school.id)
                     n += 1
                     session.flush()
-                    memberships.append(ClassMembership(class_id=cls.id, user_id=s.id, role=MemberRole.student, number=k))
+                    memberships.append(
+                        ClassMembership(class_id=cls.id, user_id=s.id, role=MemberRole.student, number=k)
+                    )
                     if k <= 3:  # a few parents per class are enough to click through
                         p = user(f"parent{student_no}", _name(n), Role.parent, school.id)
                         n += 1
@@ -104,16 +132,29 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
     session.add_all(memberships)
 
     themes = list(session.scalars(select(Theme).order_by(Theme.position)))
-    for i, (affil, external) in enumerate([("이음시교육청 강사단", False), ("이음시교육청 강사단", False),
-                                            ("이음시교육청 강사단", False), ("환경교육센터", True)], start=1):
+    for i, (affil, external) in enumerate(
+        [
+            ("이음시교육청 강사단", False),
+            ("이음시교육청 강사단", False),
+            ("이음시교육청 강사단", False),
+            ("환경교육센터", True),
+        ],
+        start=1,
+    ):
         u = user(f"instructor{i}", _name(n), Role.instructor, office.id)  # names only: pages add 님 and roles
         n += 1
         session.flush()
-        session.add(InstructorProfile(
-            user_id=u.id, office_id=office.id, external=external, affiliation=affil,
-            bio="청소년 대상 강의 경력 10년", availability="평일 오전, 화·목 오후",
-            themes=themes[(i - 1) * 2:(i - 1) * 2 + 3],
-        ))
+        session.add(
+            InstructorProfile(
+                user_id=u.id,
+                office_id=office.id,
+                external=external,
+                affiliation=affil,
+                bio="청소년 대상 강의 경력 10년",
+                availability="평일 오전, 화·목 오후",
+                themes=themes[(i - 1) * 2 : (i - 1) * 2 + 3],
+            )
+        )
     session.flush()
     seed_demo_courses(session, today=date.today())
     return True
@@ -132,39 +173,79 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
 
     teacher, admin = one("teacher1"), one("admin1")
     cls = session.scalars(
-        select(SchoolClass).join(ClassMembership, ClassMembership.class_id == SchoolClass.id)
+        select(SchoolClass)
+        .join(ClassMembership, ClassMembership.class_id == SchoolClass.id)
         .where(ClassMembership.user_id == teacher.id, ClassMembership.role == MemberRole.teacher)
     ).first()
     assert cls is not None
     themes = {t.code: t for t in session.scalars(select(Theme))}
     safety, environment = themes["safety_health"], themes["environment_sd"]
 
-    running = workflow.submit_request(session, teacher, workflow.CourseInput(
-        level="class", theme_id=safety.id, title=DEMO_LIVE_TITLE,
-        goals="개인정보를 지키고 사이버 폭력에 대처하는 방법을 익힌다.", delivery="live", lesson_count=4, hours=4,
-        start_date=today, end_date=today + timedelta(days=28), instructor_mode="homeroom",
-        recording_policy="full", class_id=cls.id,
-    ), today=today)
+    running = workflow.submit_request(
+        session,
+        teacher,
+        workflow.CourseInput(
+            level="class",
+            theme_id=safety.id,
+            title=DEMO_LIVE_TITLE,
+            goals="개인정보를 지키고 사이버 폭력에 대처하는 방법을 익힌다.",
+            delivery="live",
+            lesson_count=4,
+            hours=4,
+            start_date=today,
+            end_date=today + timedelta(days=28),
+            instructor_mode="homeroom",
+            recording_policy="full",
+            class_id=cls.id,
+        ),
+        today=today,
+    )
     workflow.approve(session, admin, running, "데모: 승인")
     workflow.start(session, teacher, running)
     enrolment.enrol_group(session, teacher, running, school_id=cls.school_id, class_id=cls.id)
     schedule_demo_live_lesson(session, running)
 
-    workflow.submit_request(session, teacher, workflow.CourseInput(
-        level="class", theme_id=environment.id, title="우리 마을 환경 지킴이", goals="생활 속 자원 순환을 실천한다.",
-        delivery="blended", lesson_count=2, hours=2, start_date=today + timedelta(days=7),
-        end_date=today + timedelta(days=21), instructor_mode="homeroom", class_id=cls.id,
-    ), today=today)
+    workflow.submit_request(
+        session,
+        teacher,
+        workflow.CourseInput(
+            level="class",
+            theme_id=environment.id,
+            title="우리 마을 환경 지킴이",
+            goals="생활 속 자원 순환을 실천한다.",
+            delivery="blended",
+            lesson_count=2,
+            hours=2,
+            start_date=today + timedelta(days=7),
+            end_date=today + timedelta(days=21),
+            instructor_mode="homeroom",
+            class_id=cls.id,
+        ),
+        today=today,
+    )
 
     # An office-level course shared by two schools: it belongs to the office; each school enrols its own.
     office_admin, instructor = one("office"), one("instructor1")
     schools = [one("admin1").org_id, one("admin2").org_id]
-    shared = workflow.submit_request(session, office_admin, workflow.CourseInput(
-        level="office", theme_id=themes["democratic_citizenship"].id,
-        title=DEMO_SHARED_TITLE, goals="학교의 규칙을 함께 정하고 토론하는 방법을 익힌다.", delivery="live",
-        lesson_count=2, hours=2, start_date=today, end_date=today + timedelta(days=28), instructor_mode="office",
-        instructor_id=instructor.id, targets=[workflow.TargetInput(school_id=sid) for sid in schools],
-    ), today=today)
+    shared = workflow.submit_request(
+        session,
+        office_admin,
+        workflow.CourseInput(
+            level="office",
+            theme_id=themes["democratic_citizenship"].id,
+            title=DEMO_SHARED_TITLE,
+            goals="학교의 규칙을 함께 정하고 토론하는 방법을 익힌다.",
+            delivery="live",
+            lesson_count=2,
+            hours=2,
+            start_date=today,
+            end_date=today + timedelta(days=28),
+            instructor_mode="office",
+            instructor_id=instructor.id,
+            targets=[workflow.TargetInput(school_id=sid) for sid in schools],
+        ),
+        today=today,
+    )
     workflow.approve(session, office_admin, shared, "데모: 승인")
     enrolment.enrol_group(session, admin, shared, school_id=cls.school_id, class_id=cls.id)
     session.flush()
@@ -193,11 +274,23 @@ def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # t
     if lesson is None:
         return None
     now = utcnow().replace(second=0, microsecond=0)
-    on_now = lesson.starts_at is not None and lesson.ends_at is not None and lesson.starts_at <= now <= lesson.ends_at
+    on_now = (
+        lesson.starts_at is not None
+        and lesson.ends_at is not None
+        and lesson.starts_at <= now <= lesson.ends_at
+    )
     start = lesson.starts_at if on_now else now - timedelta(minutes=5)
-    teacher = session.get(User, course.requester_id)
-    workflow.update_lesson(session, teacher, course, lesson.id, title=lesson.title, starts_at=start,
-                           ends_at=start + timedelta(hours=1), description=lesson.description or "")
+    teacher = course.requester
+    workflow.update_lesson(
+        session,
+        teacher,
+        course,
+        lesson.id,
+        title=lesson.title,
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        description=lesson.description or "",
+    )
     live = session.scalars(select(LiveSession).where(LiveSession.lesson_id == lesson.id)).one()
     return live.id
 

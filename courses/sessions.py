@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from courses.db import utcnow
+from courses.db import affected, utcnow
 from courses.errors import N_, Errors, Forbidden, NotFound
 from courses.models import LoginSession, Role, User
 
@@ -35,19 +35,36 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(session: Session, user: User, *, ip: str, user_agent: str, lifetime: timedelta,
-          now: datetime | None = None) -> str:
+def start(
+    session: Session,
+    user: User,
+    *,
+    ip: str,
+    user_agent: str,
+    lifetime: timedelta,
+    now: datetime | None = None,
+) -> str:
     """Open a login session; returns the token the cookie carries (never stored as is)."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
-                             expires_at=now + lifetime, ip=ip[:45], user_agent=user_agent[:200]))
+    session.add(
+        LoginSession(
+            token_hash=_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+            ip=ip[:45],
+            user_agent=user_agent[:200],
+        )
+    )
     session.flush()
     return token
 
 
-def check(session: Session, token: str | None, user_id: int, *, idle: timedelta,
-          now: datetime | None = None) -> tuple[Outcome, User | None]:
+def check(
+    session: Session, token: str | None, user_id: int, *, idle: timedelta, now: datetime | None = None
+) -> tuple[Outcome, User | None]:
     """The session's user if it is live; otherwise why not (and the session is ended)."""
     if not token:
         return Outcome.missing, None
@@ -76,8 +93,11 @@ def check(session: Session, token: str | None, user_id: int, *, idle: timedelta,
 def end(session: Session, token: str | None) -> None:
     """End one session (logout)."""
     if token:
-        session.execute(update(LoginSession).where(LoginSession.token_hash == _hash(token),
-                                                   LoginSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.token_hash == _hash(token), LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
 
 
 def end_all(session: Session, user: User, *, keep_token: str | None = None) -> int:
@@ -85,17 +105,23 @@ def end_all(session: Session, user: User, *, keep_token: str | None = None) -> i
     stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
     if keep_token:
         stmt = stmt.where(LoginSession.token_hash != _hash(keep_token))
-    return session.execute(stmt.values(revoked_at=utcnow())).rowcount or 0
+    return affected(session.execute(stmt.values(revoked_at=utcnow())))
 
 
 def live_sessions(session: Session, user: User, *, now: datetime | None = None) -> list[LoginSession]:
     """The user's sessions still open, newest first (their devices)."""
     now = now or utcnow()
-    return list(session.scalars(
-        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None),
-                                   LoginSession.expires_at > now)
-        .order_by(LoginSession.last_seen_at.desc())
-    ))
+    return list(
+        session.scalars(
+            select(LoginSession)
+            .where(
+                LoginSession.user_id == user.id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
+            )
+            .order_by(LoginSession.last_seen_at.desc())
+        )
+    )
 
 
 def is_current(row: LoginSession, token: str | None) -> bool:

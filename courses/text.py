@@ -7,7 +7,7 @@ import unicodedata
 # Control, format (zero-width, bidi), unassigned, private-use and surrogate code points, separators and
 # combining marks on their own: a title made only of these shows as nothing, or as something misleading.
 _INVISIBLE = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
-_LINE_CONTROLS_OK = frozenset()
+_LINE_CONTROLS_OK: frozenset[str] = frozenset()
 _BLOCK_CONTROLS_OK = frozenset({"\n", "\r", "\t"})
 
 

@@ -7,7 +7,7 @@ and writes a history row (who, when, from → to) and the notifications.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -161,13 +161,16 @@ def _validate(session: Session, actor: User, data: CourseInput, today: date) -> 
             e.add("level", N_("학급 단위 요청은 교사 또는 학교 관리자만 할 수 있습니다."))
         class_obj = session.get(SchoolClass, data.class_id) if data.class_id else None
         allowed = class_obj is not None and class_obj.school_id == actor.org_id
-        if allowed and actor.role == Role.teacher:
-            allowed = session.scalar(taught_class_ids(actor).where(ClassMembership.class_id == class_obj.id)) is not None  # type: ignore[union-attr]
+        if class_obj is not None and allowed and actor.role == Role.teacher:
+            taught = taught_class_ids(actor).where(ClassMembership.class_id == class_obj.id)
+            allowed = session.scalar(taught) is not None
         if not allowed or class_obj is None:
             e.add("class_id", N_("담당 학급을 선택하세요."))
         else:
             school_id = class_obj.school_id
-            targets = [CourseTarget(school_id=class_obj.school_id, grade=class_obj.grade, class_id=class_obj.id)]
+            targets = [
+                CourseTarget(school_id=class_obj.school_id, grade=class_obj.grade, class_id=class_obj.id)
+            ]
 
     instructor_id = data.instructor_id
     if instructor_id is not None and mode is not None:
@@ -180,14 +183,24 @@ def _validate(session: Session, actor: User, data: CourseInput, today: date) -> 
             instructor_id = _homeroom_teacher_id(session, class_obj.id, actor)
 
     clean.update(
-        level=level, delivery=delivery, instructor_mode=mode, recording_policy=policy, title=title,
-        goals=goals, theme=theme, targets=targets, school_id=school_id, class_obj=class_obj,
+        level=level,
+        delivery=delivery,
+        instructor_mode=mode,
+        recording_policy=policy,
+        title=title,
+        goals=goals,
+        theme=theme,
+        targets=targets,
+        school_id=school_id,
+        class_obj=class_obj,
         instructor_id=instructor_id,
     )
     return e, clean
 
 
-def _targets_in_office(session: Session, actor: User, targets: list[TargetInput], e: Errors) -> list[CourseTarget]:
+def _targets_in_office(
+    session: Session, actor: User, targets: list[TargetInput], e: Errors
+) -> list[CourseTarget]:
     if not targets:
         e.add("targets", N_("대상 학교를 하나 이상 선택하세요."))
         return []
@@ -210,7 +223,9 @@ def _targets_in_office(session: Session, actor: User, targets: list[TargetInput]
     return out
 
 
-def _targets_in_school(session: Session, school_id: int, targets: list[TargetInput], e: Errors) -> list[CourseTarget]:
+def _targets_in_school(
+    session: Session, school_id: int, targets: list[TargetInput], e: Errors
+) -> list[CourseTarget]:
     if not targets:
         return [CourseTarget(school_id=school_id)]
     out: list[CourseTarget] = []
@@ -296,7 +311,11 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
     )
     kind = LessonKind.recorded if course.delivery == Delivery.recorded else LessonKind.live
     for n in range(1, (data.lesson_count or 0) + 1):
-        lesson_kind = (LessonKind.live if n % 2 else LessonKind.recorded) if course.delivery == Delivery.blended else kind
+        lesson_kind = (
+            (LessonKind.live if n % 2 else LessonKind.recorded)
+            if course.delivery == Delivery.blended
+            else kind
+        )
         course.lessons.append(Lesson(number=n, title=f"{n}차시", kind=lesson_kind))
     session.add(course)
     session.flush()
@@ -305,7 +324,9 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
     return course
 
 
-def resubmit(session: Session, actor: User, course: Course, data: CourseInput, *, today: date | None = None) -> Course:
+def resubmit(
+    session: Session, actor: User, course: Course, data: CourseInput, *, today: date | None = None
+) -> Course:
     """Edit a rejected request and send it for approval again."""
     _check_transition(course, CourseStatus.submitted)
     require_action(session, actor, course, "resubmit")
@@ -382,7 +403,13 @@ def approve(session: Session, actor: User, course: Course, reason: str | None = 
     text = _reason(reason, required=False)
     course.decision_reason = text or None
     _set_status(session, course, actor, CourseStatus.approved, text)
-    notify(session, [course.requester_id], N_("강좌 요청이 승인되었습니다"), course.title, f"/courses/{course.id}")
+    notify(
+        session,
+        [course.requester_id],
+        N_("강좌 요청이 승인되었습니다"),
+        course.title,
+        f"/courses/{course.id}",
+    )
     return course
 
 
@@ -393,7 +420,13 @@ def reject(session: Session, actor: User, course: Course, reason: str | None) ->
     text = _reason(reason, required=True)
     course.decision_reason = text
     _set_status(session, course, actor, CourseStatus.rejected, text)
-    notify(session, [course.requester_id], N_("강좌 요청이 반려되었습니다"), f"{course.title}: {text}", f"/courses/{course.id}")
+    notify(
+        session,
+        [course.requester_id],
+        N_("강좌 요청이 반려되었습니다"),
+        f"{course.title}: {text}",
+        f"/courses/{course.id}",
+    )
     return course
 
 
@@ -411,7 +444,13 @@ def cancel(session: Session, actor: User, course: Course, reason: str | None) ->
     require_action(session, actor, course, "cancel")
     text = _reason(reason, required=True)
     _set_status(session, course, actor, CourseStatus.cancelled, text)
-    notify(session, [course.requester_id], N_("강좌가 취소되었습니다"), f"{course.title}: {text}", f"/courses/{course.id}")
+    notify(
+        session,
+        [course.requester_id],
+        N_("강좌가 취소되었습니다"),
+        f"{course.title}: {text}",
+        f"/courses/{course.id}",
+    )
     return course
 
 
@@ -457,7 +496,15 @@ def assign_instructor(session: Session, actor: User, course: Course, mode: str, 
 
 
 def update_lesson(
-    session: Session, actor: User, course: Course, lesson_id: int, *, title: str, starts_at, ends_at, description: str  # type: ignore[no-untyped-def]
+    session: Session,
+    actor: User,
+    course: Course,
+    lesson_id: int,
+    *,
+    title: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    description: str,
 ) -> Lesson:
     """Edit a lesson's title and schedule."""
     require_status(course, "edit_lessons", N_("승인되었거나 운영 중인 강좌만 고칠 수 있습니다."))
@@ -475,7 +522,12 @@ def update_lesson(
     if len(description or "") > GOALS_MAX:
         e.add("description", N_("%(max)d자 이내로 입력하세요."), max=GOALS_MAX)
     e.raise_if_any()
-    lesson.title, lesson.starts_at, lesson.ends_at, lesson.description = title, starts_at, ends_at, description or ""
+    lesson.title, lesson.starts_at, lesson.ends_at, lesson.description = (
+        title,
+        starts_at,
+        ends_at,
+        description or "",
+    )
     from courses.live import sync_live_session  # live builds on workflow, not the other way round
 
     sync_live_session(session, lesson)
@@ -500,7 +552,11 @@ def add_material(session: Session, actor: User, course: Course, *, title: str, u
 
 def history(session: Session, course: Course) -> list[CourseEvent]:
     """The course's history, oldest first."""
-    return list(session.scalars(select(CourseEvent).where(CourseEvent.course_id == course.id).order_by(CourseEvent.id)))
+    return list(
+        session.scalars(
+            select(CourseEvent).where(CourseEvent.course_id == course.id).order_by(CourseEvent.id)
+        )
+    )
 
 
 def allowed_actions(session: Session, actor: User, course: Course) -> set[str]:
@@ -519,7 +575,11 @@ ACTIONS = {
     "confirm": lambda s, a, c, r: confirm_completion(s, a, c),
 }
 
-_REQUESTABLE = {Role.office_admin: ["office"], Role.school_admin: ["school", "class"], Role.teacher: ["class"]}
+_REQUESTABLE = {
+    Role.office_admin: ["office"],
+    Role.school_admin: ["school", "class"],
+    Role.teacher: ["class"],
+}
 
 
 def requestable_levels(actor: User) -> list[str]:
@@ -528,8 +588,26 @@ def requestable_levels(actor: User) -> list[str]:
 
 
 __all__ = [
-    "ACTIONS", "requestable_levels", "STATUS_LABELS", "TRANSITIONS", "CourseInput", "Forbidden", "TargetInput", "add_material",
-    "allowed_actions", "approve", "approver_ids", "assign_instructor", "cancel", "complete",
-    "confirm_completion", "history", "reject", "resubmit", "start", "submit_request", "update_lesson",
+    "ACTIONS",
+    "requestable_levels",
+    "STATUS_LABELS",
+    "TRANSITIONS",
+    "CourseInput",
+    "Forbidden",
+    "TargetInput",
+    "add_material",
+    "allowed_actions",
+    "approve",
+    "approver_ids",
+    "assign_instructor",
+    "cancel",
+    "complete",
+    "confirm_completion",
+    "history",
+    "reject",
+    "resubmit",
+    "start",
+    "submit_request",
+    "update_lesson",
     "withdraw",
 ]

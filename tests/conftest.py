@@ -31,7 +31,9 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LMS_TEST_POSTGRES_URL
 
 def _pg_url() -> str:
     url = os.environ["LMS_TEST_POSTGRES_URL"]
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    return (
+        url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    )
 
 
 @contextmanager
@@ -112,10 +114,14 @@ def app(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFact
 
     storage_dir = tmp_path_factory.mktemp("storage")
     # Login throttling uses this machine's Redis when CI names it; a fresh key prefix per run.
-    flask_app = create_app("test", DATABASE_URL=database_url, STORAGE_DIR=str(storage_dir),
-                           REDIS_URL=os.environ.get("LMS_TEST_REDIS_URL"),
-                           RATELIMIT_STORAGE_URI=os.environ.get("LMS_TEST_REDIS_URL") or "memory://",
-                           RATELIMIT_KEY_PREFIX=f"ieum-test-{uuid.uuid4().hex[:8]}")
+    flask_app = create_app(
+        "test",
+        DATABASE_URL=database_url,
+        STORAGE_DIR=str(storage_dir),
+        REDIS_URL=os.environ.get("LMS_TEST_REDIS_URL"),
+        RATELIMIT_STORAGE_URI=os.environ.get("LMS_TEST_REDIS_URL") or "memory://",
+        RATELIMIT_KEY_PREFIX=f"ieum-test-{uuid.uuid4().hex[:8]}",
+    )
     return flask_app
 
 
@@ -191,7 +197,9 @@ def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self, address):  # type: ignore[no-untyped-def]
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")
+        ):
             raise RuntimeError(f"test tried to reach {address!r}: only loopback is allowed")
         return real(self, address)
 

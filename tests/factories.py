@@ -54,17 +54,37 @@ class World:
         return self.users[key]
 
 
-def make_user(session: Session, username: str, role: Role, org: Organisation, office: Organisation,
-              name: str | None = None) -> User:
-    user = User(username=username, name=name or username, role=role, org_id=org.id, office_id=office.id,
-                password_hash=password_hash())
+def make_user(
+    session: Session,
+    username: str,
+    role: Role,
+    org: Organisation,
+    office: Organisation,
+    name: str | None = None,
+) -> User:
+    user = User(
+        username=username,
+        name=name or username,
+        role=role,
+        org_id=org.id,
+        office_id=office.id,
+        password_hash=password_hash(),
+    )
     session.add(user)
     session.flush()
     return user
 
 
-def make_class(session: Session, school: Organisation, grade: int, name: str, students: int, prefix: str,
-               office: Organisation, teacher: User | None = None) -> SchoolClass:
+def make_class(
+    session: Session,
+    school: Organisation,
+    grade: int,
+    name: str,
+    students: int,
+    prefix: str,
+    office: Organisation,
+    teacher: User | None = None,
+) -> SchoolClass:
     cls = SchoolClass(school_id=school.id, school_year=2026, grade=grade, name=name)
     session.add(cls)
     session.flush()
@@ -85,12 +105,27 @@ def build_world(session: Session, students: int = 5) -> World:
     session.add_all([office, other])
     session.flush()
     office.office_id, other.office_id = office.id, other.id
-    school = Organisation(kind=OrgKind.school, name="가람초", parent_id=office.id, office_id=office.id,
-                          school_level=SchoolLevel.elementary)
-    school_b = Organisation(kind=OrgKind.school, name="가온초", parent_id=office.id, office_id=office.id,
-                            school_level=SchoolLevel.elementary)
-    foreign = Organisation(kind=OrgKind.school, name="나래초", parent_id=other.id, office_id=other.id,
-                           school_level=SchoolLevel.elementary)
+    school = Organisation(
+        kind=OrgKind.school,
+        name="가람초",
+        parent_id=office.id,
+        office_id=office.id,
+        school_level=SchoolLevel.elementary,
+    )
+    school_b = Organisation(
+        kind=OrgKind.school,
+        name="가온초",
+        parent_id=office.id,
+        office_id=office.id,
+        school_level=SchoolLevel.elementary,
+    )
+    foreign = Organisation(
+        kind=OrgKind.school,
+        name="나래초",
+        parent_id=other.id,
+        office_id=other.id,
+        school_level=SchoolLevel.elementary,
+    )
     session.add_all([school, school_b, foreign])
     session.flush()
     u: dict[str, User] = {}
@@ -111,9 +146,12 @@ def build_world(session: Session, students: int = 5) -> World:
     from sqlalchemy import select
 
     def first_student(c: SchoolClass) -> User:
-        return session.scalars(select(User).join(ClassMembership, ClassMembership.user_id == User.id)
-                               .where(ClassMembership.class_id == c.id, ClassMembership.role == MemberRole.student)
-                               .order_by(ClassMembership.number)).first()  # type: ignore[return-value]
+        return session.scalars(
+            select(User)
+            .join(ClassMembership, ClassMembership.user_id == User.id)
+            .where(ClassMembership.class_id == c.id, ClassMembership.role == MemberRole.student)
+            .order_by(ClassMembership.number)
+        ).first()  # type: ignore[return-value]
 
     u["student"] = first_student(cls)
     u["student2"] = first_student(cls2)
@@ -124,8 +162,12 @@ def build_world(session: Session, students: int = 5) -> World:
     u["instructor"] = make_user(session, "instructor", Role.instructor, office, office)
     u["external"] = make_user(session, "external", Role.instructor, office, office)
     themes = list(session.scalars(select(Theme).order_by(Theme.position)))
-    session.add(InstructorProfile(user_id=u["instructor"].id, office_id=office.id, external=False, themes=themes[:2]))
-    session.add(InstructorProfile(user_id=u["external"].id, office_id=office.id, external=True, themes=themes[2:3]))
+    session.add(
+        InstructorProfile(user_id=u["instructor"].id, office_id=office.id, external=False, themes=themes[:2])
+    )
+    session.add(
+        InstructorProfile(user_id=u["external"].id, office_id=office.id, external=True, themes=themes[2:3])
+    )
     session.flush()
     return World(office, other, school, school_b, foreign, cls, cls2, cls_g6, cls_b, foreign_cls, u, themes)
 
@@ -134,9 +176,18 @@ def course_input(world: World, level: str = "class", **overrides: object) -> Cou
     """A valid request for the given level; override any field."""
     start = date.today() + timedelta(days=7)
     base: dict[str, object] = dict(
-        level=level, theme_id=world.themes[0].id, title="생활 안전 교실", goals="위험을 알아차리고 대처한다.",
-        delivery="live", lesson_count=4, hours=8, start_date=start, end_date=start + timedelta(days=28),
-        instructor_mode="office", instructor_id=None, recording_policy="none",
+        level=level,
+        theme_id=world.themes[0].id,
+        title="생활 안전 교실",
+        goals="위험을 알아차리고 대처한다.",
+        delivery="live",
+        lesson_count=4,
+        hours=8,
+        start_date=start,
+        end_date=start + timedelta(days=28),
+        instructor_mode="office",
+        instructor_id=None,
+        recording_policy="none",
     )
     if level == "class":
         base["class_id"] = world.cls.id

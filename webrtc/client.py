@@ -63,7 +63,9 @@ class SfuClient:
         """Open the socket, send join and return the ``joined`` message (SfuError if refused)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        self.ws = await self._session.ws_connect(self.url, heartbeat=None, timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
+        self.ws = await self._session.ws_connect(
+            self.url, heartbeat=None, timeout=aiohttp.ClientWSTimeout(ws_close=timeout)
+        )
         await self.ws.send_json({"type": "join", "token": self.token})
         self._reader = asyncio.get_running_loop().create_task(self._read())
         msg = await self.wait_for(lambda m: m["type"] in ("joined", "error"), timeout=timeout)
@@ -128,7 +130,9 @@ class SfuClient:
         await self.send({"type": "answer", "pc": "subscribe", "sdp": pc.localDescription.sdp})
         self.subscribe_answered += 1
 
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0, start: int = 0) -> dict[str, Any]:
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0, start: int = 0
+    ) -> dict[str, Any]:
         """Wait for a message matching the predicate (searching from index ``start``)."""
         async with asyncio.timeout(timeout), self._changed:
             while True:
@@ -142,7 +146,12 @@ class SfuClient:
         return await self.wait_for(lambda m: m["type"] == type_, timeout=timeout, start=start)
 
     async def publish(
-        self, tracks: list[MediaStreamTrack], *, screen: bool = False, video_codec: str | None = None, timeout: float = 10.0
+        self,
+        tracks: list[MediaStreamTrack],
+        *,
+        screen: bool = False,
+        video_codec: str | None = None,
+        timeout: float = 10.0,
     ) -> dict[str, Any]:
         """Offer these tracks on the publish connection (optionally forcing e.g. ``video/H264``)."""
         if self.publish_pc is None:
@@ -153,12 +162,16 @@ class SfuClient:
             if video_codec and track.kind == "video":
                 caps = RTCRtpSender.getCapabilities("video")
                 assert caps is not None
-                transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType.lower() == video_codec.lower()])
+                transceiver.setCodecPreferences(
+                    [c for c in caps.codecs if c.mimeType.lower() == video_codec.lower()]
+                )
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)
         screen_mids = [t.mid for t in pc.getTransceivers() if t.kind == "video" and t.mid] if screen else []
         start = len(self.messages)
-        await self.send({"type": "offer", "pc": "publish", "sdp": pc.localDescription.sdp, "screen": screen_mids})
+        await self.send(
+            {"type": "offer", "pc": "publish", "sdp": pc.localDescription.sdp, "screen": screen_mids}
+        )
         reply = await self.wait_for(
             lambda m: (m["type"] == "answer" and m.get("pc") == "publish") or m["type"] == "error",
             timeout=timeout,

@@ -181,7 +181,11 @@ class Transport:
 
 
 def _make_forwarder(
-    tx: pylibsrtp.Session, sock: socket.socket, fallback: asyncio.DatagramTransport, addr: Any, counters: Counters
+    tx: pylibsrtp.Session,
+    sock: socket.socket,
+    fallback: asyncio.DatagramTransport,
+    addr: Any,
+    counters: Counters,
 ) -> Callable[[int, int, int, int, int, bytes], bool]:
     """The per-packet send for one subscriber: header written and payload copied straight into libsrtp's
     buffer, protected in place, sent from that buffer with one syscall.
@@ -206,7 +210,9 @@ def _make_forwarder(
     sendto = sock.sendto
 
     # ``session`` is unused in the body but must stay referenced: libsrtp's context is freed with it.
-    def forward(b0: int, m_pt: int, seq: int, ts: int, ssrc: int, tail: bytes, session: pylibsrtp.Session = tx) -> bool:
+    def forward(
+        b0: int, m_pt: int, seq: int, ts: int, ssrc: int, tail: bytes, session: pylibsrtp.Session = tx
+    ) -> bool:
         n = 12 + len(tail)
         if n > capacity:
             return False
@@ -265,7 +271,17 @@ def silence_sender(transceiver: RTCRtpTransceiver) -> None:
 class OutSlot:
     """One sendonly m-line towards a subscriber; reused for another source of the same kind and codec."""
 
-    __slots__ = ("transceiver", "kind", "codec", "ssrc", "payload_type", "binding", "last_seq", "last_ts", "cname")
+    __slots__ = (
+        "transceiver",
+        "kind",
+        "codec",
+        "ssrc",
+        "payload_type",
+        "binding",
+        "last_seq",
+        "last_ts",
+        "cname",
+    )
 
     def __init__(self, transceiver: RTCRtpTransceiver, kind: str, codec: Codec, cname: str) -> None:
         self.transceiver = transceiver
@@ -441,7 +457,9 @@ class SourceTrack:
                         continue
                 b.start(seq, ts)
                 seq_off = b.seq_off
-            if b.transport.forward(b0, marker | b.pt, (seq + seq_off) & 0xFFFF, (ts + b.ts_off) & 0xFFFFFFFF, b.ssrc, tail):
+            if b.transport.forward(
+                b0, marker | b.pt, (seq + seq_off) & 0xFFFF, (ts + b.ts_off) & 0xFFFFFFFF, b.ssrc, tail
+            ):
                 sent += 1
         self.counters.packets_out += sent
         self.counters.bytes_out += sent * (size + 12)
@@ -479,7 +497,12 @@ class SourceTrack:
             if entry is None:
                 continue
             b0, marker, ts, tail = entry
-            tr.send_rtp(_pack_header(b0, marker | binding.pt, out_seq, (ts + binding.ts_off) & 0xFFFFFFFF, binding.ssrc) + tail)
+            tr.send_rtp(
+                _pack_header(
+                    b0, marker | binding.pt, out_seq, (ts + binding.ts_off) & 0xFFFFFFFF, binding.ssrc
+                )
+                + tail
+            )
             self.counters.retransmits += 1
 
     def request_keyframe(self) -> None:
@@ -563,7 +586,9 @@ class PublisherDemux:
             return
         osn = (data[header.payload_offset] << 8) | data[header.payload_offset + 1]
         original = (
-            RTP_HEADER.pack(data[0] & 0xDF, (data[1] & 0x80) | track.codec.payload_type, osn, header.timestamp, track.ssrc)
+            RTP_HEADER.pack(
+                data[0] & 0xDF, (data[1] & 0x80) | track.codec.payload_type, osn, header.timestamp, track.ssrc
+            )
             + data[12 : header.payload_offset]
             + data[header.payload_offset + 2 : end]
         )
@@ -578,7 +603,11 @@ class PublisherDemux:
             if mid is not None:
                 track = self.by_mid.get(mid.decode(errors="replace"))
         if track is None:
-            candidates = [t for t in self.by_mid.values() if t.ssrc is None and t.codec.payload_type == header.payload_type]
+            candidates = [
+                t
+                for t in self.by_mid.values()
+                if t.ssrc is None and t.codec.payload_type == header.payload_type
+            ]
             if len(candidates) == 1:
                 track = candidates[0]
         if track is None or (track.ssrc is not None and track.ssrc != header.ssrc):

@@ -328,9 +328,7 @@ def _rtcp(count_or_fmt: int, packet_type: int, body: bytes) -> bytes:
     return _RTCP_HEADER.pack(0x80 | count_or_fmt, packet_type, (len(body) + 4) // 4 - 1) + body
 
 
-def build_sr(
-    ssrc: int, ntp: int, rtp_timestamp: int, packet_count: int, octet_count: int
-) -> bytes:
+def build_sr(ssrc: int, ntp: int, rtp_timestamp: int, packet_count: int, octet_count: int) -> bytes:
     """A sender report without report blocks."""
     body = struct.pack(
         "!IQIII",
@@ -368,7 +366,9 @@ def build_remb(sender_ssrc: int, bitrate: int, ssrcs: list[int]) -> bytes:
     while mantissa > 0x3FFFF:
         mantissa >>= 1
         exp += 1
-    fci = b"REMB" + bytes([len(ssrcs), (exp << 2) | (mantissa >> 16), (mantissa >> 8) & 0xFF, mantissa & 0xFF])
+    fci = b"REMB" + bytes(
+        [len(ssrcs), (exp << 2) | (mantissa >> 16), (mantissa >> 8) & 0xFF, mantissa & 0xFF]
+    )
     fci += b"".join(_U32.pack(s) for s in ssrcs)
     return _rtcp(PSFB_APP, RTCP_PSFB, struct.pack("!II", sender_ssrc, 0) + fci)
 

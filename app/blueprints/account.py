@@ -6,13 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from flask_login import login_required
 from sqlalchemy import or_, select
 
 from app.audit import audit as audit_entry
-from app.auth import actor, begin_session, current_token
+from app.auth import actor, begin_session, current_token, login_required
 from app.exports import export_response, wants_export
-from app.extensions import db
+from app.extensions import dbs
 from app.forms import parse_date, parse_int
 from app.i18n import translate
 from app.input import bounded_int
@@ -33,17 +32,21 @@ def page():  # type: ignore[no-untyped-def]
 
 
 def _render(user: User, errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
-    rows = sessions.live_sessions(db.session, user)
+    rows = sessions.live_sessions(dbs(), user)
     token = current_token()
-    return render_template("account/page.html", person=user, devices=[(r, sessions.is_current(r, token)) for r in rows],
-                           errors=errors), status
+    return render_template(
+        "account/page.html",
+        person=user,
+        devices=[(r, sessions.is_current(r, token)) for r in rows],
+        errors=errors,
+    ), status
 
 
 @bp.route("/account/sessions/end-others", methods=["POST"])
 @login_required
 def end_others():  # type: ignore[no-untyped-def]
     user = actor()
-    n = sessions.sign_out_everywhere(db.session, user, user.id, keep_token=current_token())
+    n = sessions.sign_out_everywhere(dbs(), user, user.id, keep_token=current_token())
     flash(_("다른 기기 %(n)d곳에서 로그아웃했습니다.", n=n), "success")
     return redirect(url_for("account.page"))
 
@@ -54,7 +57,9 @@ def change_password():  # type: ignore[no-untyped-def]
     user = actor()
     form = request.form
     try:
-        sessions.change_password(db.session, user, form.get("current", ""), form.get("new", ""), form.get("confirm", ""))
+        sessions.change_password(
+            dbs(), user, form.get("current", ""), form.get("new", ""), form.get("confirm", "")
+        )
     except ValidationError as err:
         discard()
         return _render(user, {f: translate(m, p) for f, (m, p) in err.errors.items()}, 422)
@@ -70,13 +75,15 @@ def people():  # type: ignore[no-untyped-def]
     if user.role not in (Role.office_admin, Role.school_admin):
         raise NotFound()
     q = (request.args.get("q") or "").strip()[:64]
-    stmt = select(User).where(User.office_id == user.office_id).order_by(User.name, User.id).limit(PEOPLE_LIMIT)
+    stmt = (
+        select(User).where(User.office_id == user.office_id).order_by(User.name, User.id).limit(PEOPLE_LIMIT)
+    )
     if user.role == Role.school_admin:
         stmt = stmt.where(User.org_id == user.org_id, User.role != Role.office_admin)
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(User.name.like(like, escape="\\"), User.username.like(like, escape="\\")))
-    return render_template("account/people.html", people=list(db.session.scalars(stmt)), q=q, limit=PEOPLE_LIMIT)
+    return render_template("account/people.html", people=list(dbs().scalars(stmt)), q=q, limit=PEOPLE_LIMIT)
 
 
 @bp.route("/admin/people/<int:user_id>", methods=["GET", "POST"])
@@ -88,20 +95,25 @@ def person(user_id: int):  # type: ignore[no-untyped-def]
     if request.method == "POST":
         op = request.form.get("op")
         if op == "sign_out":
-            n = sessions.sign_out_everywhere(db.session, user, user_id)
+            n = sessions.sign_out_everywhere(dbs(), user, user_id)
             flash(_("%(n)d곳의 로그인을 끝냈습니다.", n=n), "success")
         elif op in ("disable", "enable"):
-            sessions.set_active(db.session, user, user_id, op == "enable")
-            flash(_("계정을 사용 중지했습니다.") if op == "disable" else _("계정을 다시 사용하게 했습니다."), "success")
+            sessions.set_active(dbs(), user, user_id, op == "enable")
+            flash(
+                _("계정을 사용 중지했습니다.") if op == "disable" else _("계정을 다시 사용하게 했습니다."),
+                "success",
+            )
         else:
             e = Errors()
             e.add("op", N_("허용되지 않는 값입니다."))
             e.raise_if_any()
         return redirect(url_for("account.person", user_id=user_id))
-    target = db.session.get(User, user_id)
+    target = dbs().get(User, user_id)
     if target is None or not sessions.may_manage_account(user, target):
         raise NotFound()
-    return render_template("account/person.html", person=target, devices=sessions.live_sessions(db.session, target))
+    return render_template(
+        "account/person.html", person=target, devices=sessions.live_sessions(dbs(), target)
+    )
 
 
 __all__ = ["bp"]
@@ -123,22 +135,42 @@ def audit_log():  # type: ignore[no-untyped-def]
             action = AccessAction(action_raw)
         except ValueError:
             e.add("action", N_("허용되지 않는 값입니다."))
-    f = audit.AuditFilter(person=(args.get("person") or "").strip()[:64], action=action,
-                          since=parse_date(e, args, "since"), until=parse_date(e, args, "until"))
+    f = audit.AuditFilter(
+        person=(args.get("person") or "").strip()[:64],
+        action=action,
+        since=parse_date(e, args, "since"),
+        until=parse_date(e, args, "until"),
+    )
     page_no = bounded_int(args.get("page"), 1, 1, 100_000)
     fmt = args.get("format")
     if e:
-        return render_template("account/audit.html", rows=[], total=0, f=f, page=1, pages=1,
-                               labels=audit.ACTION_LABELS, errors={k: translate(m, p) for k, (m, p) in e.errors.items()}), 422
+        return render_template(
+            "account/audit.html",
+            rows=[],
+            total=0,
+            f=f,
+            page=1,
+            pages=1,
+            labels=audit.ACTION_LABELS,
+            errors={k: translate(m, p) for k, (m, p) in e.errors.items()},
+        ), 422
     if wants_export(fmt):
-        rows, _total = audit.entries(db.session, user, f, limit=50_000, offset=0)
+        rows, _total = audit.entries(dbs(), user, f, limit=50_000, offset=0)
         record = audit.as_report(rows, lambda at: format_datetime(at, "yyyy-MM-dd HH:mm:ss"))
         audit_entry(AccessAction.audit_log_exported, "audit_log", None, f"{fmt}, {len(rows)}")
         return export_response(record, fmt, "audit-log")  # type: ignore[arg-type]
-    rows, total = audit.entries(db.session, user, f, limit=audit.PAGE, offset=(page_no - 1) * audit.PAGE)
+    rows, total = audit.entries(dbs(), user, f, limit=audit.PAGE, offset=(page_no - 1) * audit.PAGE)
     pages = max(1, (total + audit.PAGE - 1) // audit.PAGE)
-    return render_template("account/audit.html", rows=rows, total=total, f=f, page=page_no, pages=pages,
-                           labels=audit.ACTION_LABELS, errors={})
+    return render_template(
+        "account/audit.html",
+        rows=rows,
+        total=total,
+        f=f,
+        page=page_no,
+        pages=pages,
+        labels=audit.ACTION_LABELS,
+        errors={},
+    )
 
 
 @bp.route("/admin/api-tokens", methods=["GET", "POST"])
@@ -155,7 +187,7 @@ def api_tokens_page():  # type: ignore[no-untyped-def]
             e = Errors()
             token_id = parse_int(e, form, "token_id")
             e.raise_if_any()
-            api_tokens.revoke(db.session, user, token_id)  # type: ignore[arg-type]
+            api_tokens.revoke(dbs(), user, token_id)  # type: ignore[arg-type]
             flash(_("토큰을 폐기했습니다. 이 토큰을 쓰는 시스템은 더 이상 접속할 수 없습니다."), "success")
             return redirect(url_for("account.api_tokens_page"))
         e = Errors()
@@ -163,12 +195,19 @@ def api_tokens_page():  # type: ignore[no-untyped-def]
         scopes = sorted(api_tokens.READ_ONLY) if form.get("preset") == "read" else form.getlist("scopes")
         try:
             e.raise_if_any()
-            token, secret = api_tokens.create(db.session, user, name=form.get("name", ""), scopes=scopes, days=days)
+            token, secret = api_tokens.create(
+                dbs(), user, name=form.get("name", ""), scopes=scopes, days=days
+            )
             created = (token, secret)
         except ValidationError as err:
             discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
             status = 422
-    return render_template("account/api_tokens.html", tokens=api_tokens.office_tokens(db.session, user),
-                           uses=api_tokens.recent_uses(db.session, user), scopes=api_tokens.SCOPES,
-                           created=created, errors=errors), status
+    return render_template(
+        "account/api_tokens.html",
+        tokens=api_tokens.office_tokens(dbs(), user),
+        uses=api_tokens.recent_uses(dbs(), user),
+        scopes=api_tokens.SCOPES,
+        created=created,
+        errors=errors,
+    ), status

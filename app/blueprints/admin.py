@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 
-from app.auth import actor
-from app.extensions import db
+from app.auth import actor, login_required
+from app.extensions import dbs
 from app.forms import parse_int
 from app.i18n import translate
 from app.transactions import discard
@@ -24,14 +23,19 @@ def edit_theme(theme_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     if user.role != Role.office_admin:
         abort(403)
-    theme = db.session.get(Theme, theme_id) or abort(404)
+    theme = dbs().get(Theme, theme_id) or abort(404)
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            catalog.update_theme(db.session, user, theme, name=request.form.get("name", ""),
-                                 description=request.form.get("description", ""),
-                                 active=request.form.get("active") == "on",
-                                 elements=request.form.get("elements", "").splitlines())
+            catalog.update_theme(
+                dbs(),
+                user,
+                theme,
+                name=request.form.get("name", ""),
+                description=request.form.get("description", ""),
+                active=request.form.get("active") == "on",
+                elements=request.form.get("elements", "").splitlines(),
+            )
             flash(_("주제를 저장했습니다."), "success")
             return redirect(url_for("main.themes"))
         except ValidationError as err:
@@ -54,11 +58,17 @@ def pool():  # type: ignore[no-untyped-def]
         e.raise_if_any()
         try:
             instructors.register_instructor(
-                db.session, user, username=request.form.get("username", ""), name=request.form.get("name", ""),
+                dbs(),
+                user,
+                username=request.form.get("username", ""),
+                name=request.form.get("name", ""),
                 external=request.form.get("external") == "on" or user.role != Role.office_admin,
-                affiliation=request.form.get("affiliation", ""), bio=request.form.get("bio", ""),
-                availability=request.form.get("availability", ""), phone=request.form.get("phone", ""),
-                theme_ids=[t for t in theme_ids if t is not None])
+                affiliation=request.form.get("affiliation", ""),
+                bio=request.form.get("bio", ""),
+                availability=request.form.get("availability", ""),
+                phone=request.form.get("phone", ""),
+                theme_ids=[t for t in theme_ids if t is not None],
+            )
             flash(_("강사를 등록했습니다."), "success")
             return redirect(url_for("admin.pool"))
         except ValidationError as err:
@@ -66,6 +76,11 @@ def pool():  # type: ignore[no-untyped-def]
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     theme_raw = request.args.get("theme")
     theme_id = int(theme_raw) if theme_raw and theme_raw.isdigit() else None
-    return render_template("admin/instructors.html", pool=instructors.list_pool(db.session, user, theme_id=theme_id),
-                           themes=catalog.list_themes(db.session), theme_id=theme_id, errors=errors, values=values), \
-        (422 if errors else 200)
+    return render_template(
+        "admin/instructors.html",
+        pool=instructors.list_pool(dbs(), user, theme_id=theme_id),
+        themes=catalog.list_themes(dbs()),
+        theme_id=theme_id,
+        errors=errors,
+        values=values,
+    ), (422 if errors else 200)

@@ -19,7 +19,7 @@ from flask_wtf.csrf import generate_csrf
 
 from app.audit import audit
 from app.auth import actor
-from app.extensions import db
+from app.extensions import dbs
 from app.forms import parse_course_input, parse_int
 from app.i18n import translate
 from app.openapi import QueryParam, build_document, describe
@@ -108,7 +108,9 @@ def _body(*, optional: bool = False) -> dict[str, Any]:
             return {}
         raise BadRequest(N_("요청 본문에 JSON 객체가 필요합니다."))
     try:
-        data = current_app.json.loads(raw)  # app.input's strict JSON: NaN, huge ints, deep nesting, NUL refused
+        data = current_app.json.loads(
+            raw
+        )  # app.input's strict JSON: NaN, huge ints, deep nesting, NUL refused
     except ValueError as err:
         request.on_json_loading_failed(err)
     if not isinstance(data, dict):
@@ -262,12 +264,12 @@ def course_json(course: Course, user: User) -> dict[str, Any]:
         "decision_reason": course.decision_reason,
         "requester": _ref(course.requester),
         "instructor": _ref(course.instructor),
-        "enrolled": enrolment.enrolment_count(db.session, course),
+        "enrolled": enrolment.enrolment_count(dbs(), course),
         "targets": [target_json(t) for t in course.targets],
         "lessons": [lesson_json(lesson) for lesson in course.lessons],
         "materials": [material_json(m) for m in course.materials],
-        "history": [event_json(ev) for ev in workflow.history(db.session, course)],
-        "allowed_actions": sorted(workflow.allowed_actions(db.session, user, course)),
+        "history": [event_json(ev) for ev in workflow.history(dbs(), course)],
+        "allowed_actions": sorted(workflow.allowed_actions(dbs(), user, course)),
     }
 
 
@@ -322,7 +324,7 @@ def me() -> ResponseReturnValue:
         user=user_json(user),
         locale=str(get_locale()),
         csrf_token=generate_csrf(),
-        unread_notifications=notifications.unread_count(db.session, user),
+        unread_notifications=notifications.unread_count(dbs(), user),
     )
 
 
@@ -338,7 +340,7 @@ def themes() -> ResponseReturnValue:
         {"value": d.value, "label": translate(label), "description": translate(text)}
         for d, (label, text) in catalog.DELIVERY_GUIDE.items()
     ]
-    return jsonify(themes=[theme_json(t) for t in catalog.list_themes(db.session)], deliveries=deliveries)
+    return jsonify(themes=[theme_json(t) for t in catalog.list_themes(dbs())], deliveries=deliveries)
 
 
 # -- courses ---------------------------------------------------------------------------------------
@@ -371,7 +373,7 @@ def list_courses() -> ResponseReturnValue:
             e.add("status", N_("허용되지 않는 값입니다."))
     limit, offset = _paging(e, COURSES_MAX, COURSES_DEFAULT)
     e.raise_if_any()
-    items = visible_courses(db.session, user, status=status, limit=limit + 1, offset=offset)
+    items = visible_courses(dbs(), user, status=status, limit=limit + 1, offset=offset)
     return jsonify(
         items=[course_summary_json(c) for c in items[:limit]],
         limit=limit,
@@ -404,7 +406,7 @@ def create_course() -> ResponseReturnValue:
     except ValidationError as err:
         _merge(e, err)
     e.raise_if_any()
-    course = workflow.submit_request(db.session, user, data)
+    course = workflow.submit_request(dbs(), user, data)
     location = url_for("api.course_detail", course_id=course.id)
     return jsonify(course_json(course, user)), 201, {"Location": location}
 
@@ -418,8 +420,8 @@ def create_course() -> ResponseReturnValue:
 def course_detail(course_id: int) -> ResponseReturnValue:
     """One course as its page shows it (a student's visit counts as their last access)."""
     user = actor()
-    course = get_course(db.session, user, course_id)
-    enrolment.touch(db.session, user, course)
+    course = get_course(dbs(), user, course_id)
+    enrolment.touch(dbs(), user, course)
     return jsonify(course_json(course, user))
 
 
@@ -436,12 +438,12 @@ def course_detail(course_id: int) -> ResponseReturnValue:
 def course_action(course_id: int, action: str) -> ResponseReturnValue:
     """Apply one workflow action to a course."""
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     body = _body(optional=True)
     e = Errors()
     _json_types(e, body, strings=("reason",))
     e.raise_if_any()
-    workflow.ACTIONS[action](db.session, user, course, body.get("reason"))
+    workflow.ACTIONS[action](dbs(), user, course, body.get("reason"))
     return jsonify(course_json(course, user))
 
 
@@ -456,13 +458,13 @@ def course_action(course_id: int, action: str) -> ResponseReturnValue:
 def assign_instructor(course_id: int) -> ResponseReturnValue:
     """Give the course an instructor from the pool or the school."""
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     body = _body()
     e = Errors()
     _json_types(e, body, strings=("instructor_mode",), ints=("instructor_id",))
     instructor_id = parse_int(e, body, "instructor_id")
     e.raise_if_any()
-    workflow.assign_instructor(db.session, user, course, body.get("instructor_mode") or "", instructor_id)  # type: ignore[arg-type]
+    workflow.assign_instructor(dbs(), user, course, body.get("instructor_mode") or "", instructor_id)  # type: ignore[arg-type]
     return jsonify(course_json(course, user))
 
 
@@ -487,18 +489,20 @@ def assign_instructor(course_id: int) -> ResponseReturnValue:
 def list_enrolments(course_id: int) -> ResponseReturnValue:
     """A page of the course's enrolled students."""
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     e = Errors()
     limit, offset = _paging(e, ENROLLED_MAX, ENROLLED_DEFAULT)
     e.raise_if_any()
-    rows = enrolment.list_enrolled(db.session, user, course, limit=limit + 1, offset=offset)
-    audit(AccessAction.enrolment_viewed, "course", course.id, f"API offset={offset} ({min(len(rows), limit)})")
+    rows = enrolment.list_enrolled(dbs(), user, course, limit=limit + 1, offset=offset)
+    audit(
+        AccessAction.enrolment_viewed, "course", course.id, f"API offset={offset} ({min(len(rows), limit)})"
+    )
     return jsonify(
         items=[enrolled_json(*row) for row in rows[:limit]],
         limit=limit,
         offset=offset,
         has_more=len(rows) > limit,
-        total=enrolment.enrolment_count(db.session, course),
+        total=enrolment.enrolment_count(dbs(), course),
     )
 
 
@@ -514,7 +518,7 @@ def list_enrolments(course_id: int) -> ResponseReturnValue:
 def add_enrolments(course_id: int) -> ResponseReturnValue:
     """Enrol a group or a list of students; returns how many were newly added."""
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     body = _body()
     e = Errors()
     if "student_ids" in body:
@@ -528,7 +532,7 @@ def add_enrolments(course_id: int) -> ResponseReturnValue:
         ):
             e.add("student_ids", N_("학생 번호(정수) 목록을 %(max)d개 이내로 보내세요."), max=STUDENT_IDS_MAX)
         e.raise_if_any()
-        added = enrolment.enrol_students(db.session, user, course, ids)
+        added = enrolment.enrol_students(dbs(), user, course, ids)
     else:
         _json_types(e, body, ints=("school_id", "grade", "class_id"))
         school_id = parse_int(e, body, "school_id")
@@ -536,7 +540,7 @@ def add_enrolments(course_id: int) -> ResponseReturnValue:
         class_id = parse_int(e, body, "class_id", required=False)
         e.raise_if_any()
         added = enrolment.enrol_group(
-            db.session,
+            dbs(),
             user,
             course,
             school_id=school_id,  # type: ignore[arg-type]
@@ -557,8 +561,8 @@ def add_enrolments(course_id: int) -> ResponseReturnValue:
 def remove_enrolment(course_id: int, student_id: int) -> ResponseReturnValue:
     """Unenrol a student."""
     user = actor()
-    course = get_course(db.session, user, course_id)
-    enrolment.unenrol(db.session, user, course, student_id)
+    course = get_course(dbs(), user, course_id)
+    enrolment.unenrol(dbs(), user, course, student_id)
     return "", 204
 
 
@@ -579,7 +583,7 @@ def list_instructors() -> ResponseReturnValue:
     e = Errors()
     theme_id = parse_int(e, request.args, "theme_id", required=False)
     e.raise_if_any()
-    pool = instructors.list_pool(db.session, user, theme_id=theme_id)
+    pool = instructors.list_pool(dbs(), user, theme_id=theme_id)
     return jsonify(items=[instructor_json(p) for p in pool])
 
 
@@ -588,9 +592,9 @@ def list_instructors() -> ResponseReturnValue:
 def list_notifications() -> ResponseReturnValue:
     """The caller's notifications and how many are unread."""
     user = actor()
-    items = notifications.list_notifications(db.session, user)
+    items = notifications.list_notifications(dbs(), user)
     return jsonify(
-        items=[notification_json(n) for n in items], unread=notifications.unread_count(db.session, user)
+        items=[notification_json(n) for n in items], unread=notifications.unread_count(dbs(), user)
     )
 
 
@@ -599,7 +603,7 @@ def list_notifications() -> ResponseReturnValue:
 def read_notifications() -> ResponseReturnValue:
     """Mark all the caller's notifications read."""
     _body(optional=True)
-    marked = notifications.mark_all_read(db.session, actor())
+    marked = notifications.mark_all_read(dbs(), actor())
     return jsonify(marked=marked)
 
 

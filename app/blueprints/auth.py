@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from app.auth import begin_session, end_session
-from app.extensions import db, limiter, login_address_key, login_rate_key
+from app.auth import begin_session, end_session, login_required
+from app.extensions import dbs, limiter, login_address_key, login_rate_key
 from app.input import safe_redirect_target
 from courses.accounts import authenticate
 
@@ -21,10 +21,18 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 # Only failed attempts count, so a class logging in from one school address is not throttled. Two limits:
 # per address and account name (guessing one password), and per address alone (spraying many accounts).
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=login_rate_key, methods=["POST"],
-               deduct_when=lambda response: response.status_code != 302)
-@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"], key_func=login_address_key, methods=["POST"],
-               deduct_when=lambda response: response.status_code != 302)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    key_func=login_rate_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code != 302,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    key_func=login_address_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code != 302,
+)
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("main.home"))
@@ -35,7 +43,7 @@ def login():  # type: ignore[no-untyped-def]
         if not username or not password or len(username) > 64 or len(password) > 256:
             error = _("아이디와 비밀번호를 입력하세요.")
         else:
-            user = authenticate(db.session, username, password)
+            user = authenticate(dbs(), username, password)
             if user is None:
                 error = _("아이디 또는 비밀번호가 올바르지 않습니다.")
             else:

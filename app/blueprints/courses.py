@@ -6,12 +6,11 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 from sqlalchemy import select
 
 from app.audit import audit
-from app.auth import actor
-from app.extensions import db
+from app.auth import actor, login_required
+from app.extensions import dbs
 from app.forms import parse_course_input, parse_int, parse_local_datetime
 from app.i18n import translate
 from app.input import bounded_int
@@ -34,7 +33,6 @@ from courses.policy import get_course, school_scope, taught_class_ids
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
 
-
 @bp.route("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
@@ -47,38 +45,70 @@ def index():  # type: ignore[no-untyped-def]
         except ValueError:
             abort(400)
     page = bounded_int(request.args.get("page"), 1, 1, 10_000)
-    items = visible_courses(db.session, user, status=status, limit=50, offset=(page - 1) * 50)
-    return render_template("courses/index.html", courses=items, status=status, page=page,
-                           statuses=workflow.STATUS_LABELS)
+    items = visible_courses(dbs(), user, status=status, limit=50, offset=(page - 1) * 50)
+    return render_template(
+        "courses/index.html", courses=items, status=status, page=page, statuses=workflow.STATUS_LABELS
+    )
 
 
 def form_options(user: User) -> dict[str, Any]:
     """Choices the request form offers this user (themes, classes, schools, instructors)."""
-    s = db.session
+    s = dbs()
     classes: list[SchoolClass] = []
     schools: list[Organisation] = []
     if user.role == Role.teacher:
-        classes = list(s.scalars(select(SchoolClass).where(SchoolClass.id.in_(taught_class_ids(user)))
-                                 .order_by(SchoolClass.grade, SchoolClass.name)))
+        classes = list(
+            s.scalars(
+                select(SchoolClass)
+                .where(SchoolClass.id.in_(taught_class_ids(user)))
+                .order_by(SchoolClass.grade, SchoolClass.name)
+            )
+        )
     elif user.role == Role.school_admin:
-        classes = list(s.scalars(select(SchoolClass).where(SchoolClass.school_id == user.org_id)
-                                 .order_by(SchoolClass.grade, SchoolClass.name)))
+        classes = list(
+            s.scalars(
+                select(SchoolClass)
+                .where(SchoolClass.school_id == user.org_id)
+                .order_by(SchoolClass.grade, SchoolClass.name)
+            )
+        )
     if user.role == Role.office_admin:
-        schools = list(s.scalars(select(Organisation).where(school_scope(user), Organisation.kind == OrgKind.school)
-                                 .order_by(Organisation.name)))
-    return {"themes": catalog.list_themes(s), "classes": classes, "schools": schools,
-            "levels": workflow.requestable_levels(user), **instructor_choices(user)}
+        schools = list(
+            s.scalars(
+                select(Organisation)
+                .where(school_scope(user), Organisation.kind == OrgKind.school)
+                .order_by(Organisation.name)
+            )
+        )
+    return {
+        "themes": catalog.list_themes(s),
+        "classes": classes,
+        "schools": schools,
+        "levels": workflow.requestable_levels(user),
+        **instructor_choices(user),
+    }
 
 
 def instructor_choices(user: User) -> dict[str, Any]:
     """Who can be made a course's instructor: the office's pool, and the teachers of the user's school."""
-    s = db.session
-    pool = list(s.execute(select(User, InstructorProfile).join(InstructorProfile, InstructorProfile.user_id == User.id)
-                          .where(InstructorProfile.office_id == user.office_id, User.active).order_by(User.name)))
+    s = dbs()
+    pool = list(
+        s.execute(
+            select(User, InstructorProfile)
+            .join(InstructorProfile, InstructorProfile.user_id == User.id)
+            .where(InstructorProfile.office_id == user.office_id, User.active)
+            .order_by(User.name)
+        )
+    )
     teachers: list[User] = []
     if user.role in (Role.school_admin, Role.teacher):
-        teachers = list(s.scalars(select(User).where(User.role == Role.teacher, User.org_id == user.org_id, User.active)
-                                  .order_by(User.name)))
+        teachers = list(
+            s.scalars(
+                select(User)
+                .where(User.role == Role.teacher, User.org_id == user.org_id, User.active)
+                .order_by(User.name)
+            )
+        )
     return {"pool": pool, "teachers": teachers}
 
 
@@ -94,7 +124,7 @@ def new():  # type: ignore[no-untyped-def]
     if request.method == "POST":
         try:
             data = parse_course_input(request.form, request.form.getlist)
-            course = workflow.submit_request(db.session, user, data)
+            course = workflow.submit_request(dbs(), user, data)
             flash(_("강좌를 요청했습니다. 승인되면 알림으로 알려 드립니다."), "success")
             return redirect(url_for("courses.detail", course_id=course.id))
         except ValidationError as err:
@@ -102,24 +132,32 @@ def new():  # type: ignore[no-untyped-def]
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
     values.setdefault("level", options["levels"][0])
     values["targets"] = request.form.getlist("targets") if request.method == "POST" else []
-    return render_template("courses/new.html", errors=errors, values=values, **options), (422 if errors else 200)
+    return render_template("courses/new.html", errors=errors, values=values, **options), (
+        422 if errors else 200
+    )
 
 
 @bp.route("/<int:course_id>")
 @login_required
 def detail(course_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    course = get_course(db.session, user, course_id)
-    enrolment.touch(db.session, user, course)
-    actions = workflow.allowed_actions(db.session, user, course)
+    course = get_course(dbs(), user, course_id)
+    enrolment.touch(dbs(), user, course)
+    actions = workflow.allowed_actions(dbs(), user, course)
     options = instructor_choices(user) if "assign_instructor" in actions else {}
-    count = enrolment.enrolment_count(db.session, course)
+    count = enrolment.enrolment_count(dbs(), course)
     from courses.live import live_sessions_for
 
-    return render_template("courses/detail.html", course=course, actions=actions,
-                           live_sessions=live_sessions_for(db.session, course),
-                           history=workflow.history(db.session, course), enrolled=count,
-                           statuses=workflow.STATUS_LABELS, options=options)
+    return render_template(
+        "courses/detail.html",
+        course=course,
+        actions=actions,
+        live_sessions=live_sessions_for(dbs(), course),
+        history=workflow.history(dbs(), course),
+        enrolled=count,
+        statuses=workflow.STATUS_LABELS,
+        options=options,
+    )
 
 
 @bp.route("/<int:course_id>/<action>", methods=["POST"])
@@ -128,9 +166,9 @@ def act(course_id: int, action: str):  # type: ignore[no-untyped-def]
     if action not in workflow.ACTIONS:
         abort(404)
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     try:
-        workflow.ACTIONS[action](db.session, user, course, request.form.get("reason"))
+        workflow.ACTIONS[action](dbs(), user, course, request.form.get("reason"))
     except ValidationError as err:
         discard()
         for _f, (m, p) in err.errors.items():
@@ -144,11 +182,11 @@ def act(course_id: int, action: str):  # type: ignore[no-untyped-def]
 @login_required
 def assign_instructor(course_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     e = Errors()
     instructor_id = parse_int(e, request.form, "instructor_id")
     e.raise_if_any()
-    workflow.assign_instructor(db.session, user, course, request.form.get("instructor_mode", ""), instructor_id)  # type: ignore[arg-type]
+    workflow.assign_instructor(dbs(), user, course, request.form.get("instructor_mode", ""), instructor_id)  # type: ignore[arg-type]
     flash(_("강사를 지정했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id))
 
@@ -157,7 +195,7 @@ def assign_instructor(course_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     if request.method == "POST":
         form = request.form
         e = Errors()
@@ -167,46 +205,74 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
             grade = parse_int(e, form, "grade", required=False)
             class_id = parse_int(e, form, "class_id", required=False)
             e.raise_if_any()
-            added = enrolment.enrol_group(db.session, user, course, school_id=school_id, grade=grade,  # type: ignore[arg-type]
-                                          class_id=class_id)
+            added = enrolment.enrol_group(
+                dbs(),
+                user,
+                course,
+                school_id=school_id,  # type: ignore[arg-type]  # raise_if_any: not None here
+                grade=grade,
+                class_id=class_id,
+            )
             flash(_("%(n)d명을 등록했습니다.", n=added), "success")
         elif op == "add":
             username = (form.get("username") or "").strip()
-            student = db.session.scalar(select(User).where(User.username == username)) if username else None
+            student = dbs().scalar(select(User).where(User.username == username)) if username else None
             if student is None:
                 flash(_("학생을 찾을 수 없습니다."), "error")
             else:
-                added = enrolment.enrol_students(db.session, user, course, [student.id])
+                added = enrolment.enrol_students(dbs(), user, course, [student.id])
                 flash(_("%(n)d명을 등록했습니다.", n=added), "success")
         elif op == "remove":
             sid = parse_int(e, form, "student_id")
             e.raise_if_any()
-            enrolment.unenrol(db.session, user, course, sid)  # type: ignore[arg-type]
+            enrolment.unenrol(dbs(), user, course, sid)  # type: ignore[arg-type]
             flash(_("등록을 취소했습니다."), "success")
         else:
             abort(400)
         return redirect(url_for("courses.enrolment_page", course_id=course_id))
-    rows = enrolment.list_enrolled(db.session, user, course)
+    rows = enrolment.list_enrolled(dbs(), user, course)
     audit(AccessAction.enrolment_viewed, "course", course.id, f"{course.title} ({len(rows)})")
     groups = _enrol_groups(user, course)
-    return render_template("courses/enrolment.html", course=course, rows=rows, groups=groups,
-                           can_edit="enrol" in workflow.allowed_actions(db.session, user, course),
-                           total=enrolment.enrolment_count(db.session, course))
+    return render_template(
+        "courses/enrolment.html",
+        course=course,
+        rows=rows,
+        groups=groups,
+        can_edit="enrol" in workflow.allowed_actions(dbs(), user, course),
+        total=enrolment.enrolment_count(dbs(), course),
+    )
 
 
 def _enrol_groups(user: User, course: Any) -> list[tuple[Organisation, list[SchoolClass]]]:
     """The schools and classes inside both the course's targets and the actor's scope."""
-    s = db.session
+    s = dbs()
     target_schools = {t.school_id for t in course.targets}
-    schools = list(s.scalars(select(Organisation).where(Organisation.id.in_(target_schools), school_scope(user))
-                             .order_by(Organisation.name)))
+    schools = list(
+        s.scalars(
+            select(Organisation)
+            .where(Organisation.id.in_(target_schools), school_scope(user))
+            .order_by(Organisation.name)
+        )
+    )
     out = []
     for school in schools:
-        classes = list(s.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)
-                                 .order_by(SchoolClass.grade, SchoolClass.name)))
-        in_target = [c for c in classes if any(
-            t.school_id == school.id and (t.grade is None or t.grade == c.grade) and (t.class_id in (None, c.id))
-            for t in course.targets)]
+        classes = list(
+            s.scalars(
+                select(SchoolClass)
+                .where(SchoolClass.school_id == school.id)
+                .order_by(SchoolClass.grade, SchoolClass.name)
+            )
+        )
+        in_target = [
+            c
+            for c in classes
+            if any(
+                t.school_id == school.id
+                and (t.grade is None or t.grade == c.grade)
+                and (t.class_id in (None, c.id))
+                for t in course.targets
+            )
+        ]
         out.append((school, in_target))
     return out
 
@@ -215,13 +281,21 @@ def _enrol_groups(user: User, course: Any) -> list[tuple[Organisation, list[Scho
 @login_required
 def edit_lesson(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    course = get_course(db.session, user, course_id)
+    course = get_course(dbs(), user, course_id)
     e = Errors()
     starts = parse_local_datetime(e, request.form, "starts_at")
     ends = parse_local_datetime(e, request.form, "ends_at")
     e.raise_if_any()
-    workflow.update_lesson(db.session, user, course, lesson_id, title=request.form.get("title", ""),
-                           starts_at=starts, ends_at=ends, description=request.form.get("description", ""))
+    workflow.update_lesson(
+        dbs(),
+        user,
+        course,
+        lesson_id,
+        title=request.form.get("title", ""),
+        starts_at=starts,
+        ends_at=ends,
+        description=request.form.get("description", ""),
+    )
     flash(_("차시를 저장했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id) + "#lessons")
 
@@ -230,9 +304,10 @@ def edit_lesson(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def add_material(course_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    course = get_course(db.session, user, course_id)
-    workflow.add_material(db.session, user, course, title=request.form.get("title", ""),
-                          url=request.form.get("url", ""))
+    course = get_course(dbs(), user, course_id)
+    workflow.add_material(
+        dbs(), user, course, title=request.form.get("title", ""), url=request.form.get("url", "")
+    )
     flash(_("자료를 추가했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id) + "#materials")
 

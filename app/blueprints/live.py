@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (
     Blueprint,
     current_app,
@@ -12,13 +14,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import login_required
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import audit
-from app.auth import actor
+from app.auth import actor, login_required
 from app.exports import export_response, wants_export
-from app.extensions import db
+from app.extensions import dbs
 from app.i18n import translate
 from app.transactions import discard
 from contracts.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
@@ -35,8 +36,8 @@ webhook_bp = Blueprint("sfu_webhook", __name__)
 @login_required
 def room(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    session, course = live.get_live_session(db.session, user, live_id)
-    role = live.live_role(db.session, user, course)
+    session, course = live.get_live_session(dbs(), user, live_id)
+    role = live.live_role(dbs(), user, course)
     return render_template(
         "live/room.html", live=session, course=course, role=role, sfu_url=current_app.config["SFU_PUBLIC_URL"]
     )
@@ -46,18 +47,26 @@ def room(live_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def token(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    session, course = live.get_live_session(db.session, user, live_id)
-    grant = live.grant_join(db.session, user, session, course, secret=current_app.config["SFU_SECRET"])
-    return jsonify({"token": grant.token, "room": grant.room, "role": grant.role, "expires_in": grant.expires_in,
-                    "sfu_url": current_app.config["SFU_PUBLIC_URL"], "record": live.recording_enabled(course)})
+    session, course = live.get_live_session(dbs(), user, live_id)
+    grant = live.grant_join(dbs(), user, session, course, secret=current_app.config["SFU_SECRET"])
+    return jsonify(
+        {
+            "token": grant.token,
+            "room": grant.room,
+            "role": grant.role,
+            "expires_in": grant.expires_in,
+            "sfu_url": current_app.config["SFU_PUBLIC_URL"],
+            "record": live.recording_enabled(course),
+        }
+    )
 
 
 @bp.route("/<int:live_id>/end", methods=["POST"])
 @login_required
 def end(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    session, course = live.get_live_session(db.session, user, live_id)
-    live.end_session(db.session, user, session, course)
+    session, course = live.get_live_session(dbs(), user, live_id)
+    live.end_session(dbs(), user, session, course)
     return redirect(url_for("live.attendance", live_id=live_id))
 
 
@@ -82,8 +91,8 @@ ATTENDANCE_COLUMNS = [
 @login_required
 def attendance(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
-    session, course = live.get_live_session(db.session, user, live_id)
-    rows = live.attendance_report(db.session, user, session, course)
+    session, course = live.get_live_session(dbs(), user, live_id)
+    rows = live.attendance_report(dbs(), user, session, course)
     table = Report(
         title=N_("출석 현황"),
         columns=ATTENDANCE_COLUMNS,
@@ -109,18 +118,33 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     headers = [translate(c) for c in table.columns]
     fmt = request.args.get("format")
     if wants_export(fmt):
-        audit(AccessAction.attendance_exported, "live_session", live_id, f"{course.title} ({fmt}, {len(rows)})")
+        audit(
+            AccessAction.attendance_exported, "live_session", live_id, f"{course.title} ({fmt}, {len(rows)})"
+        )
         return export_response(table, fmt, f"attendance-{live_id}")  # type: ignore[arg-type]
     audit(AccessAction.attendance_viewed, "live_session", live_id, f"{course.title} ({len(rows)})")
-    chart = {"labels": [r.user.name for r in rows],
-             "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}]}
+    chart = {
+        "labels": [r.user.name for r in rows],
+        "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}],
+    }
     storage = current_app.extensions["storage"]
-    recs = [(rec, storage.presigned_get_url(rec.object_key, 3600)) for rec in live.recordings(db.session, user, session, course)]
-    return render_template("live/attendance.html", live=session, course=course, table=table, headers=headers,
-                           chart=chart, chat=live.chat_log(db.session, user, session, course), recordings=recs)
+    recs = [
+        (rec, storage.presigned_get_url(rec.object_key, 3600))
+        for rec in live.recordings(dbs(), user, session, course)
+    ]
+    return render_template(
+        "live/attendance.html",
+        live=session,
+        course=course,
+        table=table,
+        headers=headers,
+        chart=chart,
+        chat=live.chat_log(dbs(), user, session, course),
+        recordings=recs,
+    )
 
 
-def _fmt(value):  # type: ignore[no-untyped-def]
+def _fmt(value: datetime | None) -> str:
     from flask_babel import format_datetime
 
     return format_datetime(value, "HH:mm:ss") if value else ""
@@ -141,12 +165,12 @@ def sfu_webhook():  # type: ignore[no-untyped-def]
         ), 401
     try:
         payload = current_app.json.loads(body)  # app.input's strict JSON (depth, NaN, 64-bit ints, NUL)
-        outcome = live.apply_sfu_event(db.session, payload)
+        outcome = live.apply_sfu_event(dbs(), payload)
     except (ValueError, live.BadEvent) as err:
         discard()
         return jsonify({"error": {"code": "BadEvent", "message": str(err)}}), 400
     try:
-        db.session.flush()  # a unique-key clash shows here, not at the commit at the end of the request
+        dbs().flush()  # a unique-key clash shows here, not at the commit at the end of the request
     except IntegrityError:  # the same event delivered twice at once: the other delivery stored it
         discard()
         outcome = "duplicate"

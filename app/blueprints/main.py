@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from app.auth import actor
-from app.extensions import db
+from app.auth import actor, login_required
+from app.extensions import dbs
 from app.input import safe_redirect_target
 from courses import catalog, notifications
 from courses import home as home_data
@@ -29,7 +29,7 @@ HOME_TEMPLATES = {
 @login_required
 def home():  # type: ignore[no-untyped-def]
     user = actor()
-    return render_template(HOME_TEMPLATES[user.role], data=home_data.home_for(db.session, user))
+    return render_template(HOME_TEMPLATES[user.role], data=home_data.home_for(dbs(), user))
 
 
 @bp.route("/themes")
@@ -38,7 +38,7 @@ def themes():  # type: ignore[no-untyped-def]
     user = actor()
     return render_template(
         "themes.html",
-        themes=catalog.list_themes(db.session),
+        themes=catalog.list_themes(dbs()),
         deliveries=catalog.DELIVERY_GUIDE,
         role_guide=catalog.ROLE_GUIDE[user.role],
     )
@@ -48,14 +48,14 @@ def themes():  # type: ignore[no-untyped-def]
 @login_required
 def notifications_page():  # type: ignore[no-untyped-def]
     user = actor()
-    items = notifications.list_notifications(db.session, user)
+    items = notifications.list_notifications(dbs(), user)
     return render_template("notifications.html", items=items)
 
 
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
 def notifications_read():  # type: ignore[no-untyped-def]
-    notifications.mark_all_read(db.session, actor())
+    notifications.mark_all_read(dbs(), actor())
     return redirect(url_for("main.notifications_page"))
 
 
@@ -70,5 +70,5 @@ def set_language(code: str):  # type: ignore[no-untyped-def]
 
 @bp.app_context_processor
 def inject_globals():  # type: ignore[no-untyped-def]
-    unread = notifications.unread_count(db.session, current_user) if current_user.is_authenticated else 0
+    unread = notifications.unread_count(dbs(), current_user) if current_user.is_authenticated else 0
     return {"unread_count": unread, "statuses": STATUS_LABELS}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_login import login_required
 
 from app.audit import audit
-from app.auth import actor
+from app.auth import actor, login_required
 from app.exports import export_response, wants_export
-from app.extensions import db
+from app.extensions import dbs
 from app.i18n import translate
 from courses import reports
 from courses.models import AccessAction
@@ -19,7 +18,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 @bp.route("/enrolment")
 @login_required
 def enrolment():  # type: ignore[no-untyped-def]
-    report = reports.enrolment_report(db.session, actor())
+    report = reports.enrolment_report(dbs(), actor())
     headers = [translate(c) for c in report.columns]
     fmt = request.args.get("format")
     if wants_export(fmt):
@@ -29,7 +28,11 @@ def enrolment():  # type: ignore[no-untyped-def]
     label_cols = len(headers) - 3  # the last three columns are counts
     chart = {
         "labels": [" ".join(str(v) for v in row[:label_cols]) for row in report.rows],
-        "datasets": [{"label": headers[i], "data": [row[i] for row in report.rows]} for i in range(label_cols, len(headers))],
+        "datasets": [
+            {"label": headers[i], "data": [row[i] for row in report.rows]}
+            for i in range(label_cols, len(headers))
+        ],
     }
-    return render_template("reports/enrolment.html", report=report, headers=headers, chart=chart,
-                           title=translate(report.title))
+    return render_template(
+        "reports/enrolment.html", report=report, headers=headers, chart=chart, title=translate(report.title)
+    )

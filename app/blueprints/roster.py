@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, render_template, request
-from flask_login import login_required
 
 from app.audit import audit
-from app.auth import actor
-from app.extensions import db
+from app.auth import actor, login_required
+from app.extensions import dbs
 from app.forms import parse_int
 from app.i18n import translate
 from app.transactions import discard
@@ -35,7 +34,7 @@ def import_page():  # type: ignore[no-untyped-def]
         files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f and f.filename]
         try:
             e.raise_if_any()
-            result = roster_import.import_roster(db.session, user, files, school_year=school_year)
+            result = roster_import.import_roster(dbs(), user, files, school_year=school_year)
             audit(AccessAction.roster_imported, "roster", None, ", ".join(name for name, _ in files)[:200])
         except ValidationError as err:
             discard()

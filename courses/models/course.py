@@ -70,7 +70,9 @@ class Course(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
     schedule_note: Mapped[str] = mapped_column(String(300), default="")
-    instructor_mode: Mapped[InstructorMode] = mapped_column(Enum(InstructorMode, native_enum=False, length=20))
+    instructor_mode: Mapped[InstructorMode] = mapped_column(
+        Enum(InstructorMode, native_enum=False, length=20)
+    )
     instructor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     recording_policy: Mapped[RecordingPolicy] = mapped_column(
         Enum(RecordingPolicy, native_enum=False, length=20), default=RecordingPolicy.none

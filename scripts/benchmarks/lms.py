@@ -35,7 +35,23 @@ from sqlalchemy.engine import Engine, make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
-GIVEN = ["민준", "서연", "도윤", "서윤", "시우", "지우", "하준", "하은", "주원", "지유", "지호", "수아", "예준", "지아", "은우"]
+GIVEN = [
+    "민준",
+    "서연",
+    "도윤",
+    "서윤",
+    "시우",
+    "지우",
+    "하준",
+    "하은",
+    "주원",
+    "지유",
+    "지호",
+    "수아",
+    "예준",
+    "지아",
+    "은우",
+]
 GRADES = 6
 PASSWORD = "bench-password-1234"
 
@@ -67,15 +83,21 @@ def generate(schools: int, students: int, big_school: int, class_size: int = 30)
         n = big_school if s == 0 else rest // (schools - 1) + (1 if s - 1 < rest % (schools - 1) else 0)
         per_grade = max(1, round(n / class_size / GRADES))
         n_classes = per_grade * GRADES
-        users.append([f"{sid}-admin", "", "", "true", sid, "administrator", f"{sid}-admin", "", "교감", "김", "", ""])
+        users.append(
+            [f"{sid}-admin", "", "", "true", sid, "administrator", f"{sid}-admin", "", "교감", "김", "", ""]
+        )
         for c in range(n_classes):
             cid = f"{sid}-c{c:02d}"
             grade, number = c // per_grade + 1, c % per_grade + 1
-            classes.append([cid, "", "", f"{grade}학년 {number}반", f"{grade:02d}", "", "", "homeroom", "", sid, ""])
+            classes.append(
+                [cid, "", "", f"{grade}학년 {number}반", f"{grade:02d}", "", "", "homeroom", "", sid, ""]
+            )
             tid = f"{cid}-t"
             family, given = _name(person)
             person += 1
-            users.append([tid, "", "", "true", sid, "teacher", tid, "", given, family, f"{tid}@bench.example", ""])
+            users.append(
+                [tid, "", "", "true", sid, "teacher", tid, "", given, family, f"{tid}@bench.example", ""]
+            )
             enrollments.append([f"{cid}-e-t", "", "", cid, sid, tid, "teacher", "true"])
         for k in range(n):
             c = k * n_classes // n
@@ -89,17 +111,61 @@ def generate(schools: int, students: int, big_school: int, class_size: int = 30)
                 pid = f"{uid}-p"
                 users.append([pid, "", "", "true", sid, "parent", pid, "", "보호자", family, "", uid])
     return {
-        "orgs.csv": _csv(["sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"],
-                         orgs, "utf-8"),
-        "classes.csv": _csv(["sourcedId", "status", "dateLastModified", "title", "grades", "courseSourcedId",
-                             "classCode", "classType", "location", "schoolSourcedId", "termSourcedIds"], classes,
-                            "utf-8-sig"),
+        "orgs.csv": _csv(
+            ["sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"],
+            orgs,
+            "utf-8",
+        ),
+        "classes.csv": _csv(
+            [
+                "sourcedId",
+                "status",
+                "dateLastModified",
+                "title",
+                "grades",
+                "courseSourcedId",
+                "classCode",
+                "classType",
+                "location",
+                "schoolSourcedId",
+                "termSourcedIds",
+            ],
+            classes,
+            "utf-8-sig",
+        ),
         # Korean Excel's default "CSV (쉼표로 분리)" is CP949: the big file takes the slowest decode path.
-        "users.csv": _csv(["sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role",
-                           "username", "userIds", "givenName", "familyName", "email", "agentSourcedIds"], users,
-                          "cp949"),
-        "enrollments.csv": _csv(["sourcedId", "status", "dateLastModified", "classSourcedId", "schoolSourcedId",
-                                 "userSourcedId", "role", "primary"], enrollments, "utf-8"),
+        "users.csv": _csv(
+            [
+                "sourcedId",
+                "status",
+                "dateLastModified",
+                "enabledUser",
+                "orgSourcedIds",
+                "role",
+                "username",
+                "userIds",
+                "givenName",
+                "familyName",
+                "email",
+                "agentSourcedIds",
+            ],
+            users,
+            "cp949",
+        ),
+        "enrollments.csv": _csv(
+            [
+                "sourcedId",
+                "status",
+                "dateLastModified",
+                "classSourcedId",
+                "schoolSourcedId",
+                "userSourcedId",
+                "role",
+                "primary",
+            ],
+            enrollments,
+            "utf-8",
+        ),
     }
 
 
@@ -108,7 +174,11 @@ def database() -> Iterator[tuple[str, str]]:
     """(backend, URL) of an empty database for this run; removed afterwards."""
     raw = os.environ.get("LMS_DATABASE_URL", "")
     if raw.startswith("postgresql"):
-        url = raw.replace("postgresql://", "postgresql+psycopg://", 1) if raw.startswith("postgresql://") else raw
+        url = (
+            raw.replace("postgresql://", "postgresql+psycopg://", 1)
+            if raw.startswith("postgresql://")
+            else raw
+        )
         admin = create_engine(make_url(url), isolation_level="AUTOCOMMIT")
         name = f"ieum_bench_{uuid.uuid4().hex[:10]}"
         with admin.connect() as conn:
@@ -148,10 +218,22 @@ def setup_office(session: Session) -> tuple[Any, Any]:
     session.flush()
     office.office_id = office.id
     pw = hash_password(PASSWORD)
-    admin = User(username="bench-office-admin", name="벤치 장학사", role=Role.office_admin, org_id=office.id,
-                 office_id=office.id, password_hash=pw)
-    instructor = User(username="bench-instructor", name="벤치 강사", role=Role.instructor, org_id=office.id,
-                      office_id=office.id, password_hash=pw)
+    admin = User(
+        username="bench-office-admin",
+        name="벤치 장학사",
+        role=Role.office_admin,
+        org_id=office.id,
+        office_id=office.id,
+        password_hash=pw,
+    )
+    instructor = User(
+        username="bench-instructor",
+        name="벤치 강사",
+        role=Role.instructor,
+        org_id=office.id,
+        office_id=office.id,
+        password_hash=pw,
+    )
     session.add_all([admin, instructor])
     session.flush()
     themes = list(session.scalars(select(Theme).order_by(Theme.position)))
@@ -170,20 +252,35 @@ def make_courses(session: Session, admin: Any, instructor: Any, school_ids: list
     start = date.today() + timedelta(days=7)
 
     def request(actor: Any, level: str, title: str, **kw: Any) -> Any:
-        data = CourseInput(level=level, theme_id=theme_id, title=title, goals="벤치마크 강좌", delivery="live",
-                           lesson_count=4, hours=8, start_date=start, end_date=start + timedelta(days=28),
-                           instructor_mode="office", instructor_id=instructor.id, **kw)
+        data = CourseInput(
+            level=level,
+            theme_id=theme_id,
+            title=title,
+            goals="벤치마크 강좌",
+            delivery="live",
+            lesson_count=4,
+            hours=8,
+            start_date=start,
+            end_date=start + timedelta(days=28),
+            instructor_mode="office",
+            instructor_id=instructor.id,
+            **kw,
+        )
         return workflow.submit_request(session, actor, data)
 
     big = school_ids[0]
     main = request(admin, "office", "이음 안전 교실", targets=[TargetInput(big)])
     workflow.approve(session, admin, main)
     session.commit()
-    enrol_s, added = timed(lambda: (enrolment.enrol_group(session, admin, main, school_id=big), session.commit())[0])
+    enrol_s, added = timed(
+        lambda: (enrolment.enrol_group(session, admin, main, school_id=big), session.commit())[0]
+    )
 
     # More office courses over other schools (≈500 students each), some running, a few still pending.
     for i, sid in enumerate(school_ids[1:21], start=1):
-        c = request(admin, "office", f"교육청 강좌 {i}", targets=[TargetInput(sid), TargetInput(big, grade=i % 6 + 1)])
+        c = request(
+            admin, "office", f"교육청 강좌 {i}", targets=[TargetInput(sid), TargetInput(big, grade=i % 6 + 1)]
+        )
         if i % 5 == 0:
             continue  # left awaiting approval
         workflow.approve(session, admin, c)
@@ -198,7 +295,8 @@ def make_courses(session: Session, admin: Any, instructor: Any, school_ids: list
         select(ClassMembership.user_id, ClassMembership.class_id)
         .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
         .where(SchoolClass.school_id == big, ClassMembership.role == MemberRole.teacher)
-        .order_by(SchoolClass.grade, SchoolClass.name).limit(1)
+        .order_by(SchoolClass.grade, SchoolClass.name)
+        .limit(1)
     ).one()
     teacher = session.get(User, teacher_id)
     school_course = request(school_admin, "school", "학교 진로 주간", targets=[TargetInput(big)])
@@ -211,12 +309,23 @@ def make_courses(session: Session, admin: Any, instructor: Any, school_ids: list
             enrolment.enrol_group(session, teacher, c, school_id=big, class_id=class_id)
     session.commit()
     student_id = session.scalar(
-        select(ClassMembership.user_id).where(ClassMembership.class_id == class_id,
-                                              ClassMembership.role == MemberRole.student)
-        .order_by(ClassMembership.user_id).limit(1))
-    parent_id = session.scalar(text("SELECT parent_id FROM parent_link WHERE child_id = :c"), {"c": student_id})
-    return {"course_id": main.id, "enrol_s": enrol_s, "enrolled": added, "school_admin": school_admin.id,
-            "teacher": teacher.id, "student": student_id, "parent": parent_id}
+        select(ClassMembership.user_id)
+        .where(ClassMembership.class_id == class_id, ClassMembership.role == MemberRole.student)
+        .order_by(ClassMembership.user_id)
+        .limit(1)
+    )
+    parent_id = session.scalar(
+        text("SELECT parent_id FROM parent_link WHERE child_id = :c"), {"c": student_id}
+    )
+    return {
+        "course_id": main.id,
+        "enrol_s": enrol_s,
+        "enrolled": added,
+        "school_admin": school_admin.id,
+        "teacher": teacher.id,
+        "student": student_id,
+        "parent": parent_id,
+    }
 
 
 def login(app: Any, username: str) -> Any:
@@ -242,7 +351,9 @@ def measure(client: Any, path: str, n: int) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--students", type=int, default=100_000)
     parser.add_argument("--schools", type=int, default=200)
     parser.add_argument("--big-school", type=int, default=1000)
@@ -285,20 +396,29 @@ def main() -> int:
                 "parent_links": session.scalar(select(func.count()).select_from(ParentLink)),
             }
             again_s, again = timed(lambda: (import_roster(session, admin, files), session.commit())[0])
-            school_ids = list(session.scalars(select(Organisation.id).where(Organisation.code.like("bench-sch-%"))
-                                              .order_by(Organisation.code)))
+            school_ids = list(
+                session.scalars(
+                    select(Organisation.id)
+                    .where(Organisation.code.like("bench-sch-%"))
+                    .order_by(Organisation.code)
+                )
+            )
             setup = make_courses(session, admin, instructor, school_ids)
             from courses.accounts import hash_password
 
             ids = [setup[k] for k in ("school_admin", "teacher", "student", "parent")]
-            session.execute(update(User).where(User.id.in_(ids)).values(password_hash=hash_password(PASSWORD)))
+            session.execute(
+                update(User).where(User.id.in_(ids)).values(password_hash=hash_password(PASSWORD))
+            )
             session.commit()
             usernames = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
         engine.dispose()
 
         from app import create_app
 
-        app = create_app("test", DATABASE_URL=url, STORAGE_DIR=tempfile.gettempdir(), LOGIN_RATE_LIMIT="1000 per minute")
+        app = create_app(
+            "test", DATABASE_URL=url, STORAGE_DIR=tempfile.gettempdir(), LOGIN_RATE_LIMIT="1000 per minute"
+        )
         logins = {
             "office_admin": admin.username,
             "school_admin": usernames[setup["school_admin"]],
@@ -326,32 +446,42 @@ def main() -> int:
     print(f"{'measure':<34}{'value':>12}  target")
     print(f"{'import ' + str(args.students) + ' students (s)':<34}{import_s:>12.2f}  < 60")
     print(f"{'  re-import, 0 new (s)':<34}{again_s:>12.2f}  (created: {again.created})")
-    print(f"{'enrol 1,000-student school (s)':<34}{setup['enrol_s']:>12.3f}  < 1   ({setup['enrolled']} enrolled)")
+    print(
+        f"{'enrol 1,000-student school (s)':<34}{setup['enrol_s']:>12.3f}  < 1   ({setup['enrolled']} enrolled)"
+    )
     print(f"{'page (ms)':<34}{'p50':>12}{'p95':>8}  target p95 < 100")
     for role in logins:
         print(f"{'  home ' + role:<34}{p(home[role], 50):>12}{p(home[role], 95):>8}")
     for role in logins:
         print(f"{'  /courses/<id> ' + role:<34}{p(course[role], 50):>12}{p(course[role], 95):>8}")
-    print(f"rows: {rows}; import counts: " + ", ".join(
-        f"{k} +{c.created}" for k, c in result.counts.items()) + f"; errors: {result.error_count}")
+    print(
+        f"rows: {rows}; import counts: "
+        + ", ".join(f"{k} +{c.created}" for k, c in result.counts.items())
+        + f"; errors: {result.error_count}"
+    )
     home_by_role = {r: p(v, 95) for r, v in home.items()}
     course_by_role = {r: p(v, 95) for r, v in course.items()}
-    print(json.dumps({
-        "backend": backend,
-        "students": args.students,
-        "import_100k_s": round(import_s, 2),
-        "reimport_s": round(again_s, 2),
-        "reimport_created": again.created,
-        "import_errors": result.error_count,
-        "enrol_1000_s": round(setup["enrol_s"], 3),
-        "enrolled": setup["enrolled"],
-        "home_p95_ms": max(home_by_role.values()),
-        "home_p95_ms_by_role": home_by_role,
-        "course_page_p95_ms": max(course_by_role.values()),
-        "course_page_p95_ms_by_role": course_by_role,
-        "requests_per_page": args.requests,
-        "rows": rows,
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "backend": backend,
+                "students": args.students,
+                "import_100k_s": round(import_s, 2),
+                "reimport_s": round(again_s, 2),
+                "reimport_created": again.created,
+                "import_errors": result.error_count,
+                "enrol_1000_s": round(setup["enrol_s"], 3),
+                "enrolled": setup["enrolled"],
+                "home_p95_ms": max(home_by_role.values()),
+                "home_p95_ms_by_role": home_by_role,
+                "course_page_p95_ms": max(course_by_role.values()),
+                "course_page_p95_ms_by_role": course_by_role,
+                "requests_per_page": args.requests,
+                "rows": rows,
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

@@ -17,22 +17,31 @@ def test_defaults_are_embedded():
 
 
 def test_env_overrides_are_typed():
-    s = load_config("development", environ={"LMS_IDLE_TIMEOUT_MIN": "15", "LMS_SESSION_COOKIE_SECURE": "yes",
-                                            "LMS_DATABASE_URL": "postgresql://u@h/db"})
+    s = load_config(
+        "development",
+        environ={
+            "LMS_IDLE_TIMEOUT_MIN": "15",
+            "LMS_SESSION_COOKIE_SECURE": "yes",
+            "LMS_DATABASE_URL": "postgresql://u@h/db",
+        },
+    )
     assert s["IDLE_TIMEOUT_MIN"] == 15 and s["SESSION_COOKIE_SECURE"] is True
     assert s["DATABASE_URL"] == "postgresql+psycopg://u@h/db"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"LMS_IDLE_TIMEOUT_MIN": "soon"}, "integer"),
-    ({"LMS_IDLE_TIMEOUT_MIN": "0"}, "between"),
-    ({"LMS_SESSION_COOKIE_SECURE": "maybe"}, "true or false"),
-    ({"LMS_DATABASE_URL": "mysql://x"}, "sqlite:// or postgresql://"),
-    ({"LMS_STORAGE": "ftp"}, "'local' or 's3'"),
-    ({"LMS_REDIS_URL": "http://x"}, "redis://"),
-    ({"LMS_DEFAULT_LOCALE": "fr"}, "'ko' or 'en'"),
-    ({"LMS_ENV": "staging"}, "LMS_ENV"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LMS_IDLE_TIMEOUT_MIN": "soon"}, "integer"),
+        ({"LMS_IDLE_TIMEOUT_MIN": "0"}, "between"),
+        ({"LMS_SESSION_COOKIE_SECURE": "maybe"}, "true or false"),
+        ({"LMS_DATABASE_URL": "mysql://x"}, "sqlite:// or postgresql://"),
+        ({"LMS_STORAGE": "ftp"}, "'local' or 's3'"),
+        ({"LMS_REDIS_URL": "http://x"}, "redis://"),
+        ({"LMS_DEFAULT_LOCALE": "fr"}, "'ko' or 'en'"),
+        ({"LMS_ENV": "staging"}, "LMS_ENV"),
+    ],
+)
 def test_bad_settings_fail_at_start_up(env, message):
     with pytest.raises(ConfigError, match=message):
         load_config(environ=env)
@@ -47,8 +56,10 @@ def test_production_demands_secrets_and_postgres():
     s = load_config("production", environ={**good, "LMS_DATABASE_URL": "postgresql://db/ieum"})
     assert s["SESSION_COOKIE_SECURE"] is True and s["PASSWORD_HASHING"] == "owasp"
     with pytest.raises(ConfigError, match="PASSWORD_HASHING"):
-        load_config("production", environ={**good, "LMS_DATABASE_URL": "postgresql://db/ieum",
-                                           "LMS_PASSWORD_HASHING": "test"})
+        load_config(
+            "production",
+            environ={**good, "LMS_DATABASE_URL": "postgresql://db/ieum", "LMS_PASSWORD_HASHING": "test"},
+        )
 
 
 def test_importing_the_app_connects_to_nothing():

@@ -28,7 +28,9 @@ def test_every_lms_setting_in_compose_is_one_the_app_or_sfu_reads():
         env = svc.get("environment") or {}
         for key in env:
             if key.startswith("LMS_"):
-                assert key in known or key in sfu_src or key in storage_src, f"{name}: {key} is read by nothing"
+                assert key in known or key in sfu_src or key in storage_src, (
+                    f"{name}: {key} is read by nothing"
+                )
 
 
 def test_commands_name_modules_that_exist():
@@ -46,7 +48,13 @@ def test_commands_name_modules_that_exist():
 
 def test_secrets_are_never_in_the_compose_file():
     text = (ROOT / "docker" / "compose.yaml").read_text()
-    for key in ("LMS_SECRET_KEY", "LMS_SFU_SECRET", "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "TURN_SECRET"):
+    for key in (
+        "LMS_SECRET_KEY",
+        "LMS_SFU_SECRET",
+        "POSTGRES_PASSWORD",
+        "MINIO_ROOT_PASSWORD",
+        "TURN_SECRET",
+    ):
         for line in text.splitlines():
             if line.strip().startswith(f"{key}:"):
                 assert "${" in line, line

@@ -13,7 +13,9 @@ from tests.factories import course_input
 
 
 def _approved(session, world, level="class", **kw):
-    requester = {"class": world["teacher"], "school": world["school_admin"], "office": world["office_admin"]}[level]
+    requester = {"class": world["teacher"], "school": world["school_admin"], "office": world["office_admin"]}[
+        level
+    ]
     course = workflow.submit_request(session, requester, course_input(world, level=level, **kw))
     approver = world["school_admin"] if level == "class" else world["office_admin"]
     workflow.approve(session, approver, course)
@@ -26,11 +28,18 @@ def _enrolled(session, course):
 
 def test_teacher_enrols_their_class_in_one_action(session, world):
     course = _approved(session, world)
-    added = enrolment.enrol_group(session, world["teacher"], course, school_id=world.school.id, class_id=world.cls.id)
+    added = enrolment.enrol_group(
+        session, world["teacher"], course, school_id=world.school.id, class_id=world.cls.id
+    )
     assert added == 5
     assert world["student"].id in _enrolled(session, course)
     # Again: nothing new, nothing duplicated.
-    assert enrolment.enrol_group(session, world["teacher"], course, school_id=world.school.id, class_id=world.cls.id) == 0
+    assert (
+        enrolment.enrol_group(
+            session, world["teacher"], course, school_id=world.school.id, class_id=world.cls.id
+        )
+        == 0
+    )
     assert enrolment.enrolment_count(session, course) == 5
     ev = session.scalars(select(CourseEvent).where(CourseEvent.kind == EventKind.enrolment)).first()
     assert ev is not None and ev.to_value == "+5"
@@ -45,8 +54,13 @@ def test_group_enrolment_stays_inside_the_course_targets(session, world):
 
 def test_school_course_by_grade(session, world):
     course = _approved(session, world, level="school", targets=[TargetInput(world.school.id)])
-    assert enrolment.enrol_group(session, world["school_admin"], course, school_id=world.school.id, grade=5) == 10
-    assert enrolment.enrol_group(session, world["school_admin"], course, school_id=world.school.id) == 5  # grade 6
+    assert (
+        enrolment.enrol_group(session, world["school_admin"], course, school_id=world.school.id, grade=5)
+        == 10
+    )
+    assert (
+        enrolment.enrol_group(session, world["school_admin"], course, school_id=world.school.id) == 5
+    )  # grade 6
 
 
 def test_office_course_each_school_enrols_its_own(session, world):

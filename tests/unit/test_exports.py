@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from courses.exports import Report, export, neutralise, to_csv, to_xlsx
 
-DANGEROUS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"http://x\")"]
+DANGEROUS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x")']
 
 
 @pytest.mark.parametrize("text", DANGEROUS)

@@ -197,8 +197,19 @@ def test_recording_finished_is_listed(session, world):
     course, ls = live_course(session, world, recording="teacher_only")
     assert live.recording_enabled(course)
     key = recording_key(ls.room, utcnow(), "0123abcd", "video/webm")
-    live.apply_sfu_event(session, event(ls, "recording.finished", None, utcnow(), object_key=key,
-                                        content_type="video/webm", duration_s=61.5, size=123456))
+    live.apply_sfu_event(
+        session,
+        event(
+            ls,
+            "recording.finished",
+            None,
+            utcnow(),
+            object_key=key,
+            content_type="video/webm",
+            duration_s=61.5,
+            size=123456,
+        ),
+    )
     [rec] = live.recordings(session, world["teacher"], ls, course)
     assert (rec.object_key, rec.duration_s, rec.size) == (key, 61.5, 123456)
     assert session.scalar(select(func.count()).select_from(Recording)) == 1

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _flask(args: list[str], url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FLASK_APP": "app:create_app", "LMS_DATABASE_URL": url, "LMS_ENV": "development"}
-    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def test_single_head():
@@ -33,7 +34,9 @@ def test_single_head():
 def _databases(tmp_path):
     yield "sqlite", f"sqlite:///{tmp_path / 'mig.db'}"
     if os.environ.get("LMS_TEST_POSTGRES_URL"):
-        admin = make_url(os.environ["LMS_TEST_POSTGRES_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
+        admin = make_url(
+            os.environ["LMS_TEST_POSTGRES_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+        )
         name = f"ieum_mig_{uuid.uuid4().hex[:8]}"
         eng = create_engine(admin, isolation_level="AUTOCOMMIT")
         with eng.connect() as conn:
@@ -53,8 +56,9 @@ def test_upgrade_from_empty_matches_models_and_downgrades(tmp_path):
         up = _flask(["db", "upgrade"], url)
         assert up.returncode == 0, f"{backend}: {up.stderr[-2000:]}"
         check = _flask(["db", "check"], url)  # autogenerate finds nothing: models and migrations agree
-        assert check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr, \
-            f"{backend}: {check.stdout[-1500:]} {check.stderr[-1500:]}"
+        assert (
+            check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr
+        ), f"{backend}: {check.stdout[-1500:]} {check.stderr[-1500:]}"
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         assert "course" in inspect(engine).get_table_names()
         engine.dispose()

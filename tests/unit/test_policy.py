@@ -45,14 +45,19 @@ def test_the_lists_form_of_an_action_agrees_with_may(session, demo, action):
     for user in users:
         listed = set(session.scalars(select(Course.id).where(policy.action_clause(user, action))))
         for course in courses:
-            assert policy.may(session, user, course, action) == (course.id in listed), (user.username, course.title)
+            assert policy.may(session, user, course, action) == (course.id in listed), (
+                user.username,
+                course.title,
+            )
 
 
 def test_whom_a_request_is_announced_to_are_its_approvers(session, demo):
     users, courses = demo
     for course in courses:
         ids = set(policy.approver_ids(session, course))
-        assert ids == {u.id for u in users if u.active and policy.RELATIONS[policy.Rel.approver].py(u, course)}
+        assert ids == {
+            u.id for u in users if u.active and policy.RELATIONS[policy.Rel.approver].py(u, course)
+        }
 
 
 def test_home_lists_read_the_policy(session, demo):
@@ -65,7 +70,9 @@ def test_home_lists_read_the_policy(session, demo):
 
 
 def test_docs_table_is_the_policy_table():
-    assert DOC.read_text(encoding="utf-8") == policy.markdown_table(), "run: python -m courses.policy > docs/permissions.md"
+    assert DOC.read_text(encoding="utf-8") == policy.markdown_table(), (
+        "run: python -m courses.policy > docs/permissions.md"
+    )
 
 
 def test_transition_statuses_come_from_the_state_machine():
@@ -80,13 +87,17 @@ def test_transition_statuses_come_from_the_state_machine():
 @pytest.fixture()
 def shared(session, world):
     w = world
-    c = workflow.submit_request(session, w["office_admin"], course_input(w, level="office", instructor_id=w["instructor"].id))
+    c = workflow.submit_request(
+        session, w["office_admin"], course_input(w, level="office", instructor_id=w["instructor"].id)
+    )
     workflow.approve(session, w["office_admin"], c)
     session.flush()
     return c
 
 
-@pytest.mark.parametrize("action", ["start", "cancel", "assign_instructor", "edit_lessons", "approve", "confirm"])
+@pytest.mark.parametrize(
+    "action", ["start", "cancel", "assign_instructor", "edit_lessons", "approve", "confirm"]
+)
 def test_a_target_schools_admin_may_not_run_a_shared_course(session, world, shared, action):
     assert not policy.may(session, world["school_admin"], shared, action)
     assert action not in workflow.allowed_actions(session, world["school_admin"], shared)
@@ -115,8 +126,16 @@ def test_services_refuse_a_target_schools_admin(session, world, shared):
     with pytest.raises(Forbidden):
         workflow.assign_instructor(session, admin, shared, "office", w["instructor"].id)
     with pytest.raises(Forbidden):
-        workflow.update_lesson(session, admin, shared, shared.lessons[0].id, title="x차시", starts_at=None,
-                               ends_at=None, description="")
+        workflow.update_lesson(
+            session,
+            admin,
+            shared,
+            shared.lessons[0].id,
+            title="x차시",
+            starts_at=None,
+            ends_at=None,
+            description="",
+        )
     with pytest.raises(Forbidden):
         workflow.add_material(session, admin, shared, title="자료", url="https://example.org")
     with pytest.raises(Forbidden):

@@ -93,22 +93,46 @@ def test_imports_every_entity_in_utf8_bom_and_cp949(session, world, encoding):
     sup = session.scalar(select(Organisation).where(Organisation.code == "sup-1"))
     school = session.scalar(select(Organisation).where(Organisation.code == "sch-1"))
     middle = session.scalar(select(Organisation).where(Organisation.code == "sch-2"))
-    assert (sup.kind, sup.parent_id, sup.office_id) == (OrgKind.support_office, world.office.id, world.office.id)
-    assert (school.kind, school.parent_id, school.school_level) == (OrgKind.school, sup.id, SchoolLevel.elementary)
+    assert (sup.kind, sup.parent_id, sup.office_id) == (
+        OrgKind.support_office,
+        world.office.id,
+        world.office.id,
+    )
+    assert (school.kind, school.parent_id, school.school_level) == (
+        OrgKind.school,
+        sup.id,
+        SchoolLevel.elementary,
+    )
     assert (middle.parent_id, middle.school_level) == (world.office.id, SchoolLevel.middle)
     cls = session.scalar(select(SchoolClass).where(SchoolClass.code == "cls-1"))
-    assert (cls.school_id, cls.school_year, cls.grade, cls.name, cls.label) == (school.id, 2026, 5, "1반", "5학년 1반")
+    assert (cls.school_id, cls.school_year, cls.grade, cls.name, cls.label) == (
+        school.id,
+        2026,
+        5,
+        "1반",
+        "5학년 1반",
+    )
 
     student = user(session, "s-1")
     assert (student.name, student.username, student.role, student.org_id, student.office_id) == (
-        "박민준", "sch1-s1", Role.student, school.id, world.office.id)
+        "박민준",
+        "sch1-s1",
+        Role.student,
+        school.id,
+        world.office.id,
+    )
     assert student.password_hash is None  # no password column value: none set
     assert user(session, "adm-1").role == Role.school_admin
     assert (user(session, "sup-adm").role, user(session, "sup-adm").org_id) == (Role.office_admin, sup.id)
     assert user(session, "t-1").email == "t1@example.kr"
-    assert session.scalar(select(ParentLink.child_id).where(ParentLink.parent_id == user(session, "p-1").id)) == student.id
+    assert (
+        session.scalar(select(ParentLink.child_id).where(ParentLink.parent_id == user(session, "p-1").id))
+        == student.id
+    )
     assert memberships(session) == {
-        ("cls-1", "t-1", MemberRole.teacher), ("cls-1", "s-1", MemberRole.student), ("cls-2", "s-2", MemberRole.student),
+        ("cls-1", "t-1", MemberRole.teacher),
+        ("cls-1", "s-1", MemberRole.student),
+        ("cls-2", "s-2", MemberRole.student),
     }
 
 
@@ -127,8 +151,10 @@ def test_a_zip_of_the_files_imports_the_same(session, world):
 
 def test_reimporting_the_same_files_changes_nothing(session, world):
     import_roster(session, world["office_admin"], files(), school_year=2026)
-    before = session.scalar(select(func.count()).select_from(User)), session.scalar(
-        select(func.count()).select_from(ClassMembership))
+    before = (
+        session.scalar(select(func.count()).select_from(User)),
+        session.scalar(select(func.count()).select_from(ClassMembership)),
+    )
 
     again = import_roster(session, world["office_admin"], files(), school_year=2026)
 
@@ -136,35 +162,59 @@ def test_reimporting_the_same_files_changes_nothing(session, world):
     assert again.created == 0
     assert {k: c.updated for k, c in again.counts.items()} == dict.fromkeys(roster_import.ENTITIES, 0)
     assert {k: c.unchanged for k, c in again.counts.items()} == {
-        "orgs": 4, "classes": 3, "users": 6, "parent_links": 1, "enrollments": 3}
-    after = session.scalar(select(func.count()).select_from(User)), session.scalar(
-        select(func.count()).select_from(ClassMembership))
+        "orgs": 4,
+        "classes": 3,
+        "users": 6,
+        "parent_links": 1,
+        "enrollments": 3,
+    }
+    after = (
+        session.scalar(select(func.count()).select_from(User)),
+        session.scalar(select(func.count()).select_from(ClassMembership)),
+    )
     assert after == before
 
 
 @pytest.mark.parametrize("scan_over", [20_000, 0], ids=["lookups", "office-scan"])
-def test_reimport_updates_changed_rows_moves_students_and_removes_tobedeleted(session, world, monkeypatch, scan_over):
-    monkeypatch.setattr(roster_import, "SCAN_OVER", scan_over)  # big files read the office in one scan instead
+def test_reimport_updates_changed_rows_moves_students_and_removes_tobedeleted(
+    session, world, monkeypatch, scan_over
+):
+    monkeypatch.setattr(
+        roster_import, "SCAN_OVER", scan_over
+    )  # big files read the office in one scan instead
     import_roster(session, world["office_admin"], files(), school_year=2026)
-    users = USERS.replace("s-2,,,true,sch-1,student,sch1-s2,,서연,최", "s-2,,,true,sch-1,student,sch1-s2,,서윤,최")
-    enrollments = ENROLLMENTS.replace("e-2,,,cls-1,sch-1,s-1,student", "e-2,tobedeleted,,cls-1,sch-1,s-1,student")
-    enrollments = enrollments.replace("e-3,,,cls-2,sch-1,s-2", "e-3,,,cls-1,sch-1,s-2")  # 반 이동 in the same year
+    users = USERS.replace(
+        "s-2,,,true,sch-1,student,sch1-s2,,서연,최", "s-2,,,true,sch-1,student,sch1-s2,,서윤,최"
+    )
+    enrollments = ENROLLMENTS.replace(
+        "e-2,,,cls-1,sch-1,s-1,student", "e-2,tobedeleted,,cls-1,sch-1,s-1,student"
+    )
+    enrollments = enrollments.replace(
+        "e-3,,,cls-2,sch-1,s-2", "e-3,,,cls-1,sch-1,s-2"
+    )  # 반 이동 in the same year
 
-    result = import_roster(session, world["office_admin"], files(users=users, enrollments=enrollments), school_year=2026)
+    result = import_roster(
+        session, world["office_admin"], files(users=users, enrollments=enrollments), school_year=2026
+    )
 
     assert result.errors == []
     assert (result.counts["users"].updated, result.counts["users"].unchanged) == (1, 5)
     assert user(session, "s-2").name == "최서윤"
     e = result.counts["enrollments"]
     assert (e.created, e.updated, e.deleted, e.unchanged) == (0, 1, 1, 1)
-    assert memberships(session) == {("cls-1", "t-1", MemberRole.teacher), ("cls-1", "s-2", MemberRole.student)}
+    assert memberships(session) == {
+        ("cls-1", "t-1", MemberRole.teacher),
+        ("cls-1", "s-2", MemberRole.student),
+    }
 
 
 def test_keeps_good_rows_and_reports_bad_ones_with_line_numbers(session, world):
     users = USERS + "w-1,,,true,sch-1,wizard,wiz,,해리,포,,,\n"  # line 8
     enrollments = ENROLLMENTS + "e-4,,,cls-2,sch-1,w-1,student,false\n"  # line 5: depends on the bad user
 
-    result = import_roster(session, world["office_admin"], files(users=users, enrollments=enrollments), school_year=2026)
+    result = import_roster(
+        session, world["office_admin"], files(users=users, enrollments=enrollments), school_year=2026
+    )
 
     assert reasons(result) == [
         "users.csv 8행: 역할 'wizard'을(를) 알 수 없습니다.",
@@ -200,8 +250,9 @@ def test_unknown_org_references_are_reported(session, world):
     orgs = ORGS + "sch-3,,,가람고등학교,school,,sup-9\n"
     classes = CLASSES + "cls-9,,,2학년 1반,02,,,homeroom,,sch-404,\n"
     users = USERS.replace("s-2,,,true,sch-1,", "s-2,,,true,sch-x,")
-    result = import_roster(session, world["office_admin"], files(orgs=orgs, classes=classes, users=users),
-                           school_year=2026)
+    result = import_roster(
+        session, world["office_admin"], files(orgs=orgs, classes=classes, users=users), school_year=2026
+    )
     assert reasons(result) == [
         "orgs.csv 6행: 상위 기관 'sup-9'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다).",
         "classes.csv 5행: 학교 'sch-404'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다).",
@@ -214,8 +265,12 @@ def test_rows_under_a_bad_org_are_reported_as_dependants(session, world):
     orgs = ORGS.replace("sch-1,,,가람새싹초등학교,school,", "sch-1,,,가람새싹초등학교,campus,")
     result = import_roster(session, world["office_admin"], files(orgs=orgs), school_year=2026)
     msgs = reasons(result)
-    assert msgs[0] == "orgs.csv 4행: 기관 유형 'campus'을(를) 알 수 없습니다 (district, local, school 중 하나)."
-    assert "classes.csv 2행: 학교 'sch-1'의 행(orgs.csv 4행)에 오류가 있어 이 행도 가져오지 않았습니다." in msgs
+    assert (
+        msgs[0] == "orgs.csv 4행: 기관 유형 'campus'을(를) 알 수 없습니다 (district, local, school 중 하나)."
+    )
+    assert (
+        "classes.csv 2행: 학교 'sch-1'의 행(orgs.csv 4행)에 오류가 있어 이 행도 가져오지 않았습니다." in msgs
+    )
     assert "users.csv 3행: 기관 'sch-1'의 행(orgs.csv 4행)에 오류가 있어 이 행도 가져오지 않았습니다." in msgs
     assert result.counts["classes"].created == 1  # sch-2's class
 
@@ -223,7 +278,9 @@ def test_rows_under_a_bad_org_are_reported_as_dependants(session, world):
 def test_duplicate_sourced_id_in_one_file_keeps_the_first_row(session, world):
     users = USERS + "s-1,,,true,sch-1,student,other,,다른,사람,,,\n"
     classes = CLASSES + "cls-1,,,6학년 1반,06,,,homeroom,,sch-1,\n"
-    result = import_roster(session, world["office_admin"], files(users=users, classes=classes), school_year=2026)
+    result = import_roster(
+        session, world["office_admin"], files(users=users, classes=classes), school_year=2026
+    )
     assert reasons(result) == [
         "classes.csv 5행: sourcedId 'cls-1'이(가) 이 파일에서 중복됩니다 (2행에 먼저 나옵니다).",
         "users.csv 8행: sourcedId 's-1'이(가) 이 파일에서 중복됩니다 (4행에 먼저 나옵니다).",
@@ -237,13 +294,15 @@ def test_bad_grade_is_a_row_error(session, world, grades):
     classes = CLASSES.replace("cls-3,,,1학년 1반,01,", f'cls-3,,,1반,"{grades}",')
     result = import_roster(session, world["office_admin"], files(classes=classes), school_year=2026)
     assert reasons(result)[0] == (
-        f"classes.csv 4행: 학년 '{grades}'이(가) 올바르지 않습니다 (담임 학급은 1~12 중 한 학년).")
+        f"classes.csv 4행: 학년 '{grades}'이(가) 올바르지 않습니다 (담임 학급은 1~12 중 한 학년)."
+    )
     assert result.counts["classes"].created == 2
 
 
 def test_grade_comes_from_the_title_when_the_column_is_empty_and_must_agree(session, world):
     classes = CLASSES.replace("cls-2,,,5학년 2반,05,", "cls-2,,,5학년 2반,,").replace(
-        "cls-3,,,1학년 1반,01,", "cls-3,,,1학년 1반,02,")
+        "cls-3,,,1학년 1반,01,", "cls-3,,,1학년 1반,02,"
+    )
     result = import_roster(session, world["office_admin"], files(classes=classes), school_year=2026)
     assert reasons(result) == ["classes.csv 4행: 학년(2)이 제목 '1학년 1반'과(와) 다릅니다."]
     assert session.scalar(select(SchoolClass.grade).where(SchoolClass.code == "cls-2")) == 5
@@ -253,7 +312,11 @@ def test_users_and_orgs_outside_the_actors_office_are_refused(session, world):
     world.foreign_school.code = "foreign-sch"
     world["foreign_student"].sourced_id = "foreign-s"
     session.flush()
-    users = USERS + "foreign-s,,,true,sch-1,student,grab,,훔친,이,,,\n" + "x-1,,,true,foreign-sch,student,x1,,엑스,김,,,\n"
+    users = (
+        USERS
+        + "foreign-s,,,true,sch-1,student,grab,,훔친,이,,,\n"
+        + "x-1,,,true,foreign-sch,student,x1,,엑스,김,,,\n"
+    )
     orgs = ORGS + "foreign-sch,,,나래초,school,,dist-1\n"
     result = import_roster(session, world["office_admin"], files(users=users, orgs=orgs), school_year=2026)
     assert reasons(result) == [
@@ -269,12 +332,19 @@ def test_users_and_orgs_outside_the_actors_office_are_refused(session, world):
 def test_a_district_other_than_the_actors_office_is_refused(session, world):
     world.office.code = "dist-1"
     session.flush()
-    orgs = ORGS.replace("dist-1,,,가람교육청", "dist-2,,,나래교육청").replace("sup-1,,,가람동부교육지원청,local,,dist-1",
-                                                                   "sup-1,,,가람동부교육지원청,local,,dist-2")
+    orgs = ORGS.replace("dist-1,,,가람교육청", "dist-2,,,나래교육청").replace(
+        "sup-1,,,가람동부교육지원청,local,,dist-1", "sup-1,,,가람동부교육지원청,local,,dist-2"
+    )
     result = import_roster(session, world["office_admin"], files(orgs=orgs), school_year=2026)
     msgs = reasons(result)
-    assert msgs[0] == "orgs.csv 2행: 교육청 'dist-2'은(는) 관리자님의 교육청이 아닙니다. 관할 교육청의 명단만 가져올 수 있습니다."
-    assert msgs[1] == "orgs.csv 3행: 상위 기관 'dist-2'의 행(orgs.csv 2행)에 오류가 있어 이 행도 가져오지 않았습니다."
+    assert (
+        msgs[0]
+        == "orgs.csv 2행: 교육청 'dist-2'은(는) 관리자님의 교육청이 아닙니다. 관할 교육청의 명단만 가져올 수 있습니다."
+    )
+    assert (
+        msgs[1]
+        == "orgs.csv 3행: 상위 기관 'dist-2'의 행(orgs.csv 2행)에 오류가 있어 이 행도 가져오지 않았습니다."
+    )
     assert result.counts["orgs"].created == 1  # sch-2 sits directly under dist-1, the actor's office
 
 
@@ -285,7 +355,9 @@ def test_username_taken_by_someone_else_is_refused(session, world):
 
 
 def test_enrolment_must_match_role_and_school(session, world):
-    enrollments = ENROLLMENTS + "e-4,,,cls-3,sch-2,s-2,student,false\n" + "e-5,,,cls-2,sch-1,s-1,teacher,false\n"
+    enrollments = (
+        ENROLLMENTS + "e-4,,,cls-3,sch-2,s-2,student,false\n" + "e-5,,,cls-2,sch-1,s-1,teacher,false\n"
+    )
     result = import_roster(session, world["office_admin"], files(enrollments=enrollments), school_year=2026)
     assert reasons(result) == [
         "enrollments.csv 5행: 사용자 's-2'은(는) 학급 'cls-3'의 학교 소속이 아닙니다.",
@@ -296,11 +368,26 @@ def test_enrolment_must_match_role_and_school(session, world):
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [
-        ("users.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "users.csv: CSV 텍스트 파일이 아닙니다. 엑셀에서 'CSV'로 저장한 파일을 올려 주세요."),
-        ("users.csv", "sourcedId\n".encode("utf-16"),
-         "users.csv: UTF-16 파일은 읽을 수 없습니다. 'CSV UTF-8' 또는 'CSV (쉼표로 분리)'로 저장해 주세요."),
-        ("users.csv", b"abc\x80\xff\xff", "users.csv: UTF-8로도 CP949(EUC-KR)로도 읽을 수 없습니다. CSV 텍스트 파일인지 확인해 주세요."),
-        ("photo.png", b"\x89PNG\r\n", "photo.png: 알 수 없는 파일입니다. orgs.csv, classes.csv, users.csv, enrollments.csv(또는 이들을 묶은 ZIP)를 올려 주세요."),
+        (
+            "users.csv",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "users.csv: CSV 텍스트 파일이 아닙니다. 엑셀에서 'CSV'로 저장한 파일을 올려 주세요.",
+        ),
+        (
+            "users.csv",
+            "sourcedId\n".encode("utf-16"),
+            "users.csv: UTF-16 파일은 읽을 수 없습니다. 'CSV UTF-8' 또는 'CSV (쉼표로 분리)'로 저장해 주세요.",
+        ),
+        (
+            "users.csv",
+            b"abc\x80\xff\xff",
+            "users.csv: UTF-8로도 CP949(EUC-KR)로도 읽을 수 없습니다. CSV 텍스트 파일인지 확인해 주세요.",
+        ),
+        (
+            "photo.png",
+            b"\x89PNG\r\n",
+            "photo.png: 알 수 없는 파일입니다. orgs.csv, classes.csv, users.csv, enrollments.csv(또는 이들을 묶은 ZIP)를 올려 주세요.",
+        ),
         ("roster.zip", b"PK\x03\x04broken", "roster.zip: ZIP 파일을 열 수 없습니다."),
     ],
 )
@@ -316,7 +403,9 @@ def test_an_excel_workbook_is_refused_with_advice(session, world):
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("xl/workbook.xml", "<workbook/>")
     result = import_roster(session, world["office_admin"], [("users.xlsx", buf.getvalue())])
-    assert reasons(result) == ["users.xlsx: 엑셀(xlsx) 파일은 바로 읽지 않습니다. 시트마다 'CSV'로 저장해 올려 주세요."]
+    assert reasons(result) == [
+        "users.xlsx: 엑셀(xlsx) 파일은 바로 읽지 않습니다. 시트마다 'CSV'로 저장해 올려 주세요."
+    ]
 
 
 @pytest.mark.parametrize("who", ["school_admin", "teacher", "student", "instructor"])
@@ -334,21 +423,32 @@ def test_no_files_or_a_bad_year_is_a_validation_error(session, world):
 def test_passwords_are_set_once_hashed_or_prehashed_and_capped(session, world, monkeypatch):
     monkeypatch.setattr(roster_import, "MAX_PLAIN_PASSWORDS", 1)
     prehashed = world["teacher"].password_hash
-    users = (USERS.replace("t-1,,,true,sch-1,teacher,sch1-t1,,철수,이,t1@example.kr,,",
-                           "t-1,,,true,sch-1,teacher,sch1-t1,,철수,이,t1@example.kr,,s3cret-pass")
-                  .replace("adm-1,,,true,sch-1,administrator,sch1-admin,,영희,김,,,",
-                           f'adm-1,,,true,sch-1,administrator,sch1-admin,,영희,김,,,"{prehashed}"')
-                  .replace("s-2,,,true,sch-1,student,sch1-s2,,서연,최,,,", "s-2,,,true,sch-1,student,sch1-s2,,서연,최,,,pw2"))
+    users = (
+        USERS.replace(
+            "t-1,,,true,sch-1,teacher,sch1-t1,,철수,이,t1@example.kr,,",
+            "t-1,,,true,sch-1,teacher,sch1-t1,,철수,이,t1@example.kr,,s3cret-pass",
+        )
+        .replace(
+            "adm-1,,,true,sch-1,administrator,sch1-admin,,영희,김,,,",
+            f'adm-1,,,true,sch-1,administrator,sch1-admin,,영희,김,,,"{prehashed}"',
+        )
+        .replace(
+            "s-2,,,true,sch-1,student,sch1-s2,,서연,최,,,", "s-2,,,true,sch-1,student,sch1-s2,,서연,최,,,pw2"
+        )
+    )
     result = import_roster(session, world["office_admin"], files(users=users), school_year=2026)
-    assert reasons(result) == ["users.csv 5행: 비밀번호는 한 번에 1명까지만 설정합니다. 이 사용자는 비밀번호 없이 가져왔습니다."]
+    assert reasons(result) == [
+        "users.csv 5행: 비밀번호는 한 번에 1명까지만 설정합니다. 이 사용자는 비밀번호 없이 가져왔습니다."
+    ]
     assert result.errors[0].warning and result.error_count == 0 and result.warning_count == 1
     assert check_password(user(session, "t-1"), "s3cret-pass")
     assert user(session, "adm-1").password_hash == prehashed
     assert user(session, "s-2").password_hash is None
     assert result.counts["users"].created == 6
 
-    again = import_roster(session, world["office_admin"], files(users=users.replace("s3cret-pass", "changed")),
-                          school_year=2026)
+    again = import_roster(
+        session, world["office_admin"], files(users=users.replace("s3cret-pass", "changed")), school_year=2026
+    )
     assert check_password(user(session, "t-1"), "s3cret-pass")  # an import never overwrites a password
     assert again.counts["users"].updated == 1  # s-2 had none: it gets one now
 
@@ -364,21 +464,34 @@ def test_existing_class_without_sourced_id_is_adopted(session, world):
 
 
 def test_school_year_from_academic_sessions_or_column_or_argument(session, world):
-    sessions = "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear\n" \
-               "term-2027,,,2027학년도,schoolYear,2027-03-01,2028-02-28,,2027\n"
-    classes = CLASSES.replace("cls-1,,,5학년 1반,05,,,homeroom,,sch-1,", "cls-1,,,5학년 1반,05,,,homeroom,,sch-1,term-2027")
-    result = import_roster(session, world["office_admin"],
-                           {**files(classes=classes), "academicSessions.csv": sessions.encode()}, school_year=2025)
+    sessions = (
+        "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear\n"
+        "term-2027,,,2027학년도,schoolYear,2027-03-01,2028-02-28,,2027\n"
+    )
+    classes = CLASSES.replace(
+        "cls-1,,,5학년 1반,05,,,homeroom,,sch-1,", "cls-1,,,5학년 1반,05,,,homeroom,,sch-1,term-2027"
+    )
+    result = import_roster(
+        session,
+        world["office_admin"],
+        {**files(classes=classes), "academicSessions.csv": sessions.encode()},
+        school_year=2025,
+    )
     assert result.errors == []
-    years = dict(session.execute(select(SchoolClass.code, SchoolClass.school_year).where(SchoolClass.code.like("cls-%"))).all())
+    years = dict(
+        session.execute(
+            select(SchoolClass.code, SchoolClass.school_year).where(SchoolClass.code.like("cls-%"))
+        ).all()
+    )
     assert years == {"cls-1": 2027, "cls-2": 2025, "cls-3": 2025}
 
 
 def test_non_homeroom_classes_and_their_enrolments_are_skipped(session, world):
     classes = CLASSES + "math-1,,,수학 5-1,05,,,scheduled,,sch-1,\n"
     enrollments = ENROLLMENTS + "e-9,,,math-1,sch-1,s-1,student,false\n"
-    result = import_roster(session, world["office_admin"], files(classes=classes, enrollments=enrollments),
-                           school_year=2026)
+    result = import_roster(
+        session, world["office_admin"], files(classes=classes, enrollments=enrollments), school_year=2026
+    )
     assert result.errors == []
     assert (result.counts["classes"].skipped, result.counts["enrollments"].skipped) == (1, 1)
 
@@ -391,13 +504,20 @@ def test_korean_school_year_starts_in_march():
 
 
 def test_bulk_copy_path_gives_the_same_result(session, world, monkeypatch):
-    monkeypatch.setattr(roster_import, "COPY_OVER", 1)  # PostgreSQL takes COPY for every table (SQLite: INSERT)
+    monkeypatch.setattr(
+        roster_import, "COPY_OVER", 1
+    )  # PostgreSQL takes COPY for every table (SQLite: INSERT)
     result = import_roster(session, world["office_admin"], files(), school_year=2026)
     assert result.errors == [] and result.created == 16
     assert memberships(session) == {
-        ("cls-1", "t-1", MemberRole.teacher), ("cls-1", "s-1", MemberRole.student), ("cls-2", "s-2", MemberRole.student),
+        ("cls-1", "t-1", MemberRole.teacher),
+        ("cls-1", "s-1", MemberRole.student),
+        ("cls-2", "s-2", MemberRole.student),
     }
     student = user(session, "s-1")
     assert (student.role, student.active, student.created_at.tzinfo is not None) == (Role.student, True, True)
-    assert session.scalar(select(ParentLink.child_id).where(ParentLink.parent_id == user(session, "p-1").id)) == student.id
+    assert (
+        session.scalar(select(ParentLink.child_id).where(ParentLink.parent_id == user(session, "p-1").id))
+        == student.id
+    )
     assert import_roster(session, world["office_admin"], files(), school_year=2026).created == 0

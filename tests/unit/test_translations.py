@@ -26,13 +26,20 @@ MO = PO.with_suffix(".mo")
 EXTRACT_ARGS = ["-F", "babel.cfg", "-k", "N_", "-k", "_l"]
 
 # %(name)s, %d, %% … (Python %-format, as the app fills them) and {name} (filled by app/static/js).
-PLACEHOLDER = re.compile(r"%(?:\([A-Za-z_]\w*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]|\{\w*\}")
+PLACEHOLDER = re.compile(
+    r"%(?:\([A-Za-z_]\w*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]|\{\w*\}"
+)
 
 
 def _pybabel(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """Run pybabel with this interpreter (the project's venv), so the test needs nothing on PATH."""
-    return subprocess.run([sys.executable, "-c", "from babel.messages.frontend import main; main()", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from babel.messages.frontend import main; main()", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _where(message: Message) -> str:
@@ -71,13 +78,17 @@ def test_every_extracted_msgid_has_an_english_translation(template: Catalog, cat
     assert len(template) > 100, "extraction found almost nothing: is babel.cfg right?"
     assert not problems, (
         f"{len(problems)} Korean UI string(s) lack an English translation. Run scripts/i18n, then translate "
-        f"them in {PO.relative_to(ROOT)}:\n" + "\n".join(problems))
+        f"them in {PO.relative_to(ROOT)}:\n" + "\n".join(problems)
+    )
 
 
 def test_catalogue_has_no_fuzzy_or_empty_entries(catalogue: Catalog) -> None:
     assert not catalogue.fuzzy, "the catalogue header is marked fuzzy"
-    bad = [f"  {m.id!r} ({_where(m)})" for m in catalogue
-           if m.id and (m.fuzzy or not m.string or not str(m.string).strip())]
+    bad = [
+        f"  {m.id!r} ({_where(m)})"
+        for m in catalogue
+        if m.id and (m.fuzzy or not m.string or not str(m.string).strip())
+    ]
     assert not bad, "fuzzy or empty entries in messages.po:\n" + "\n".join(bad)
 
 
@@ -88,9 +99,15 @@ def test_placeholders_match(catalogue: Catalog) -> None:
             continue
         want, got = Counter(PLACEHOLDER.findall(msg.id)), Counter(PLACEHOLDER.findall(str(msg.string)))
         if want != got:
-            problems.append(f"  {msg.id!r} → {msg.string!r}: expected {sorted(want.elements())}, "
-                            f"got {sorted(got.elements())}  ({_where(msg)})")
-        if "python-format" in msg.flags and "%" in str(msg.string).replace("%%", "") and not msg.python_format:
+            problems.append(
+                f"  {msg.id!r} → {msg.string!r}: expected {sorted(want.elements())}, "
+                f"got {sorted(got.elements())}  ({_where(msg)})"
+            )
+        if (
+            "python-format" in msg.flags
+            and "%" in str(msg.string).replace("%%", "")
+            and not msg.python_format
+        ):
             problems.append(f"  {msg.id!r}: python-format flag but the msgstr is not a valid format")
     # Babel's own checks (the ones `pybabel compile` reports as errors).
     for msg, errors in catalogue.check():
@@ -143,8 +160,12 @@ def test_course_request_page_in_english(compiled_catalogue, login, web_world) ->
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert '<html lang="en">' in page
-    for english, korean in [("Request a cross-curricular course", "범교과 강좌 요청"), ("Submit request", "요청하기"),
-                            ("Periods (total credit hours)", "차시 (총 수업시수)"), ("Start date", "시작일")]:
+    for english, korean in [
+        ("Request a cross-curricular course", "범교과 강좌 요청"),
+        ("Submit request", "요청하기"),
+        ("Periods (total credit hours)", "차시 (총 수업시수)"),
+        ("Start date", "시작일"),
+    ]:
         assert english in page, english
         assert f">{korean}<" not in page, korean
 

@@ -78,8 +78,11 @@ def test_school_targets_must_be_inside_the_school(session, world):
     bad = course_input(world, level="school", targets=[TargetInput(world.school.id, class_id=world.cls_b.id)])
     with pytest.raises(ValidationError):
         workflow.submit_request(session, world["school_admin"], bad)
-    ok = workflow.submit_request(session, world["school_admin"],
-                                 course_input(world, level="school", targets=[TargetInput(world.school.id, grade=5)]))
+    ok = workflow.submit_request(
+        session,
+        world["school_admin"],
+        course_input(world, level="school", targets=[TargetInput(world.school.id, grade=5)]),
+    )
     assert [(t.grade, t.class_id) for t in ok.targets] == [(5, None)]
 
 
@@ -93,7 +96,11 @@ def test_approval_flow_with_history_and_notifications(session, world):
     workflow.start(session, world["teacher"], course)
     workflow.complete(session, world["teacher"], course)
     workflow.confirm_completion(session, world["school_admin"], course)
-    events = list(session.scalars(select(CourseEvent).where(CourseEvent.course_id == course.id).order_by(CourseEvent.id)))
+    events = list(
+        session.scalars(
+            select(CourseEvent).where(CourseEvent.course_id == course.id).order_by(CourseEvent.id)
+        )
+    )
     assert [(e.from_value, e.to_value, e.actor_id) for e in events] == [
         (None, "submitted", world["teacher"].id),
         ("submitted", "approved", world["school_admin"].id),
@@ -101,7 +108,9 @@ def test_approval_flow_with_history_and_notifications(session, world):
         ("running", "completed", world["teacher"].id),
         ("completed", "confirmed", world["school_admin"].id),
     ]
-    titles = list(session.scalars(select(Notification.title).where(Notification.user_id == world["teacher"].id)))
+    titles = list(
+        session.scalars(select(Notification.title).where(Notification.user_id == world["teacher"].id))
+    )
     assert "강좌 요청이 승인되었습니다" in titles
 
 
@@ -153,13 +162,22 @@ def test_office_request_is_approved_by_the_office(session, world):
 
 def test_instructor_must_come_from_the_pool_or_the_school(session, world):
     with pytest.raises(ValidationError):  # external instructor offered as office-provided
-        workflow.submit_request(session, world["teacher"], course_input(world, instructor_id=world["external"].id))
+        workflow.submit_request(
+            session, world["teacher"], course_input(world, instructor_id=world["external"].id)
+        )
     with pytest.raises(ValidationError):  # a teacher from another school as school-designated
-        workflow.submit_request(session, world["teacher"],
-                                course_input(world, instructor_mode="school", instructor_id=world["teacher_b"].id))
-    course = workflow.submit_request(session, world["teacher"], course_input(world, instructor_id=world["instructor"].id))
+        workflow.submit_request(
+            session,
+            world["teacher"],
+            course_input(world, instructor_mode="school", instructor_id=world["teacher_b"].id),
+        )
+    course = workflow.submit_request(
+        session, world["teacher"], course_input(world, instructor_id=world["instructor"].id)
+    )
     assert course.instructor_id == world["instructor"].id
-    homeroom = workflow.submit_request(session, world["teacher"], course_input(world, instructor_mode="homeroom"))
+    homeroom = workflow.submit_request(
+        session, world["teacher"], course_input(world, instructor_mode="homeroom")
+    )
     assert homeroom.instructor_id == world["teacher"].id
     workflow.approve(session, world["school_admin"], homeroom)
     workflow.assign_instructor(session, world["school_admin"], homeroom, "external", world["external"].id)
@@ -168,8 +186,17 @@ def test_instructor_must_come_from_the_pool_or_the_school(session, world):
 
 def test_courses_outside_scope_are_not_found(session, world):
     course = workflow.submit_request(session, world["teacher"], course_input(world))
-    for key in ("school_b_admin", "foreign_admin", "other_office_admin", "teacher_b", "foreign_teacher",
-                "student", "foreign_student", "parent", "instructor"):
+    for key in (
+        "school_b_admin",
+        "foreign_admin",
+        "other_office_admin",
+        "teacher_b",
+        "foreign_teacher",
+        "student",
+        "foreign_student",
+        "parent",
+        "instructor",
+    ):
         with pytest.raises(NotFound):
             get_course(session, world[key], course.id)
     for key in ("teacher", "school_admin", "office_admin"):

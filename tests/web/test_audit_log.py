@@ -21,16 +21,21 @@ def _log(db_session):
     return list(db_session.scalars(select(AccessLog).order_by(AccessLog.id)))
 
 
-@pytest.mark.parametrize(("who", "path", "action"), [
-    ("teacher", "/live/{live}/attendance", AccessAction.attendance_viewed),
-    ("school_admin", "/live/{live}/attendance?format=csv", AccessAction.attendance_exported),
-    ("office_admin", "/live/{live}/attendance?format=xlsx", AccessAction.attendance_exported),
-    ("teacher", "/courses/{course}/enrolment", AccessAction.enrolment_viewed),
-    ("teacher", "/api/v1/courses/{course}/enrolments", AccessAction.enrolment_viewed),
-    ("school_admin", "/reports/enrolment", AccessAction.enrolment_report_viewed),
-    ("office_admin", "/reports/enrolment?format=csv", AccessAction.enrolment_report_exported),
-])
-def test_each_read_is_logged_with_who_what_when_where(login, web_world, running, db_session, who, path, action):
+@pytest.mark.parametrize(
+    ("who", "path", "action"),
+    [
+        ("teacher", "/live/{live}/attendance", AccessAction.attendance_viewed),
+        ("school_admin", "/live/{live}/attendance?format=csv", AccessAction.attendance_exported),
+        ("office_admin", "/live/{live}/attendance?format=xlsx", AccessAction.attendance_exported),
+        ("teacher", "/courses/{course}/enrolment", AccessAction.enrolment_viewed),
+        ("teacher", "/api/v1/courses/{course}/enrolments", AccessAction.enrolment_viewed),
+        ("school_admin", "/reports/enrolment", AccessAction.enrolment_report_viewed),
+        ("office_admin", "/reports/enrolment?format=csv", AccessAction.enrolment_report_exported),
+    ],
+)
+def test_each_read_is_logged_with_who_what_when_where(
+    login, web_world, running, db_session, who, path, action
+):
     course, ls = running
     c = login(web_world[who])
     before = len(_log(db_session))
@@ -52,8 +57,11 @@ def test_refused_reads_are_not_logged_as_reads(login, web_world, running, db_ses
 def test_roster_import_is_logged(login, web_world, db_session):
     c = login(web_world["office_admin"])
     orgs = b"sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
-    r = c.post("/admin/import", data={"csrf_token": c.csrf(), "files": [(__import__("io").BytesIO(orgs), "orgs.csv")]},
-               content_type="multipart/form-data")
+    r = c.post(
+        "/admin/import",
+        data={"csrf_token": c.csrf(), "files": [(__import__("io").BytesIO(orgs), "orgs.csv")]},
+        content_type="multipart/form-data",
+    )
     assert r.status_code in (200, 422)
     if r.status_code == 200:
         assert [e.action for e in _log(db_session)] == [AccessAction.roster_imported]
@@ -77,8 +85,17 @@ def test_office_admin_filters_and_exports_the_log(login, web_world, running, db_
     assert _log(db_session)[-1].action == AccessAction.audit_log_exported
 
 
-@pytest.mark.parametrize("query", ["action=nope", "since=0001-01-01", "until=2026-02-30", "page=99999999999999999999",
-                                   "person=%00", "format=pdf"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "action=nope",
+        "since=0001-01-01",
+        "until=2026-02-30",
+        "page=99999999999999999999",
+        "person=%00",
+        "format=pdf",
+    ],
+)
 def test_bad_filters_are_clear_errors(login, web_world, query):
     r = login(web_world["office_admin"]).get(f"/admin/audit?{query}")
     assert r.status_code in (200, 400, 422)

@@ -63,15 +63,27 @@ def test_password_spraying_from_one_address_is_throttled(app, client, web_world)
     limit = int(app.config["LOGIN_ADDRESS_RATE_LIMIT"].split()[0])
     statuses = []
     for i in range(limit + 1):  # a different account each time: the per-account limit never trips
-        r = client.post("/login", data={"username": f"spray-{i}-{uuid.uuid4().hex[:6]}", "password": "Spring2026!",
-                                        "csrf_token": token}, environ_base=env)
+        r = client.post(
+            "/login",
+            data={
+                "username": f"spray-{i}-{uuid.uuid4().hex[:6]}",
+                "password": "Spring2026!",
+                "csrf_token": token,
+            },
+            environ_base=env,
+        )
         statuses.append(r.status_code)
     assert statuses[:limit] == [401] * limit and statuses[limit] == 429
     # A real user behind that address is slowed too, while the same user elsewhere is not.
-    r = client.post("/login", data={"username": "teacher", "password": PASSWORD, "csrf_token": token}, environ_base=env)
+    r = client.post(
+        "/login", data={"username": "teacher", "password": PASSWORD, "csrf_token": token}, environ_base=env
+    )
     assert r.status_code == 429
-    r = client.post("/login", data={"username": "teacher", "password": PASSWORD, "csrf_token": token},
-                    environ_base=_address())
+    r = client.post(
+        "/login",
+        data={"username": "teacher", "password": PASSWORD, "csrf_token": token},
+        environ_base=_address(),
+    )
     assert r.status_code == 302
 
 
@@ -81,8 +93,11 @@ def test_a_class_logging_in_from_one_address_is_not_throttled(app, client, web_w
     for _ in range(limit + 5):  # successful logins do not count
         c = app.test_client()
         c.get("/login")
-        r = c.post("/login", data={"username": web_world["student"].username, "password": PASSWORD, "csrf_token": _token(c)},
-                   environ_base=env)
+        r = c.post(
+            "/login",
+            data={"username": web_world["student"].username, "password": PASSWORD, "csrf_token": _token(c)},
+            environ_base=env,
+        )
         assert r.status_code == 302
 
 
@@ -93,8 +108,9 @@ def test_login_is_rate_limited_with_a_clear_message(app, client, web_world):
     env = _address()
     statuses = []
     for _ in range(12):
-        r = client.post("/login", data={"username": username, "password": "x", "csrf_token": token},
-                        environ_base=env)
+        r = client.post(
+            "/login", data={"username": username, "password": "x", "csrf_token": token}, environ_base=env
+        )
         statuses.append(r.status_code)
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
@@ -108,8 +124,10 @@ def test_login_is_rate_limited_with_a_clear_message(app, client, web_world):
 
 def test_open_redirect_after_login_is_ignored(client, web_world):
     token = _token(client)
-    r = client.post("/login?next=https://evil.example/x",
-                    data={"username": "teacher", "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/login?next=https://evil.example/x",
+        data={"username": "teacher", "password": PASSWORD, "csrf_token": token},
+    )
     assert r.headers["Location"] == "/"
 
 
@@ -177,24 +195,38 @@ def test_logout_ends_every_copy_of_the_session(app, login, web_world):
 def test_password_change_ends_every_other_session_and_keeps_this_one(app, login, web_world):
     c = login(web_world["teacher"])
     other = login(web_world["teacher"])
+
     def change():
-        r = c.post("/account/password", data={"current": PASSWORD, "new": "새-비밀번호-1234", "confirm": "새-비밀번호-1234",
-                                               "csrf_token": c.csrf()})
+        r = c.post(
+            "/account/password",
+            data={
+                "current": PASSWORD,
+                "new": "새-비밀번호-1234",
+                "confirm": "새-비밀번호-1234",
+                "csrf_token": c.csrf(),
+            },
+        )
         assert r.status_code == 302
+
     _ends_every_copy(app, c, change)
     assert other.get("/").status_code == 302
     assert c.get("/").status_code == 200  # the browser that changed it stays in
 
 
-@pytest.mark.parametrize(("current", "new", "confirm", "field"), [
-    ("wrong", "새-비밀번호-1234", "새-비밀번호-1234", "현재 비밀번호가 맞지 않습니다"),
-    (PASSWORD, "short", "short", "10~256자"),
-    (PASSWORD, "새-비밀번호-1234", "다른-비밀번호-1234", "서로 다릅니다"),
-    (PASSWORD, "x" * 300, "x" * 300, "10~256자"),
-])
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "field"),
+    [
+        ("wrong", "새-비밀번호-1234", "새-비밀번호-1234", "현재 비밀번호가 맞지 않습니다"),
+        (PASSWORD, "short", "short", "10~256자"),
+        (PASSWORD, "새-비밀번호-1234", "다른-비밀번호-1234", "서로 다릅니다"),
+        (PASSWORD, "x" * 300, "x" * 300, "10~256자"),
+    ],
+)
 def test_bad_password_changes_are_refused_in_place(login, web_world, current, new, confirm, field):
     c = login(web_world["teacher"])
-    r = c.post("/account/password", data={"current": current, "new": new, "confirm": confirm, "csrf_token": c.csrf()})
+    r = c.post(
+        "/account/password", data={"current": current, "new": new, "confirm": confirm, "csrf_token": c.csrf()}
+    )
     assert r.status_code == 422 and field in r.get_data(as_text=True)
     assert c.get("/").status_code == 200
 
@@ -211,8 +243,13 @@ def test_sign_out_everywhere_by_oneself_keeps_this_browser(app, login, web_world
 def test_an_admin_ends_a_persons_sessions(app, login, web_world, op):
     student = login(web_world["student"])
     admin = login(web_world["school_admin"])
-    _ends_every_copy(app, student, lambda: admin.post(f"/admin/people/{web_world['student'].id}",
-                                                       data={"op": op, "csrf_token": admin.csrf()}))
+    _ends_every_copy(
+        app,
+        student,
+        lambda: admin.post(
+            f"/admin/people/{web_world['student'].id}", data={"op": op, "csrf_token": admin.csrf()}
+        ),
+    )
     assert student.get("/").status_code == 302
 
 

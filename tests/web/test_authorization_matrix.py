@@ -7,9 +7,23 @@ import pytest
 from courses import enrolment, workflow
 from tests.factories import course_input
 
-ROLES = ["office_admin", "other_office_admin", "school_admin", "school_b_admin", "foreign_admin", "teacher",
-         "teacher2", "teacher_b", "foreign_teacher", "student", "student2", "student_b", "foreign_student",
-         "parent", "instructor"]
+ROLES = [
+    "office_admin",
+    "other_office_admin",
+    "school_admin",
+    "school_b_admin",
+    "foreign_admin",
+    "teacher",
+    "teacher2",
+    "teacher_b",
+    "foreign_teacher",
+    "student",
+    "student2",
+    "student_b",
+    "foreign_student",
+    "parent",
+    "instructor",
+]
 
 # Who may VIEW a class-level course of 가람초 5-1 that 'teacher' requested, with 'instructor' assigned
 # and 'student' enrolled. teacher2 teaches 5-2 only, so a class-level course for 5-1 is not theirs.
@@ -49,9 +63,15 @@ def test_course_list_shows_only_visible(login, web_world, course, role):
 @pytest.mark.parametrize("role", ROLES)
 def test_enrolment_page_and_group_enrol(login, web_world, course, role):
     c = login(web_world[role])
-    r = c.post(f"/courses/{course.id}/enrolment",
-               data={"op": "group", "school_id": web_world.school.id, "class_id": web_world.cls.id,
-                     "csrf_token": c.csrf()})
+    r = c.post(
+        f"/courses/{course.id}/enrolment",
+        data={
+            "op": "group",
+            "school_id": web_world.school.id,
+            "class_id": web_world.cls.id,
+            "csrf_token": c.csrf(),
+        },
+    )
     if role in CAN_ENROL:
         assert r.status_code == 302
     elif role in CAN_VIEW:
@@ -83,17 +103,30 @@ def test_enrolled_student_names_never_leak(login, web_world, course, role):
         assert r.status_code in (403, 404)
 
 
-@pytest.mark.parametrize("action", ["start", "cancel", "complete", "confirm", "withdraw", "approve", "reject"])
-@pytest.mark.parametrize("role", ["teacher_b", "school_b_admin", "foreign_admin", "other_office_admin",
-                                  "foreign_teacher", "student_b"])
+@pytest.mark.parametrize(
+    "action", ["start", "cancel", "complete", "confirm", "withdraw", "approve", "reject"]
+)
+@pytest.mark.parametrize(
+    "role",
+    ["teacher_b", "school_b_admin", "foreign_admin", "other_office_admin", "foreign_teacher", "student_b"],
+)
 def test_cross_school_workflow_actions_are_not_found(login, web_world, course, role, action):
     c = login(web_world[role])
     r = c.post(f"/courses/{course.id}/{action}", data={"reason": "x", "csrf_token": c.csrf()})
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize(("role", "expected"), [("teacher", 302), ("school_admin", 302), ("student", 403),
-                                                ("parent", 403), ("teacher2", 404), ("school_b_admin", 404)])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("teacher", 302),
+        ("school_admin", 302),
+        ("student", 403),
+        ("parent", 403),
+        ("teacher2", 404),
+        ("school_b_admin", 404),
+    ],
+)
 def test_start_course(login, web_world, course, role, expected):
     c = login(web_world[role])
     r = c.post(f"/courses/{course.id}/start", data={"csrf_token": c.csrf()})
@@ -104,21 +137,39 @@ def test_start_course(login, web_world, course, role, expected):
 def test_edit_lesson_and_material(login, web_world, course, role, expected):
     c = login(web_world[role])
     lesson_id = course.lessons[0].id
-    r = c.post(f"/courses/{course.id}/lessons/{lesson_id}",
-               data={"title": "바뀐 제목", "starts_at": "", "ends_at": "", "description": "", "csrf_token": c.csrf()})
+    r = c.post(
+        f"/courses/{course.id}/lessons/{lesson_id}",
+        data={
+            "title": "바뀐 제목",
+            "starts_at": "",
+            "ends_at": "",
+            "description": "",
+            "csrf_token": c.csrf(),
+        },
+    )
     assert r.status_code == expected
-    r = c.post(f"/courses/{course.id}/materials",
-               data={"title": "자료", "url": "https://example.org/a.pdf", "csrf_token": c.csrf()})
+    r = c.post(
+        f"/courses/{course.id}/materials",
+        data={"title": "자료", "url": "https://example.org/a.pdf", "csrf_token": c.csrf()},
+    )
     assert r.status_code == expected
 
 
-@pytest.mark.parametrize(("role", "path", "expected"), [
-    ("student", "/courses/new", 403), ("parent", "/courses/new", 403), ("instructor", "/courses/new", 403),
-    ("teacher", "/courses/new", 200),
-    ("student", "/instructors", 403), ("teacher", "/instructors", 200),
-    ("teacher", "/reports/enrolment", 403), ("school_admin", "/reports/enrolment", 200),
-    ("school_admin", "/admin/themes/1", 403), ("teacher", "/admin/themes/1", 403),
-])
+@pytest.mark.parametrize(
+    ("role", "path", "expected"),
+    [
+        ("student", "/courses/new", 403),
+        ("parent", "/courses/new", 403),
+        ("instructor", "/courses/new", 403),
+        ("teacher", "/courses/new", 200),
+        ("student", "/instructors", 403),
+        ("teacher", "/instructors", 200),
+        ("teacher", "/reports/enrolment", 403),
+        ("school_admin", "/reports/enrolment", 200),
+        ("school_admin", "/admin/themes/1", 403),
+        ("teacher", "/admin/themes/1", 403),
+    ],
+)
 def test_role_pages(login, web_world, role, path, expected):
     c = login(web_world[role])
     if path.startswith("/admin/themes/"):

@@ -14,10 +14,21 @@ from courses.models import Course, CourseStatus, Enrolment, InstructorProfile, N
 
 def _form(world, **over):
     start = date.today() + timedelta(days=10)
-    data = {"level": "class", "theme_id": world.themes[0].id, "title": "교통 안전 교실", "goals": "안전하게 등하교한다.",
-            "delivery": "live", "lesson_count": "2", "hours": "4", "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=14)).isoformat(), "instructor_mode": "homeroom",
-            "recording_policy": "none", "class_id": world.cls.id, "completion_threshold_pct": "85"}
+    data = {
+        "level": "class",
+        "theme_id": world.themes[0].id,
+        "title": "교통 안전 교실",
+        "goals": "안전하게 등하교한다.",
+        "delivery": "live",
+        "lesson_count": "2",
+        "hours": "4",
+        "start_date": start.isoformat(),
+        "end_date": (start + timedelta(days=14)).isoformat(),
+        "instructor_mode": "homeroom",
+        "recording_policy": "none",
+        "class_id": world.cls.id,
+        "completion_threshold_pct": "85",
+    }
     data.update(over)
     return data
 
@@ -38,8 +49,13 @@ def test_teacher_requests_course_through_the_form(login, web_world, db_session):
 def test_bad_values_are_shown_next_to_fields_and_input_is_kept(login, web_world, db_session):
     c = login(web_world["teacher"])
     start = date.today() + timedelta(days=10)
-    bad = _form(web_world, title="", hours="0", end_date=(start - timedelta(days=1)).isoformat(),
-                goals="내가 적은 목표")
+    bad = _form(
+        web_world,
+        title="",
+        hours="0",
+        end_date=(start - timedelta(days=1)).isoformat(),
+        goals="내가 적은 목표",
+    )
     r = c.post("/courses/new", data={**bad, "csrf_token": c.csrf()})
     page = r.get_data(as_text=True)
     assert r.status_code == 422
@@ -50,14 +66,18 @@ def test_bad_values_are_shown_next_to_fields_and_input_is_kept(login, web_world,
 
 def test_type_errors_in_the_form(login, web_world):
     c = login(web_world["teacher"])
-    r = c.post("/courses/new", data={**_form(web_world, hours="열", start_date="2026-13-45"), "csrf_token": c.csrf()})
+    r = c.post(
+        "/courses/new", data={**_form(web_world, hours="열", start_date="2026-13-45"), "csrf_token": c.csrf()}
+    )
     page = r.get_data(as_text=True)
     assert r.status_code == 422 and "숫자를 입력하세요." in page and "날짜 형식" in page
 
 
 def test_class_outside_scope_in_form(login, web_world):
     c = login(web_world["teacher"])
-    r = c.post("/courses/new", data={**_form(web_world, class_id=web_world.foreign_cls.id), "csrf_token": c.csrf()})
+    r = c.post(
+        "/courses/new", data={**_form(web_world, class_id=web_world.foreign_cls.id), "csrf_token": c.csrf()}
+    )
     assert r.status_code == 422 and "담당 학급을 선택하세요." in r.get_data(as_text=True)
 
 
@@ -72,9 +92,15 @@ def test_approve_enrol_and_student_sees_it(login, web_world, db_session):
     admin = login(web_world["school_admin"])
     r = admin.post(f"/courses/{course.id}/approve", data={"reason": "", "csrf_token": admin.csrf()})
     assert r.status_code == 302
-    r = teacher.post(f"/courses/{course.id}/enrolment",
-                     data={"op": "group", "school_id": web_world.school.id, "class_id": web_world.cls.id,
-                           "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/enrolment",
+        data={
+            "op": "group",
+            "school_id": web_world.school.id,
+            "class_id": web_world.cls.id,
+            "csrf_token": teacher.csrf(),
+        },
+    )
     assert r.status_code == 302
     assert "5명을 등록했습니다." in teacher.get(r.headers["Location"]).get_data(as_text=True)
     student = login(web_world["student"])
@@ -106,19 +132,27 @@ def test_individual_enrol_and_remove(login, web_world, db_session):
     teacher, course = _submitted(login, web_world, db_session)
     admin = login(web_world["school_admin"])
     admin.post(f"/courses/{course.id}/approve", data={"csrf_token": admin.csrf()})
-    r = teacher.post(f"/courses/{course.id}/enrolment",
-                     data={"op": "add", "username": web_world["student"].username, "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/enrolment",
+        data={"op": "add", "username": web_world["student"].username, "csrf_token": teacher.csrf()},
+    )
     assert r.status_code == 302
     assert db_session.scalar(select(Enrolment).where(Enrolment.course_id == course.id)) is not None
-    r = teacher.post(f"/courses/{course.id}/enrolment",
-                     data={"op": "add", "username": "nobody-here", "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/enrolment",
+        data={"op": "add", "username": "nobody-here", "csrf_token": teacher.csrf()},
+    )
     assert "학생을 찾을 수 없습니다." in teacher.get(r.headers["Location"]).get_data(as_text=True)
-    r = teacher.post(f"/courses/{course.id}/enrolment",
-                     data={"op": "remove", "student_id": web_world["student"].id, "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/enrolment",
+        data={"op": "remove", "student_id": web_world["student"].id, "csrf_token": teacher.csrf()},
+    )
     assert r.status_code == 302
     assert db_session.scalar(select(Enrolment).where(Enrolment.course_id == course.id)) is None
-    r = teacher.post(f"/courses/{course.id}/enrolment",
-                     data={"op": "remove", "student_id": "abc", "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/enrolment",
+        data={"op": "remove", "student_id": "abc", "csrf_token": teacher.csrf()},
+    )
     assert r.status_code == 422
 
 
@@ -127,29 +161,54 @@ def test_lesson_schedule_and_material(login, web_world, db_session):
     admin = login(web_world["school_admin"])
     admin.post(f"/courses/{course.id}/approve", data={"csrf_token": admin.csrf()})
     lesson = db_session.get(Course, course.id).lessons[0]
-    r = teacher.post(f"/courses/{course.id}/lessons/{lesson.id}",
-                     data={"title": "횡단보도 건너기", "starts_at": "2026-12-01T10:00", "ends_at": "2026-12-01T10:40",
-                           "description": "", "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/lessons/{lesson.id}",
+        data={
+            "title": "횡단보도 건너기",
+            "starts_at": "2026-12-01T10:00",
+            "ends_at": "2026-12-01T10:40",
+            "description": "",
+            "csrf_token": teacher.csrf(),
+        },
+    )
     assert r.status_code == 302
     page = teacher.get(f"/courses/{course.id}").get_data(as_text=True)
     assert "횡단보도 건너기" in page and "2026-12-01 10:00" in page  # shown in Seoul time as entered
-    r = teacher.post(f"/courses/{course.id}/lessons/{lesson.id}",
-                     data={"title": "x", "starts_at": "2026-12-01T10:00", "ends_at": "2026-12-01T09:00",
-                           "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/lessons/{lesson.id}",
+        data={
+            "title": "x",
+            "starts_at": "2026-12-01T10:00",
+            "ends_at": "2026-12-01T09:00",
+            "csrf_token": teacher.csrf(),
+        },
+    )
     assert r.status_code == 422
-    r = teacher.post(f"/courses/{course.id}/materials",
-                     data={"title": "안전 수칙", "url": "javascript:alert(1)", "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/materials",
+        data={"title": "안전 수칙", "url": "javascript:alert(1)", "csrf_token": teacher.csrf()},
+    )
     assert r.status_code == 422
-    r = teacher.post(f"/courses/{course.id}/materials",
-                     data={"title": "안전 수칙", "url": "https://example.org/rules.pdf", "csrf_token": teacher.csrf()})
+    r = teacher.post(
+        f"/courses/{course.id}/materials",
+        data={"title": "안전 수칙", "url": "https://example.org/rules.pdf", "csrf_token": teacher.csrf()},
+    )
     assert "안전 수칙" in teacher.get(f"/courses/{course.id}").get_data(as_text=True)
 
 
 def test_office_admin_edits_theme(login, web_world, db_session):
     c = login(web_world["office_admin"])
     theme = web_world.themes[0]
-    r = c.post(f"/admin/themes/{theme.id}", data={"name": "안전·건강", "description": "설명", "active": "on",
-                                                  "elements": "생활 안전\n새 요소\n", "csrf_token": c.csrf()})
+    r = c.post(
+        f"/admin/themes/{theme.id}",
+        data={
+            "name": "안전·건강",
+            "description": "설명",
+            "active": "on",
+            "elements": "생활 안전\n새 요소\n",
+            "csrf_token": c.csrf(),
+        },
+    )
     assert r.status_code == 302
     db_session.expire_all()
     assert [e.name for e in db_session.get(Theme, theme.id).elements] == ["생활 안전", "새 요소"]
@@ -159,11 +218,22 @@ def test_office_admin_edits_theme(login, web_world, db_session):
 
 def test_register_external_instructor(login, web_world, db_session):
     c = login(web_world["teacher"])
-    r = c.post("/instructors", data={"username": "eco-kim", "name": "김환경", "affiliation": "환경센터",
-                                     "theme_ids": [str(web_world.themes[9].id)], "csrf_token": c.csrf()})
+    r = c.post(
+        "/instructors",
+        data={
+            "username": "eco-kim",
+            "name": "김환경",
+            "affiliation": "환경센터",
+            "theme_ids": [str(web_world.themes[9].id)],
+            "csrf_token": c.csrf(),
+        },
+    )
     assert r.status_code == 302
-    profile = db_session.scalar(select(InstructorProfile).join(InstructorProfile.user).where(
-        InstructorProfile.affiliation == "환경센터"))
+    profile = db_session.scalar(
+        select(InstructorProfile)
+        .join(InstructorProfile.user)
+        .where(InstructorProfile.affiliation == "환경센터")
+    )
     assert profile.external  # teachers can only register external instructors
     r = c.post("/instructors", data={"username": "eco-kim", "name": "김환경", "csrf_token": c.csrf()})
     assert r.status_code == 422 and "이미 쓰이는 아이디입니다." in r.get_data(as_text=True)

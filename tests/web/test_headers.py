@@ -10,7 +10,9 @@ import pytest
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "templates"
 
 
-@pytest.mark.parametrize("path", ["/login", "/", "/courses/", "/api/v1/me", "/nope", "/account", "/reports/enrolment"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/", "/courses/", "/api/v1/me", "/nope", "/account", "/reports/enrolment"]
+)
 def test_every_response_has_the_headers(login, web_world, path):
     c = login(web_world["school_admin"])
     r = c.get(path)

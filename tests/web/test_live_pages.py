@@ -192,7 +192,12 @@ BAD_WEBHOOKS = [
     ("size over 50 GiB", "recording", _data(size=50 * GIB + 1), "size"),
     ("size as text", "recording", _data(size="123"), "size"),
     ("size as a boolean", "recording", _data(size=True), "size"),
-    ("size beyond 64 bits", "recording", _data(size=2**70), "64"),  # refused by the strict JSON parser (app.input) before the field check
+    (
+        "size beyond 64 bits",
+        "recording",
+        _data(size=2**70),
+        "64",
+    ),  # refused by the strict JSON parser (app.input) before the field check
     ("negative duration", "recording", _data(duration_s=-0.5), "duration_s"),
     ("duration over a day", "recording", _data(duration_s=86400.5), "duration_s"),
     ("too many tracks", "recording", _data(tracks=[{"kind": "audio"}] * 65), "tracks"),

@@ -13,8 +13,10 @@ from tests.unit.test_roster_import import files
 
 
 def upload(client, data: dict[str, bytes], *, token: str | None, school_year: str = "2026"):  # type: ignore[no-untyped-def]
-    form: dict[str, object] = {"school_year": school_year,
-                               "files": [(io.BytesIO(content), name) for name, content in data.items()]}
+    form: dict[str, object] = {
+        "school_year": school_year,
+        "files": [(io.BytesIO(content), name) for name, content in data.items()],
+    }
     if token is not None:
         form["csrf_token"] = token
     return client.post("/admin/import", data=form, content_type="multipart/form-data")
@@ -46,7 +48,10 @@ def test_office_admin_uploads_csvs_and_sees_counts_and_row_errors(login, web_wor
     page = text(r)
     assert "항목별 처리 결과" in page
     assert re.search(r"사용자 \(users.csv\)</th><td>6</td>", page)
-    assert "<td>users.csv</td><td>8</td><td>오류</td><td>역할 &#39;wizard&#39;을(를) 알 수 없습니다.</td>" in page
+    assert (
+        "<td>users.csv</td><td>8</td><td>오류</td><td>역할 &#39;wizard&#39;을(를) 알 수 없습니다.</td>"
+        in page
+    )
     assert "오류 1건이 있는 행은 건너뛰었습니다" in page
     assert db_session.scalar(select(User.name).where(User.sourced_id == "s-1")) == "박민준"  # committed
 

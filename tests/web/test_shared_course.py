@@ -17,33 +17,57 @@ from tests.factories import course_input
 def shared(web_world, db_session):
     """An office-level course for schools A and B, running, both schools' classes enrolled, a live lesson now."""
     w = web_world
-    c = workflow.submit_request(db_session, w["office_admin"],
-                                course_input(w, level="office", instructor_id=w["instructor"].id))
+    c = workflow.submit_request(
+        db_session, w["office_admin"], course_input(w, level="office", instructor_id=w["instructor"].id)
+    )
     workflow.approve(db_session, w["office_admin"], c)
     workflow.start(db_session, w["office_admin"], c)
     enrolment.enrol_group(db_session, w["school_admin"], c, school_id=w.school.id, class_id=w.cls.id)
     enrolment.enrol_group(db_session, w["school_b_admin"], c, school_id=w.school_b.id, class_id=w.cls_b.id)
     starts = utcnow().replace(microsecond=0) - timedelta(minutes=5)
-    workflow.update_lesson(db_session, w["instructor"], c, c.lessons[0].id, title="1차시", starts_at=starts,
-                           ends_at=starts + timedelta(minutes=40), description="")
+    workflow.update_lesson(
+        db_session,
+        w["instructor"],
+        c,
+        c.lessons[0].id,
+        title="1차시",
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=40),
+        description="",
+    )
     ls = db_session.query(LiveSession).filter_by(lesson_id=c.lessons[0].id).one()
     now = utcnow()
-    db_session.add_all([
-        ChatMessage(live_session_id=ls.id, user_id=w["student"].id, at=now, text="가람초 학생의 질문"),
-        ChatMessage(live_session_id=ls.id, user_id=w["student_b"].id, at=now, text="가온초 학생의 비밀 질문"),
-        ChatMessage(live_session_id=ls.id, user_id=w["instructor"].id, at=now, text="강사의 안내"),
-        Recording(live_session_id=ls.id, object_key=f"recordings/{ls.room}/1.webm", content_type="video/webm",
-                  duration_s=60.0, size=1000),
-    ])
+    db_session.add_all(
+        [
+            ChatMessage(live_session_id=ls.id, user_id=w["student"].id, at=now, text="가람초 학생의 질문"),
+            ChatMessage(
+                live_session_id=ls.id, user_id=w["student_b"].id, at=now, text="가온초 학생의 비밀 질문"
+            ),
+            ChatMessage(live_session_id=ls.id, user_id=w["instructor"].id, at=now, text="강사의 안내"),
+            Recording(
+                live_session_id=ls.id,
+                object_key=f"recordings/{ls.room}/1.webm",
+                content_type="video/webm",
+                duration_s=60.0,
+                size=1000,
+            ),
+        ]
+    )
     db_session.commit()
     return c, ls
 
 
-@pytest.mark.parametrize(("path", "data"), [
-    ("start", {}), ("complete", {}), ("cancel", {"reason": "x"}), ("confirm", {}),
-    ("instructor", {"instructor_mode": "office", "instructor_id": "0"}),
-    ("materials", {"title": "자료", "url": "https://example.org/a"}),
-])
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("start", {}),
+        ("complete", {}),
+        ("cancel", {"reason": "x"}),
+        ("confirm", {}),
+        ("instructor", {"instructor_mode": "office", "instructor_id": "0"}),
+        ("materials", {"title": "자료", "url": "https://example.org/a"}),
+    ],
+)
 def test_target_school_admin_cannot_run_it(login, web_world, shared, path, data):
     course, _ls = shared
     c = login(web_world["school_admin"])
@@ -59,8 +83,10 @@ def test_target_school_admin_cannot_run_it(login, web_world, shared, path, data)
 def test_target_school_admin_cannot_edit_lessons_or_join_as_admin(login, web_world, shared):
     course, ls = shared
     c = login(web_world["school_admin"])
-    r = c.post(f"/courses/{course.id}/lessons/{course.lessons[1].id}",
-               data={"title": "바꾼 제목", "starts_at": "", "ends_at": "", "csrf_token": c.csrf()})
+    r = c.post(
+        f"/courses/{course.id}/lessons/{course.lessons[1].id}",
+        data={"title": "바꾼 제목", "starts_at": "", "ends_at": "", "csrf_token": c.csrf()},
+    )
     assert r.status_code == 403
     r = c.post(f"/live/{ls.id}/token", headers={"X-CSRFToken": c.csrf()})
     assert r.status_code == 403
@@ -110,7 +136,9 @@ def _xlsx_text(data: bytes) -> str:
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(data))
-    return " ".join(str(cell.value) for ws in wb for row in ws.iter_rows() for cell in row if cell.value is not None)
+    return " ".join(
+        str(cell.value) for ws in wb for row in ws.iter_rows() for cell in row if cell.value is not None
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -120,8 +148,10 @@ def test_every_export_neutralises_formulas(login, web_world, shared, db_session,
     w["student"].name = '=HYPERLINK("http://evil.example","클릭")'
     w.school.name = "+가람초"
     db_session.commit()
-    for who, path in (("office_admin", f"/live/{ls.id}/attendance?format={fmt}"),
-                      ("office_admin", f"/reports/enrolment?format={fmt}")):
+    for who, path in (
+        ("office_admin", f"/live/{ls.id}/attendance?format={fmt}"),
+        ("office_admin", f"/reports/enrolment?format={fmt}"),
+    ):
         data = login(w[who]).get(path).get_data()
         cells = _cells(data, fmt)
         assert not [v for v in cells if isinstance(v, str) and v and v[0] in "=+-@\t\r"], cells

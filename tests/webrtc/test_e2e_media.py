@@ -48,7 +48,9 @@ async def test_teacher_video_reaches_two_students_decoded(sfu: RunningSfu, webho
             assert tracks == [{"mid": tracks[0]["mid"], "user": "t1", "name": "김선생", "kind": "video"}]
         metrics = sfu.sfu.metrics()
         assert metrics["packets_out"] > 0 and metrics["participants"] == 3
-        await webhook_sink.wait_for(lambda e: e["type"] == "publish.started" and e["data"] == {"kind": "video"})
+        await webhook_sink.wait_for(
+            lambda e: e["type"] == "publish.started" and e["data"] == {"kind": "video"}
+        )
     finally:
         for c in [teacher, *students]:
             await c.close()
@@ -111,7 +113,9 @@ async def test_h264_screen_share_and_speaking_indicator(sfu: RunningSfu, webhook
         assert {t.codec.name for t in room.tracks()} == {"H264", "opus"}
         speaking = await student.wait_for(lambda m: m["type"] == "speaking", timeout=15)
         assert speaking == {"type": "speaking", "user": "t1", "speaking": True}
-        await webhook_sink.wait_for(lambda e: e["type"] == "publish.started" and e["data"] == {"kind": "screen"})
+        await webhook_sink.wait_for(
+            lambda e: e["type"] == "publish.started" and e["data"] == {"kind": "screen"}
+        )
         await webhook_sink.wait_for(lambda e: e["type"] == "speaking.started")
     finally:
         await teacher.close()

@@ -73,8 +73,15 @@ def _setup() -> tuple[SourceTrack, FakeTransport, list[tuple[Binding, FakeTransp
     counters = Counters()
     pub = FakeTransport()
     track = SourceTrack(
-        track_id="t1:0", owner="t1", kind="video", source="video", codec=VP8, ssrc=1234, mid="0",
-        publisher=cast(Transport, pub), counters=counters,
+        track_id="t1:0",
+        owner="t1",
+        kind="video",
+        source="video",
+        codec=VP8,
+        ssrc=1234,
+        mid="0",
+        publisher=cast(Transport, pub),
+        counters=counters,
     )
     subs = []
     for i, pt in ((1, 97), (2, 100)):
@@ -173,19 +180,31 @@ async def test_fast_forwarder_output_decrypts_with_the_peer_key() -> None:
     from webrtc.forward import _make_forwarder
 
     key = os.urandom(44)
-    tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM))
-    rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM))
+    tx = Session(
+        Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM)
+    )
+    rx = Session(
+        Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM)
+    )
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
-    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
     try:
         forward = _make_forwarder(tx, transport._sock, transport, receiver.getsockname(), Counters())  # type: ignore[attr-defined]
         for seq in (65535, 0):
             assert forward(0x80, 0x80 | 97, seq, 123456, 0xABCDEF01, b"payload" * 100)
             plain = rx.unprotect(receiver.recv(2000))
             h = rtp.parse_rtp_header(plain)
-            assert (h.sequence, h.timestamp, h.ssrc, h.payload_type, h.marker) == (seq, 123456, 0xABCDEF01, 97, True)
+            assert (h.sequence, h.timestamp, h.ssrc, h.payload_type, h.marker) == (
+                seq,
+                123456,
+                0xABCDEF01,
+                97,
+                True,
+            )
             assert plain[12:] == b"payload" * 100
         assert not forward(0x80, 97, 1, 1, 1, b"x" * 1490)  # would not fit the SRTP buffer
     finally:

@@ -33,7 +33,9 @@ async def test_client_that_vanishes_from_ice_is_timed_out(
         connection = student.subscribe_pc.getTransceivers()[0].receiver.transport.transport._connection
         for protocol in connection._protocols:
             protocol.transport.close()
-        left = await webhook_sink.wait_for(lambda e: e["type"] == "participant.left" and e["user"] == "s1", timeout=30)
+        left = await webhook_sink.wait_for(
+            lambda e: e["type"] == "participant.left" and e["user"] == "s1", timeout=30
+        )
         assert left["data"] == {"reason": "timeout"}
         assert "s1" not in sfu.sfu.rooms["live-42"].participants
     finally:
@@ -42,7 +44,9 @@ async def test_client_that_vanishes_from_ice_is_timed_out(
 
 
 async def test_shutdown_closes_every_peer_connection(webhook_sink: WebhookSink) -> None:
-    running, runner = await start_sfu(SfuConfig(secret=SECRET, webhook_url=webhook_sink.url, ice_hosts=["127.0.0.1"]))
+    running, runner = await start_sfu(
+        SfuConfig(secret=SECRET, webhook_url=webhook_sink.url, ice_hosts=["127.0.0.1"])
+    )
     url = running.url
     teacher = SfuClient(url, make_token("t1", "teacher"))
     student = SfuClient(url, make_token("s1"))

@@ -9,7 +9,15 @@ import pytest
 from webrtc import rtp
 
 
-def _packet(seq: int, ts: int, ssrc: int = 0x11223344, pt: int = 96, marker: bool = False, ext: bytes = b"", payload: bytes = b"\x10\x00\x9d") -> bytes:
+def _packet(
+    seq: int,
+    ts: int,
+    ssrc: int = 0x11223344,
+    pt: int = 96,
+    marker: bool = False,
+    ext: bytes = b"",
+    payload: bytes = b"\x10\x00\x9d",
+) -> bytes:
     b0 = 0x80 | (0x10 if ext else 0)
     header = struct.pack("!BBHII", b0, (0x80 if marker else 0) | pt, seq, ts, ssrc)
     if ext:
@@ -20,7 +28,13 @@ def _packet(seq: int, ts: int, ssrc: int = 0x11223344, pt: int = 96, marker: boo
 
 def test_parse_header_fields() -> None:
     h = rtp.parse_rtp_header(_packet(65535, 4294967295, marker=True, pt=111))
-    assert (h.sequence, h.timestamp, h.ssrc, h.payload_type, h.marker) == (65535, 4294967295, 0x11223344, 111, True)
+    assert (h.sequence, h.timestamp, h.ssrc, h.payload_type, h.marker) == (
+        65535,
+        4294967295,
+        0x11223344,
+        111,
+        True,
+    )
     assert h.payload_offset == 12 and h.extension_offset == -1
 
 
@@ -117,7 +131,13 @@ def test_rtcp_build_and_parse_roundtrip() -> None:
     assert sorted(rtp.parse_nack(items[0].body)) == [100, 101, 116, 117, 300]
     assert rtp.parse_feedback_ssrcs(items[0].body) == (1, 2)
     info = rtp.parse_sr(items[1].body)
-    assert (info.ssrc, info.ntp, info.rtp_timestamp, info.packet_count, info.octet_count) == (5, 0x1234567890ABCDEF, 777, 10, 2000)
+    assert (info.ssrc, info.ntp, info.rtp_timestamp, info.packet_count, info.octet_count) == (
+        5,
+        0x1234567890ABCDEF,
+        777,
+        10,
+        2000,
+    )
     assert items[2].fmt == rtp.PSFB_PLI and rtp.parse_feedback_ssrcs(items[2].body) == (1, 9)
     assert rtp.parse_report_blocks(items[3])[0].ssrc == 9
     assert items[4].fmt == rtp.PSFB_APP and items[4].body[8:12] == b"REMB"
