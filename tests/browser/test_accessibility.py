@@ -130,6 +130,10 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("notifications", "/notifications", None),
             ("course request form (office)", "/courses/new", None),
             ("live attendance (office)", attendance, wait_for_chart),
+            ("people", "/admin/people", None),
+            ("access log", "/admin/audit", None),
+            ("API tokens", "/admin/api-tokens", None),
+            ("my account", "/account", None),
         ],
         "admin1": [
             ("home", "/", None),
@@ -139,6 +143,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("course request form (school)", "/courses/new", None),
             ("reports/enrolment", "/reports/enrolment", wait_for_chart),
             ("notifications", "/notifications", None),
+            ("people (school)", "/admin/people?q=학생", None),
         ],
         "teacher1": [
             ("home", "/", None),
@@ -163,7 +168,11 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("themes", "/themes", None),
             ("notifications", "/notifications", None),
         ],
-        "parent1": [("home", "/", None), ("course detail (parent)", approved, None)],
+        "parent1": [
+            ("home", "/", None),
+            ("course detail (parent)", approved, None),
+            ("my account", "/account", None),
+        ],
         "instructor1": [("home", "/", None), ("themes", "/themes", None)],
     }[role]
 

@@ -180,7 +180,7 @@ def test_reimport_updates_changed_rows_moves_students_and_removes_tobedeleted(
     session, world, monkeypatch, scan_over
 ):
     monkeypatch.setattr(
-        roster_import, "SCAN_OVER", scan_over
+        roster_import.rules, "SCAN_OVER", scan_over
     )  # big files read the office in one scan instead
     import_roster(session, world["office_admin"], files(), school_year=2026)
     users = USERS.replace(
@@ -421,7 +421,7 @@ def test_no_files_or_a_bad_year_is_a_validation_error(session, world):
 
 
 def test_passwords_are_set_once_hashed_or_prehashed_and_capped(session, world, monkeypatch):
-    monkeypatch.setattr(roster_import, "MAX_PLAIN_PASSWORDS", 1)
+    monkeypatch.setattr(roster_import.rules, "MAX_PLAIN_PASSWORDS", 1)
     prehashed = world["teacher"].password_hash
     users = (
         USERS.replace(
@@ -505,7 +505,7 @@ def test_korean_school_year_starts_in_march():
 
 def test_bulk_copy_path_gives_the_same_result(session, world, monkeypatch):
     monkeypatch.setattr(
-        roster_import, "COPY_OVER", 1
+        roster_import.rules, "COPY_OVER", 1
     )  # PostgreSQL takes COPY for every table (SQLite: INSERT)
     result = import_roster(session, world["office_admin"], files(), school_year=2026)
     assert result.errors == [] and result.created == 16

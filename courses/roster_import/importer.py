@@ -1,57 +1,16 @@
-"""Roster import from OneRoster 1.1 CSV files (orgs, classes, users, enrollments), set-based.
-
-Files: ``orgs.csv``, ``classes.csv``, ``users.csv``, ``enrollments.csv`` (and, optionally,
-``academicSessions.csv`` for school years), given one by one or inside a zip. Each file may be
-UTF-8 (with or without BOM) or CP949 (what Korean Excel writes): a BOM means UTF-8; otherwise
-strict UTF-8 is tried, then CP949. Other OneRoster files (manifest.csv, courses.csv, …) are skipped.
-
-Policy — **the good rows are kept** (not all-or-nothing):
-
-- every row is checked on its own; a bad row is left out and reported as
-  ``<file> <line>행: <reason>`` (line 1 is the header, as Excel numbers it);
-- a row that depends on a left-out row (a school under a bad support office, a class of a bad
-  school, a user of a bad org, an enrolment of a bad user or class) is left out too and reported
-  with the row it depends on;
-- a problem with a whole file (not text, a required column missing, an unknown file) leaves that
-  file out and is reported once; rows of other files that need it are reported as above;
-- a duplicate ``sourcedId`` in one file: the first row is kept, later ones are reported;
-- warnings (the row was imported, one detail was not, e.g. a password over the per-import cap)
-  are reported but do not count as failures.
-
-The caller commits: a database error (e.g. a concurrent import winning a unique constraint)
-raises and nothing is kept.
-
-Upsert by ``sourcedId`` (orgs, classes, users) and by (class, user) for enrolments: importing the
-same files again changes nothing and reports 0 new. Nothing is deleted unless a row says
-``status=tobedeleted`` (users become inactive; enrolments are removed). A student has one homeroom
-class per school year: an enrolment into another class of the same year moves them.
-
-Everything lands in the acting office admin's office: a ``district`` row must be that office
-(an office without a sourcedId yet adopts the first one), and references outside it are refused.
-Passwords: users without a ``password`` value get none (they are set up later); pre-hashed argon2
-values are stored as given; plain ones are hashed for at most ``MAX_PLAIN_PASSWORDS`` users per
-import, because argon2 costs ~0.1 s each and an import may carry 100,000 users. Existing
-passwords are never overwritten by an import.
-"""
+"""The import itself: each OneRoster file validated row by row and written, orgs → classes → users → links
+→ enrolments."""
 
 from __future__ import annotations
 
-import codecs
-import csv
-import enum
-import io
-import re
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from courses.accounts import hash_password
-from courses.db import utcnow
 from courses.errors import N_, Errors, Forbidden
 from courses.models import (
     ClassMembership,
@@ -64,317 +23,43 @@ from courses.models import (
     SchoolLevel,
     User,
 )
-
-MAX_PLAIN_PASSWORDS = 20  # argon2 at ~0.1 s each: 20 users ≈ 2 s of an import, never 100,000
-MAX_REPORTED_ERRORS = 1000  # the rest are counted, not listed
-MAX_ZIP_MEMBERS = 50
-MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a zip bomb stops here
-COPY_OVER = 1000  # PostgreSQL: more new rows than this go in with COPY
-ANALYZE_AFTER_ROWS = 5000  # a bulk load this big changes the planner's picture of the tables
-SCAN_OVER = 20_000  # more rows than this to look up: read the office's rows in one scan instead
-CHUNK = 2000  # rows per INSERT batch and ids per IN (...) lookup; well under SQLite's 32,766 variables
-
-ENTITIES = ("orgs", "classes", "users", "parent_links", "enrollments")
-
-# Canonical file name → what it holds; matched case-insensitively on the base name.
-KNOWN_FILES = {
-    "orgs.csv": "orgs",
-    "classes.csv": "classes",
-    "users.csv": "users",
-    "enrollments.csv": "enrollments",
-    "academicsessions.csv": "academicSessions",
-}
-IGNORED_FILES = {
-    "manifest.csv",
-    "courses.csv",
-    "demographics.csv",
-    "lineitems.csv",
-    "results.csv",
-    "categories.csv",
-    "resources.csv",
-    "classresources.csv",
-    "courseresources.csv",
-    "userresources.csv",
-    "roles.csv",
-    "userprofiles.csv",
-    "scoreScales.csv".lower(),
-    "lineitemlearningobjectiveids.csv",
-}
-FILE_NAMES = {v: k if k != "academicsessions.csv" else "academicSessions.csv" for k, v in KNOWN_FILES.items()}
-
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "orgs": ("sourcedId", "name", "type"),
-    "classes": ("sourcedId", "title", "schoolSourcedId"),
-    "users": ("sourcedId", "username", "givenName", "familyName", "role", "orgSourcedIds"),
-    "enrollments": ("classSourcedId", "userSourcedId", "role"),
-    "academicSessions": ("sourcedId", "schoolYear"),
-}
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "orgs": ("parentSourcedId", "status"),
-    "classes": ("grades", "classCode", "classType", "termSourcedIds", "schoolYear", "status"),
-    "users": ("agentSourcedIds", "email", "password", "enabledUser", "status"),
-    "enrollments": ("sourcedId", "status"),
-    "academicSessions": (),
-}
-
-ORG_TYPES = {
-    "district": OrgKind.office,
-    "local": OrgKind.support_office,
-    "support": OrgKind.support_office,
-    "school": OrgKind.school,
-}
-# "administrator" is decided by the org: school → school_admin, office or support office → office_admin.
-USER_ROLES: dict[str, Role | None] = {
-    "administrator": None,
-    "teacher": Role.teacher,
-    "aide": Role.teacher,
-    "student": Role.student,
-    "parent": Role.parent,
-    "guardian": Role.parent,
-}
-ENROL_ROLES = {"student": MemberRole.student, "teacher": MemberRole.teacher, "aide": MemberRole.teacher}
-SCHOOL_ROLES = (Role.teacher, Role.student, Role.parent, Role.school_admin)
-TEACHING_ROLES = (Role.teacher, Role.school_admin)
-FALSE_WORDS = {"false", "0", "no", "n", "아니오"}
-ROLE_LABELS = {
-    Role.teacher: N_("교사"),
-    Role.student: N_("학생"),
-    Role.parent: N_("보호자"),
-    Role.school_admin: N_("학교 관리자"),
-    Role.office_admin: N_("교육청 관리자"),
-    Role.instructor: N_("강사"),
-}
-
-_TITLE_RE = re.compile(r"^\s*(\d{1,2})\s*학년\s*(.*?)\s*$")
-_GRADE_RE = re.compile(r"^0*(\d{1,2})(?:\s*학년)?$")
-_HANGUL_RE = re.compile("[\uac00-\ud7a3]+")
-_SPACE_RE = re.compile(r"\s")
-
-
-class RosterFileError(Exception):
-    """A file that cannot be read as CSV text; ``message``/``params`` are a Korean msgid and its values."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem: a row (line ≥ 2), or a whole file (line None). ``message`` is a Korean msgid."""
-
-    file: str
-    line: int | None
-    message: str
-    params: dict[str, Any] = field(default_factory=dict)
-    warning: bool = False  # the row was imported; only the detail named was not
-
-    @property
-    def reason(self) -> str:
-        """The reason in Korean, params filled in."""
-        return self.message % self.params if self.params else self.message
-
-    def __str__(self) -> str:
-        return f"{self.file} {self.line}행: {self.reason}" if self.line else f"{self.file}: {self.reason}"
-
-
-@dataclass
-class EntityCounts:
-    """What happened to one kind of record."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    failed: int = 0
-    skipped: int = 0  # rows we do not import by design (non-homeroom classes and their enrolments)
-
-
-@dataclass
-class ImportResult:
-    """Counts per entity, the row errors (first MAX_REPORTED_ERRORS), and which files were read."""
-
-    counts: dict[str, EntityCounts] = field(default_factory=lambda: {e: EntityCounts() for e in ENTITIES})
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0  # failures, including those not listed
-    warning_count: int = 0
-    files_read: list[str] = field(default_factory=list)
-    files_ignored: list[str] = field(default_factory=list)
-
-    @property
-    def created(self) -> int:
-        """New records of every kind together."""
-        return sum(c.created for c in self.counts.values())
-
-    @property
-    def truncated(self) -> bool:
-        """Whether some errors were counted but not listed."""
-        return self.error_count + self.warning_count > len(self.errors)
-
-
-class _Table(NamedTuple):
-    name: str  # the file name as given (for messages)
-    cols: dict[str, int]  # canonical column → index; absent optional columns → the padding cell
-    rows: list[tuple[int, list[str]]]  # (line number, cells padded with one trailing "")
-
-
-class _Failed(NamedTuple):
-    file: str
-    line: int
-
-
-# ───────────────────────────── reading files ─────────────────────────────
-
-
-def decode_csv(data: bytes) -> str:
-    """CSV bytes → text: BOM → UTF-8; else strict UTF-8; else CP949. Binary data raises RosterFileError."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise RosterFileError(
-            N_("UTF-16 파일은 읽을 수 없습니다. 'CSV UTF-8' 또는 'CSV (쉼표로 분리)'로 저장해 주세요.")
-        )
-    if b"\x00" in data:
-        raise RosterFileError(N_("CSV 텍스트 파일이 아닙니다. 엑셀에서 'CSV'로 저장한 파일을 올려 주세요."))
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise RosterFileError(
-                N_("UTF-8 표시(BOM)가 있지만 UTF-8로 읽을 수 없습니다 (%(pos)d바이트 근처)."), pos=err.start
-            ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp949")
-    except UnicodeDecodeError:
-        raise RosterFileError(
-            N_("UTF-8로도 CP949(EUC-KR)로도 읽을 수 없습니다. CSV 텍스트 파일인지 확인해 주세요.")
-        ) from None
-
-
-def _expand(
-    files: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
-) -> Iterator[tuple[str, bytes | RosterFileError]]:
-    """Uploaded (name, bytes) pairs, with zips opened into their members."""
-    pairs = files.items() if isinstance(files, Mapping) else files
-    for raw_name, data in pairs:
-        name = (raw_name or "").replace("\\", "/").rsplit("/", 1)[-1]
-        if data[:4] != b"PK\x03\x04" and not name.lower().endswith(".zip"):
-            yield name, data
-            continue
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-            members = [
-                i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-            ]
-        except (zipfile.BadZipFile, OSError):
-            yield name, RosterFileError(N_("ZIP 파일을 열 수 없습니다."))
-            continue
-        with archive:
-            if any(i.filename == "[Content_Types].xml" for i in members):
-                yield (
-                    name,
-                    RosterFileError(
-                        N_("엑셀(xlsx) 파일은 바로 읽지 않습니다. 시트마다 'CSV'로 저장해 올려 주세요.")
-                    ),
-                )
-                continue
-            if len(members) > MAX_ZIP_MEMBERS or sum(i.file_size for i in members) > MAX_UNZIPPED_BYTES:
-                yield name, RosterFileError(N_("ZIP 파일 안의 파일이 너무 많거나 큽니다."))
-                continue
-            for info in members:
-                base = info.filename.rsplit("/", 1)[-1]
-                if base.startswith("."):
-                    continue
-                try:
-                    yield base, archive.read(info)
-                except (zipfile.BadZipFile, OSError, NotImplementedError):
-                    yield base, RosterFileError(N_("ZIP 파일 안의 파일을 풀 수 없습니다."))
-
-
-def _parse(kind: str, name: str, text: str) -> _Table:
-    """Text → a table with the required columns checked; raises RosterFileError."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as err:
-        raise RosterFileError(N_("CSV 형식이 올바르지 않습니다: %(detail)s"), detail=str(err)) from None
-    if not header:
-        raise RosterFileError(N_("빈 파일입니다."))
-    lookup = {h.strip().lstrip("\ufeff").lower(): i for i, h in reversed(list(enumerate(header)))}
-    missing = [c for c in REQUIRED[kind] if c.lower() not in lookup]
-    if missing:
-        raise RosterFileError(
-            N_("필수 열 %(cols)s이(가) 없습니다 (1행 머리글을 확인해 주세요)."),
-            cols=", ".join(f"'{c}'" for c in missing),
-        )
-    width = len(header)
-    cols = {c: lookup.get(c.lower(), width) for c in REQUIRED[kind] + OPTIONAL[kind]}
-    rows: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        for row in reader:
-            start = line + 1
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) <= width:  # pad so absent optional columns (index `width`) read as ""
-                row.extend([""] * (width + 1 - len(row)))
-            else:
-                row = row[:width] + [""]
-            rows.append((start, row))
-    except csv.Error as err:
-        raise RosterFileError(
-            N_("%(line)d행 근처의 CSV 형식이 올바르지 않습니다: %(detail)s"), line=line + 1, detail=str(err)
-        ) from None
-    return _Table(name, cols, rows)
-
-
-def _key(value: str | None) -> str:
-    """A sourcedId read back from a query that matched it (IN …), hence never NULL."""
-    if value is None:
-        raise ValueError("a matched sourcedId is NULL")
-    return value
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _split_ids(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _school_level(name: str) -> SchoolLevel | None:
-    """Guess the level from a Korean school name (OneRoster has no such column)."""
-    n = name.replace(" ", "")
-    if "특수" in n:
-        return SchoolLevel.special
-    if n.endswith(("초등학교", "초")):
-        return SchoolLevel.elementary
-    if n.endswith(("중학교", "중")):
-        return SchoolLevel.middle
-    if n.endswith(("고등학교", "고")):
-        return SchoolLevel.high
-    return None
-
-
-def _korean_name(family: str, given: str) -> str:
-    """성 + 이름 in Korean order: joined without a space when both are Hangul, else with one."""
-    if not family or not given:
-        return family or given
-    return f"{family}{given}" if _HANGUL_RE.fullmatch(family + given) else f"{family} {given}"
-
-
-def default_school_year(today: date) -> int:
-    """The Korean school year (학년도) runs from March to February."""
-    return today.year if today.month >= 3 else today.year - 1
-
-
-# ───────────────────────────── the import ─────────────────────────────
+from courses.roster_import import rules
+from courses.roster_import.files import (
+    RosterFileError,
+    _expand,
+    _parse,
+    _Table,
+    decode_csv,
+)
+from courses.roster_import.report import (
+    ImportResult,
+    _error_order,
+    _Failed,
+)
+from courses.roster_import.rules import (
+    _SPACE_RE,
+    _TITLE_RE,
+    ENROL_ROLES,
+    FALSE_WORDS,
+    IGNORED_FILES,
+    KNOWN_FILES,
+    ORG_TYPES,
+    ROLE_LABELS,
+    SCHOOL_ROLES,
+    TEACHING_ROLES,
+    USER_ROLES,
+    _chunks,
+    _grade,
+    _key,
+    _korean_name,
+    _school_level,
+    _split_ids,
+    _year,
+    default_school_year,
+)
+from courses.roster_import.writing import (
+    _Writer,
+)
 
 
 def import_roster(
@@ -410,7 +95,7 @@ def import_roster(
     session.flush()
     session.expire_all()
     written = sum(c.created + c.updated + c.deleted for c in run.result.counts.values())
-    if postgres and written >= ANALYZE_AFTER_ROWS:
+    if postgres and written >= rules.ANALYZE_AFTER_ROWS:
         # Fresh statistics (ANALYZE counts this transaction's own rows) so the next queries, and plans
         # cached on pooled connections, see the tables as they now are rather than as they were.
         session.execute(
@@ -420,121 +105,8 @@ def import_roster(
     return run.result
 
 
-def _error_order(err: RowError) -> tuple[int, int]:
-    """Errors in the order the files are read (whole-file problems first), then by line."""
-    order = {"academicsessions.csv": 1, "orgs.csv": 2, "classes.csv": 3, "users.csv": 4, "enrollments.csv": 5}
-    return order.get(err.file.lower(), 0), err.line or 0
-
-
-class _Importer:
+class _Importer(_Writer):
     """One import run: reference maps filled stage by stage (orgs → classes → users → links → enrolments)."""
-
-    def __init__(self, session: Session, actor: User, office: Organisation, default_year: int) -> None:
-        self.s = session
-        self.actor = actor
-        self.office = office
-        self.office_id = office.id  # read per row: a plain int, not an ORM attribute
-        self.default_year = default_year
-        self.now = utcnow()
-        self.postgres = session.get_bind().dialect.name == "postgresql"
-        self.result = ImportResult()
-        self.tables: dict[str, _Table] = {}
-        self.bad_files: dict[str, str] = {}  # kind → file name, for "depends on a file that failed"
-        # sourcedId → what later stages need; *_failed: sourcedId → the row that failed.
-        self.orgs: dict[str, tuple[int, OrgKind]] = {}
-        self.org_failed: dict[str, _Failed] = {}
-        self.classes: dict[str, tuple[int, int, int]] = {}  # → (id, school_id, school_year)
-        self.class_failed: dict[str, _Failed] = {}
-        self.class_skipped: set[str] = set()
-        self.users: dict[str, tuple[int, Role, int]] = {}  # → (id, role, org_id)
-        self.user_failed: dict[str, _Failed] = {}
-        self.new_user_ids: set[int] = set()  # created in this run: they have no memberships to look up
-        self.years: dict[str, int] = {}  # academic session sourcedId → school year
-
-    # ── bookkeeping ──
-
-    def error(
-        self,
-        file: str,
-        line: int | None,
-        message: str,
-        /,
-        *,
-        entity: str | None = None,
-        warning: bool = False,
-        **params: Any,
-    ) -> None:
-        r = self.result
-        if warning:
-            r.warning_count += 1
-        else:
-            r.error_count += 1
-            if entity:
-                r.counts[entity].failed += 1
-        if len(r.errors) < MAX_REPORTED_ERRORS:
-            r.errors.append(RowError(file, line, message, params, warning))
-
-    def depends(
-        self, file: str, line: int, entity: str, what: str, ref: str, failed: _Failed | None, kind: str
-    ) -> None:
-        """Report a row left out because the row (or the file) it refers to failed."""
-        if failed is not None:
-            self.error(
-                file,
-                line,
-                N_("%(what)s '%(ref)s'의 행(%(file)s %(line)d행)에 오류가 있어 이 행도 가져오지 않았습니다."),
-                entity=entity,
-                what=what,
-                ref=ref,
-                file=failed.file,
-                line=failed.line,
-            )
-        else:
-            self.error(
-                file,
-                line,
-                N_("%(what)s '%(ref)s'이(가) 있는 %(file)s 파일을 읽지 못해 이 행도 가져오지 않았습니다."),
-                entity=entity,
-                what=what,
-                ref=ref,
-                file=self.bad_files[kind],
-            )
-
-    def insert(self, model: type[Any], rows: list[dict[str, Any]], *, key: str | None = None) -> None:
-        """Insert rows in bulk; with `key`, each row dict gets its new "id" (matched on that unique column)."""
-        if not rows:
-            return
-        if self.postgres and len(rows) >= COPY_OVER:
-            self._copy(model.__table__, rows, with_ids=key is not None)
-            return
-        for chunk in _chunks(rows):
-            if key is None:
-                self.s.execute(insert(model), list(chunk))
-                continue
-            by_key = {r[key]: r for r in chunk}
-            for new_id, value in self.s.execute(
-                insert(model).returning(model.id, getattr(model, key)), list(chunk)
-            ):
-                by_key[value]["id"] = new_id
-
-    def _copy(self, table: Any, rows: list[dict[str, Any]], *, with_ids: bool) -> None:
-        """PostgreSQL COPY: an INSERT per row (what executemany does) costs ~10× more on 100,000 rows."""
-        if with_ids:
-            # Take the ids from the table's sequence first, so rows and ids pair up without reading back.
-            ids = self.s.scalars(
-                text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                {"t": table.name, "n": len(rows)},
-            ).all()
-            for row, new_id in zip(rows, ids, strict=True):
-                row["id"] = new_id
-        columns = list(rows[0])
-        names = ", ".join(table.c[c].name for c in columns)
-        raw = self.s.connection().connection.driver_connection
-        assert raw is not None  # a live psycopg connection while the session holds one
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                # Enum columns are non-native: SQLAlchemy stores the member's name.
-                copy.write_row([v.name if isinstance(v, enum.Enum) else v for v in (row[c] for c in columns)])
 
     # ── files ──
 
@@ -580,59 +152,6 @@ class _Importer:
             self.import_users(self.tables["users"])
         if "enrollments" in self.tables:
             self.import_enrolments(self.tables["enrollments"])
-
-    # ── reference lookups outside the files ──
-
-    def load_office_orgs(self) -> None:
-        rows = self.s.execute(
-            select(Organisation.code, Organisation.id, Organisation.kind).where(
-                Organisation.office_id == self.office.id, Organisation.code.is_not(None)
-            )
-        )
-        self.orgs = {_key(code): (oid, kind) for code, oid, kind in rows}
-        if self.office.code:
-            self.orgs[self.office.code] = (self.office.id, OrgKind.office)
-
-    def org_ref(
-        self, file: str, line: int, entity: str, ref: str, what: str = N_("기관")
-    ) -> tuple[int, OrgKind] | None:
-        """The org a row points at, or None after reporting why not."""
-        found = self.orgs.get(ref)
-        if found is not None:
-            return found
-        if ref in self.org_failed or "orgs" in self.bad_files:
-            self.depends(file, line, entity, what, ref, self.org_failed.get(ref), "orgs")
-            return None
-        self.error(
-            file,
-            line,
-            N_("%(what)s '%(ref)s'을(를) 찾을 수 없습니다 (파일에도, 관할 교육청에도 없습니다)."),
-            entity=entity,
-            what=what,
-            ref=ref,
-        )
-        return None
-
-    def _load_users(self, sids: Iterable[str]) -> None:
-        """Add users of this office named by sourcedId (not in the file) to the reference map."""
-        wanted = sorted({s for s in sids if s not in self.users and s not in self.user_failed})
-        for chunk in _chunks(wanted):
-            for sid, uid, role, org_id in self.s.execute(
-                select(User.sourced_id, User.id, User.role, User.org_id).where(
-                    User.sourced_id.in_(chunk), User.office_id == self.office.id
-                )
-            ):
-                self.users[_key(sid)] = (uid, role, org_id)
-
-    def _load_classes(self, sids: Iterable[str]) -> None:
-        wanted = sorted({s for s in sids if s not in self.classes and s not in self.class_failed})
-        for chunk in _chunks(wanted):
-            for code, cid, school_id, year in self.s.execute(
-                select(SchoolClass.code, SchoolClass.id, SchoolClass.school_id, SchoolClass.school_year)
-                .join(Organisation, Organisation.id == SchoolClass.school_id)
-                .where(SchoolClass.code.in_(chunk), Organisation.office_id == self.office.id)
-            ):
-                self.classes[_key(code)] = (cid, school_id, year)
 
     # ── academic sessions ──
 
@@ -1133,7 +652,7 @@ class _Importer:
         )
         existing: dict[str, tuple[Any, ...]] = {}
         taken: dict[str, str | None] = {}  # username → sourcedId of whoever holds it
-        if len(valid) > SCAN_OVER:
+        if len(valid) > rules.SCAN_OVER:
             for db_row in self.s.execute(select(*columns).where(User.office_id == self.office.id)):
                 if db_row[0] is not None:
                     existing[db_row[0]] = tuple(db_row[1:])
@@ -1188,7 +707,7 @@ class _Importer:
             if v["_password"] and (held is None or not held[8]):
                 if v["_password"].startswith("$argon2"):
                     password_hash = v["_password"]
-                elif plain_hashed < MAX_PLAIN_PASSWORDS:
+                elif plain_hashed < rules.MAX_PLAIN_PASSWORDS:
                     password_hash = hash_password(v["_password"])
                     plain_hashed += 1
                 else:
@@ -1199,7 +718,7 @@ class _Importer:
                             "비밀번호는 한 번에 %(max)d명까지만 설정합니다. 이 사용자는 비밀번호 없이 가져왔습니다."
                         ),
                         warning=True,
-                        max=MAX_PLAIN_PASSWORDS,
+                        max=rules.MAX_PLAIN_PASSWORDS,
                     )
             row_values = {k: v[k] for k in fields}
             if held is None:
@@ -1505,7 +1024,9 @@ class _Importer:
             ClassMembership.role,
             SchoolClass.school_year,
         ).join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
-        if len(existing_users) > SCAN_OVER:  # most of an office: one scan beats dozens of IN (...) lookups
+        if (
+            len(existing_users) > rules.SCAN_OVER
+        ):  # most of an office: one scan beats dozens of IN (...) lookups
             wanted = set(existing_users)
             batches = [
                 stmt.join(User, User.id == ClassMembership.user_id).where(User.office_id == self.office.id)
@@ -1550,32 +1071,3 @@ class _Importer:
         counts.created += len(new)
         counts.updated += len(changed)
         counts.deleted += len(dropped)
-
-
-def _grade(value: str) -> int | None:
-    m = _GRADE_RE.match(value.strip())
-    if m is None:
-        return None
-    grade = int(m.group(1))
-    return grade if 1 <= grade <= 12 else None
-
-
-def _year(value: str) -> int | None:
-    raw = value.strip()
-    if not raw.isdigit():
-        return None
-    year = int(raw)
-    return year if 2000 <= year <= 2100 else None
-
-
-__all__ = [
-    "ENTITIES",
-    "MAX_PLAIN_PASSWORDS",
-    "EntityCounts",
-    "ImportResult",
-    "RosterFileError",
-    "RowError",
-    "decode_csv",
-    "default_school_year",
-    "import_roster",
-]
