@@ -1,5 +1,10 @@
 """Roster import from OneRoster 1.1 CSV files (orgs, classes, users, enrollments), set-based.
 
+Modules: ``files`` (zips, encodings, CSV tables), ``validation`` (vocabularies and cell checks),
+``importer`` (the run and its reference maps), one module per stage (``orgs``, ``classes``, ``users``,
+``enrolments``: look up, compare, upsert), ``bulk`` (chunked lookups, batched INSERT / COPY) and
+``report`` (counts and row errors). Import from here; the submodules are the layout, not the API.
+
 Files: ``orgs.csv``, ``classes.csv``, ``users.csv``, ``enrollments.csv`` (and, optionally,
 ``academicSessions.csv`` for school years), given one by one or inside a zip. Each file may be
 UTF-8 (with or without BOM) or CP949 (what Korean Excel writes): a BOM means UTF-8; otherwise
@@ -32,20 +37,18 @@ Passwords: users without a ``password`` value get none (they are set up later); 
 values are stored as given; plain ones are hashed for at most ``MAX_PLAIN_PASSWORDS`` users per
 import, because argon2 costs ~0.1 s each and an import may carry 100,000 users. Existing
 passwords are never overwritten by an import.
-
-The package: ``files`` (reading CSVs and zips), ``rules`` (limits, vocabularies and value parsers),
-``report`` (row errors and counts), ``writing`` (bulk inserts and reference lookups) and ``importer``
-(each file validated row by row and written).
 """
+
+from __future__ import annotations
 
 from courses.roster_import.files import RosterFileError, decode_csv
 from courses.roster_import.importer import import_roster
-from courses.roster_import.report import EntityCounts, ImportResult, RowError
-from courses.roster_import.rules import ENTITIES, FILE_NAMES, MAX_PLAIN_PASSWORDS, default_school_year
+from courses.roster_import.report import ENTITIES, EntityCounts, ImportResult, RowError
+from courses.roster_import.users import MAX_PLAIN_PASSWORDS
+from courses.roster_import.validation import default_school_year
 
 __all__ = [
     "ENTITIES",
-    "FILE_NAMES",
     "MAX_PLAIN_PASSWORDS",
     "EntityCounts",
     "ImportResult",

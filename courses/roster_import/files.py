@@ -1,4 +1,4 @@
-"""Reading files: CSV bytes (UTF-8 with or without BOM, or CP949) and zips of them, into tables."""
+"""Reading uploaded roster files: zips opened, text decoded (UTF-8 or CP949), CSV rows and columns found."""
 
 from __future__ import annotations
 
@@ -10,12 +10,50 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from courses.errors import N_
-from courses.roster_import.rules import (
-    MAX_UNZIPPED_BYTES,
-    MAX_ZIP_MEMBERS,
-    OPTIONAL,
-    REQUIRED,
-)
+
+MAX_ZIP_MEMBERS = 50
+MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a zip bomb stops here
+
+# Canonical file name → what it holds; matched case-insensitively on the base name.
+KNOWN_FILES = {
+    "orgs.csv": "orgs",
+    "classes.csv": "classes",
+    "users.csv": "users",
+    "enrollments.csv": "enrollments",
+    "academicsessions.csv": "academicSessions",
+}
+IGNORED_FILES = {
+    "manifest.csv",
+    "courses.csv",
+    "demographics.csv",
+    "lineitems.csv",
+    "results.csv",
+    "categories.csv",
+    "resources.csv",
+    "classresources.csv",
+    "courseresources.csv",
+    "userresources.csv",
+    "roles.csv",
+    "userprofiles.csv",
+    "scoreScales.csv".lower(),
+    "lineitemlearningobjectiveids.csv",
+}
+FILE_NAMES = {v: k if k != "academicsessions.csv" else "academicSessions.csv" for k, v in KNOWN_FILES.items()}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "orgs": ("sourcedId", "name", "type"),
+    "classes": ("sourcedId", "title", "schoolSourcedId"),
+    "users": ("sourcedId", "username", "givenName", "familyName", "role", "orgSourcedIds"),
+    "enrollments": ("classSourcedId", "userSourcedId", "role"),
+    "academicSessions": ("sourcedId", "schoolYear"),
+}
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "orgs": ("parentSourcedId", "status"),
+    "classes": ("grades", "classCode", "classType", "termSourcedIds", "schoolYear", "status"),
+    "users": ("agentSourcedIds", "email", "password", "enabledUser", "status"),
+    "enrollments": ("sourcedId", "status"),
+    "academicSessions": (),
+}
 
 
 class RosterFileError(Exception):
@@ -27,7 +65,9 @@ class RosterFileError(Exception):
         self.params = params
 
 
-class _Table(NamedTuple):
+class Table(NamedTuple):
+    """One CSV file read: its header mapped to canonical columns, and its non-empty rows."""
+
     name: str  # the file name as given (for messages)
     cols: dict[str, int]  # canonical column → index; absent optional columns → the padding cell
     rows: list[tuple[int, list[str]]]  # (line number, cells padded with one trailing "")
@@ -60,7 +100,7 @@ def decode_csv(data: bytes) -> str:
         ) from None
 
 
-def _expand(
+def expand_uploads(
     files: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
 ) -> Iterator[tuple[str, bytes | RosterFileError]]:
     """Uploaded (name, bytes) pairs, with zips opened into their members."""
@@ -100,7 +140,7 @@ def _expand(
                     yield base, RosterFileError(N_("ZIP 파일 안의 파일을 풀 수 없습니다."))
 
 
-def _parse(kind: str, name: str, text: str) -> _Table:
+def parse_table(kind: str, name: str, text: str) -> Table:
     """Text → a table with the required columns checked; raises RosterFileError."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -135,4 +175,4 @@ def _parse(kind: str, name: str, text: str) -> _Table:
         raise RosterFileError(
             N_("%(line)d행 근처의 CSV 형식이 올바르지 않습니다: %(detail)s"), line=line + 1, detail=str(err)
         ) from None
-    return _Table(name, cols, rows)
+    return Table(name, cols, rows)

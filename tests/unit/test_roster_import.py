@@ -180,8 +180,8 @@ def test_reimport_updates_changed_rows_moves_students_and_removes_tobedeleted(
     session, world, monkeypatch, scan_over
 ):
     monkeypatch.setattr(
-        roster_import.rules, "SCAN_OVER", scan_over
-    )  # big files read the office in one scan instead
+        "courses.roster_import.bulk.SCAN_OVER", scan_over
+    )  # big files: one scan of the office
     import_roster(session, world["office_admin"], files(), school_year=2026)
     users = USERS.replace(
         "s-2,,,true,sch-1,student,sch1-s2,,서연,최", "s-2,,,true,sch-1,student,sch1-s2,,서윤,최"
@@ -421,7 +421,7 @@ def test_no_files_or_a_bad_year_is_a_validation_error(session, world):
 
 
 def test_passwords_are_set_once_hashed_or_prehashed_and_capped(session, world, monkeypatch):
-    monkeypatch.setattr(roster_import.rules, "MAX_PLAIN_PASSWORDS", 1)
+    monkeypatch.setattr("courses.roster_import.users.MAX_PLAIN_PASSWORDS", 1)
     prehashed = world["teacher"].password_hash
     users = (
         USERS.replace(
@@ -504,9 +504,7 @@ def test_korean_school_year_starts_in_march():
 
 
 def test_bulk_copy_path_gives_the_same_result(session, world, monkeypatch):
-    monkeypatch.setattr(
-        roster_import.rules, "COPY_OVER", 1
-    )  # PostgreSQL takes COPY for every table (SQLite: INSERT)
+    monkeypatch.setattr("courses.roster_import.bulk.COPY_OVER", 1)  # PostgreSQL: COPY for every table
     result = import_roster(session, world["office_admin"], files(), school_year=2026)
     assert result.errors == [] and result.created == 16
     assert memberships(session) == {
