@@ -57,11 +57,6 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(courses_bp.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
-    limiter.limit(
-        lambda: app.config["API_TOKEN_RATE_LIMIT"],
-        key_func=api_tokens.rate_key,
-        exempt_when=lambda: api_tokens.current_token() is None,
-    )(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)

@@ -43,9 +43,9 @@ def current_token() -> ApiToken | None:
 
 
 def rate_key() -> str:
-    """Rate limits for token requests count per token."""
+    """Rate limits for token requests count per token (by its hash: unique even across databases)."""
     token = current_token()
-    return f"token|{token.id}" if token is not None else "session"
+    return f"token|{token.token_hash[:24]}" if token is not None else "session"
 
 
 def init_app(app: Flask) -> None:

@@ -17,9 +17,10 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from app import api_tokens
 from app.audit import audit
 from app.auth import actor
-from app.extensions import dbs
+from app.extensions import dbs, limiter
 from app.forms import parse_course_input, parse_int
 from app.i18n import translate
 from app.openapi import QueryParam, build_document, describe
@@ -43,6 +44,13 @@ from courses.models import (
 from courses.policy import get_course, require
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Machine tokens are rate limited per token. Declared once, here: the limiter and this blueprint live as long
+# as the process, and every app built in it (tests build one per database) shares them.
+limiter.limit(
+    lambda: current_app.config["API_TOKEN_RATE_LIMIT"],
+    key_func=api_tokens.rate_key,
+    exempt_when=lambda: api_tokens.current_token() is None,
+)(bp)
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 COURSES_MAX, COURSES_DEFAULT = 100, 50
