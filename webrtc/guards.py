@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Clock = Callable[[], float]
+log = logging.getLogger("ieum.sfu.guards")
 
 
 class TokenReplayGuard:
@@ -76,3 +78,40 @@ def chat_bucket() -> TokenBucket:
 def hand_bucket() -> TokenBucket:
     """Raising and lowering a hand: 10 a minute."""
     return TokenBucket(capacity=10, per_s=60.0)
+
+
+class SharedTokenReplayGuard:
+    """Single-use join tokens across every SFU process and node: each ``jti`` is claimed in Redis with
+    ``SET NX`` until the token expires. The per-process guard answers first (no round trip for a replay
+    to the same process); if Redis cannot be reached, that per-process guard alone decides and the failure
+    is logged, so a Redis outage does not stop classes from starting."""
+
+    def __init__(
+        self, url: str, local: TokenReplayGuard, *, prefix: str = "ieum:jti:", clock: Clock = time.time
+    ) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._local = local
+        self._prefix = prefix
+        self._clock = clock
+        self.redis_failures = 0
+
+    async def admit(self, token_id: str, usable_until: float) -> bool:
+        """Record a token id everywhere; False if any process has already admitted it."""
+        from redis.exceptions import RedisError
+
+        if not self._local.admit(token_id, usable_until):
+            return False
+        ttl_ms = max(1, int((usable_until - self._clock()) * 1000))
+        try:
+            claimed = await self._redis.set(self._prefix + token_id, b"1", nx=True, px=ttl_ms)
+        except (RedisError, OSError) as exc:
+            self.redis_failures += 1
+            log.warning("join-token replay check: Redis unreachable (%s); this process's memory decides", exc)
+            return True
+        return bool(claimed)
+
+    async def close(self) -> None:
+        """Close the Redis connection pool."""
+        await self._redis.aclose()

@@ -102,7 +102,7 @@ from .forward import (
     Transport,
     silence_sender,
 )
-from .guards import TokenReplayGuard
+from .guards import SharedTokenReplayGuard, TokenReplayGuard
 from .recording import RoomRecording
 from .room import Participant, Room
 from .rtp import AUDIO_LEVEL_URI
@@ -134,6 +134,8 @@ class SfuConfig:
     rtcp_interval_s: float = 1.0
     # Bearer token for /metrics (LMS_SFU_METRICS_TOKEN); without one, /metrics answers loopback clients only.
     metrics_token: str | None = None
+    # Redis shared by every SFU process and node (LMS_REDIS_URL, as the app's): single-use tokens everywhere.
+    redis_url: str | None = None
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
     storage: Storage | None = None
     recording_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ieum-sfu-recordings")
@@ -157,6 +159,7 @@ class SfuConfig:
             turn_urls=split("LMS_TURN_URLS"),
             turn_secret=env.get("LMS_TURN_SECRET") or None,
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
+            redis_url=env.get("LMS_REDIS_URL") or None,
             storage=_storage_from_env(env),
             recording_dir=Path(
                 env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
@@ -195,6 +198,9 @@ class Sfu:
         # before the end must not reopen the room once everyone has left and the Room object is gone.
         self.ended_rooms: dict[str, float] = {}
         self.used_tokens = TokenReplayGuard()
+        self.shared_tokens = (
+            SharedTokenReplayGuard(config.redis_url, self.used_tokens) if config.redis_url else None
+        )
         self.timeouts = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -206,6 +212,8 @@ class Sfu:
 
     async def shutdown(self) -> None:
         """Tell everyone, close every peer connection and flush webhooks."""
+        if self.shared_tokens is not None:
+            await self.shared_tokens.close()
         if self._rtcp_task is not None:
             self._rtcp_task.cancel()
         if self._lag_task is not None:
@@ -928,7 +936,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             sfu.config.secret, msg.get("token", ""), room=request.query.get("room") or None
         )
         # Single use: a token copied out of a page (or a log) cannot join a second time.
-        if not sfu.used_tokens.admit(claims.token_id, claims.usable_until):
+        if sfu.shared_tokens is not None:  # every process and node of the deployment
+            admitted = await sfu.shared_tokens.admit(claims.token_id, claims.usable_until)
+        else:
+            admitted = sfu.used_tokens.admit(claims.token_id, claims.usable_until)
+        if not admitted:
             raise TokenError("already_used")
     except (TokenError, TimeoutError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "timeout"

@@ -1,0 +1,58 @@
+"""Single-use join tokens across SFU processes: the jti is claimed in the deployment's Redis."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from webrtc.guards import SharedTokenReplayGuard, TokenReplayGuard
+
+REDIS = os.environ.get("LMS_TEST_REDIS_URL")
+
+
+@pytest.mark.skipif(not REDIS, reason="needs LMS_TEST_REDIS_URL (CI sets it)")
+async def test_a_token_used_in_one_process_is_refused_in_another():
+    prefix = f"ieum-test-jti-{uuid.uuid4().hex[:8]}:"
+    one = SharedTokenReplayGuard(REDIS or "", TokenReplayGuard(), prefix=prefix)
+    two = SharedTokenReplayGuard(REDIS or "", TokenReplayGuard(), prefix=prefix)
+    try:
+        jti = uuid.uuid4().hex
+        assert await one.admit(jti, time.time() + 60) is True
+        assert await two.admit(jti, time.time() + 60) is False  # the other process sees it
+        assert await one.admit(jti, time.time() + 60) is False  # and the first one remembers it itself
+        other = uuid.uuid4().hex
+        assert await two.admit(other, time.time() + 60) is True
+        import redis.asyncio as aioredis
+
+        r = aioredis.Redis.from_url(REDIS)
+        ttl = await r.pttl(prefix + jti)
+        await r.aclose()
+        assert 0 < ttl <= 60_000  # forgotten when the token expires
+        assert one.redis_failures == two.redis_failures == 0
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_without_redis_the_process_memory_still_refuses_replays():
+    guard = SharedTokenReplayGuard("redis://127.0.0.1:9/0", TokenReplayGuard())  # nothing listens there
+    try:
+        jti = uuid.uuid4().hex
+        assert await guard.admit(jti, time.time() + 60) is True  # classes still start
+        assert await guard.admit(jti, time.time() + 60) is False
+        assert guard.redis_failures == 1
+    finally:
+        await guard.close()
+
+
+def test_the_sfu_uses_the_deployments_redis_when_named():
+    from webrtc.server import SfuConfig
+
+    assert (
+        SfuConfig.from_env({"LMS_SFU_SECRET": "s" * 32, "LMS_REDIS_URL": "redis://r:6379/0"}).redis_url
+        == "redis://r:6379/0"
+    )
+    assert SfuConfig.from_env({"LMS_SFU_SECRET": "s" * 32}).redis_url is None
