@@ -56,3 +56,36 @@ def test_the_sfu_uses_the_deployments_redis_when_named():
         == "redis://r:6379/0"
     )
     assert SfuConfig.from_env({"LMS_SFU_SECRET": "s" * 32}).redis_url is None
+
+
+@pytest.mark.skipif(not REDIS, reason="needs LMS_TEST_REDIS_URL (CI sets it)")
+async def test_a_token_replayed_to_another_sfu_process_is_refused(webhook_sink) -> None:  # type: ignore[no-untyped-def]
+    from sfu_helpers import SECRET, make_token, start_sfu
+
+    from webrtc.client import SfuClient, SfuError
+    from webrtc.server import SfuConfig
+
+    def config() -> SfuConfig:
+        return SfuConfig(
+            secret=SECRET,
+            webhook_url=webhook_sink.url,
+            ice_hosts=["127.0.0.1"],
+            heartbeat_s=5,
+            redis_url=REDIS,
+        )
+
+    one, runner_one = await start_sfu(config())
+    two, runner_two = await start_sfu(config())  # another process (or node) of the same deployment
+    token = make_token(f"s-{uuid.uuid4().hex[:6]}")
+    first, replay = SfuClient(one.url, token), SfuClient(two.url, token)
+    try:
+        await first.connect()
+        with pytest.raises(SfuError) as info:
+            await replay.connect()
+        assert info.value.code == "token_invalid" and info.value.payload["message"] == "already_used"
+        assert two.sfu.metrics()["participants"] == 0
+    finally:
+        await first.close()
+        await replay.close()
+        await runner_one.cleanup()
+        await runner_two.cleanup()
