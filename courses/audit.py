@@ -3,6 +3,7 @@ office admins (every entry of their office; school admins are not shown it: it r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -98,7 +99,7 @@ def _start_of(day: date) -> datetime:
 COLUMNS = [N_("일시"), N_("이름"), N_("아이디"), N_("한 일"), N_("대상"), N_("내용"), N_("접속 주소")]
 
 
-def as_report(rows: list[AccessLog], local_time) -> Report:  # type: ignore[no-untyped-def]
+def as_report(rows: list[AccessLog], local_time: Callable[[datetime], str]) -> Report:
     """The entries as a table for the page and the exports."""
     return Report(
         title=N_("열람 기록"),

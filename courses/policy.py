@@ -454,10 +454,7 @@ def markdown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-ADMINS = (Role.office_admin, Role.school_admin)
-
 __all__ = [
-    "ADMINS",
     "RELATIONS",
     "RULES",
     "Rel",

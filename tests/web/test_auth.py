@@ -189,7 +189,10 @@ def _ends_every_copy(app, c, do):
 
 def test_logout_ends_every_copy_of_the_session(app, login, web_world):
     c = login(web_world["teacher"])
-    _ends_every_copy(app, c, lambda: c.post("/logout", data={"csrf_token": c.csrf()}))
+    _ends_every_copy(
+        app, c, lambda: c.post("/logout", data={"csrf_token": c.csrf()})
+    )  # asserts the copy is out
+    assert c.get("/").status_code == 302  # and so is the browser that logged out
 
 
 def test_password_change_ends_every_other_session_and_keeps_this_one(app, login, web_world):
