@@ -69,7 +69,7 @@ def entries(
     require(actor.role == Role.office_admin)
     stmt = select(AccessLog).where(AccessLog.office_id == actor.office_id)
     if f.person:
-        like = "%" + f.person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = text.contains_pattern(f.person)
         people = select(User.id).where(
             (User.username.like(like, escape="\\")) | (User.name.like(like, escape="\\"))
         )

@@ -27,3 +27,8 @@ def is_visible(text: str) -> bool:
 def visible_length(text: str) -> int:
     """Length for limits: the cleaned text's length, 0 when nothing in it is visible."""
     return len(text) if is_visible(text) else 0
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (with ``escape="\\"``) matching values that contain the text literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
 
 from app.audit import audit as audit_entry
 from app.auth import actor, begin_session, current_token, login_required
@@ -71,19 +70,9 @@ def change_password():  # type: ignore[no-untyped-def]
 @bp.route("/admin/people")
 @login_required
 def people():  # type: ignore[no-untyped-def]
-    user = actor()
-    if user.role not in (Role.office_admin, Role.school_admin):
-        raise NotFound()
     q = (request.args.get("q") or "").strip()[:64]
-    stmt = (
-        select(User).where(User.office_id == user.office_id).order_by(User.name, User.id).limit(PEOPLE_LIMIT)
-    )
-    if user.role == Role.school_admin:
-        stmt = stmt.where(User.org_id == user.org_id, User.role != Role.office_admin)
-    if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(User.name.like(like, escape="\\"), User.username.like(like, escape="\\")))
-    return render_template("account/people.html", people=list(dbs().scalars(stmt)), q=q, limit=PEOPLE_LIMIT)
+    people = sessions.find_people(dbs(), actor(), q, limit=PEOPLE_LIMIT)
+    return render_template("account/people.html", people=people, q=q, limit=PEOPLE_LIMIT)
 
 
 @bp.route("/admin/people/<int:user_id>", methods=["GET", "POST"])

@@ -165,3 +165,16 @@ def test_a_schools_own_class_course_is_still_run_by_its_school(session, world):
     assert live.live_role(session, w["school_admin"], c) == "admin"
     assert live.live_role(session, w["teacher"], c) == "teacher"
     assert c.status == CourseStatus.running
+
+
+def test_who_manages_whose_account_agrees_in_python_and_sql(session, demo):
+    from courses.sessions import manageable_clause, may_manage_account
+
+    users, _courses = demo
+    admins = [u for u in users if u.role.value in ("office_admin", "school_admin")]
+    assert admins
+    for admin in admins:
+        listed = set(session.scalars(select(User.id).where(manageable_clause(admin))))
+        assert {u.id for u in users if u.id != admin.id and may_manage_account(admin, u)} == listed - {
+            admin.id
+        }
