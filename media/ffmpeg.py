@@ -263,7 +263,10 @@ def sprite_args(
 ) -> list[str]:
     """One JPEG tile sheet with a thumbnail every ``every_s`` seconds, ``columns`` per row."""
     cols, rows = sprite_grid(probe.duration_s, every_s, columns)
-    vf = f"fps=1/{every_s},scale={tile_w}:-2,tile={cols}x{rows}"
+    # The first frame of each every_s window, rather than fps=1/every_s: the fps filter emits nothing for
+    # a clip shorter than about every_s/2, and floor() keeps picks from drifting over a long lecture.
+    pick = f"select='isnan(prev_selected_t)+gte(floor(t/{every_s})-floor(prev_selected_t/{every_s}),1)'"
+    vf = f"{pick},scale={tile_w}:-2,tile={cols}x{rows}"
     args = _common_head(ffmpeg, None)
     args += ["-i", source, "-map", f"0:{probe.video_stream}", "-vf", vf, "-frames:v", "1", "-q:v", "5"]
     args += ["-an", "-sn", "-dn", "-update", "1", out_path]
