@@ -109,6 +109,22 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "vfr",
     )
     c["mp3"] = _make(d / "audio.mp3", *sine, "-t", "2", "-c:a", "libmp3lame")
+    cover = _make(d / "cover.jpg", *LAVFI_VIDEO, "testsrc2=size=320x320:rate=1", "-frames:v", "1")
+    c["mp3_cover"] = _make(
+        d / "album.mp3",
+        "-i",
+        str(c["mp3"]),
+        "-i",
+        str(cover),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c",
+        "copy",
+        "-disposition:v",
+        "attached_pic",
+    )
     c["text"] = d / "notes.mp4"
     c["text"].write_text("These are my lecture notes, not a video.\n" * 50, encoding="utf-8")
     whole = c["landscape"].read_bytes()
@@ -161,6 +177,7 @@ def test_probe_flags_variable_frame_rate(clips: dict[str, Path]) -> None:
         ("truncated", "unreadable"),
         ("faststart_truncated", "unreadable"),
         ("mp3", "no_video"),
+        ("mp3_cover", "no_video"),  # cover art is a video stream, but not a video
     ],
 )
 def test_probe_refuses_what_is_not_a_video(clips: dict[str, Path], name: str, reason: str) -> None:
