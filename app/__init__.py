@@ -46,9 +46,23 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     transactions.init_app(app)
+    from app import jobs
+
+    jobs.init_app(app)
     headers.init_app(app)
 
-    from app.blueprints import account, admin, api, live, main, media_files, reports, roster
+    from app.blueprints import (
+        account,
+        admin,
+        api,
+        lessons,
+        lessons_api,
+        live,
+        main,
+        media_files,
+        reports,
+        roster,
+    )
     from app.blueprints import courses as courses_bp
     from app.blueprints.auth import bp as auth_bp
 
@@ -57,13 +71,16 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(courses_bp.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
+    assert lessons_api.bp is api.bp  # its routes hang on the one /api/v1 blueprint
     app.register_blueprint(api.bp)
+    app.register_blueprint(lessons.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(live.webhook_bp)
     app.register_blueprint(media_files.bp)
     csrf.exempt(live.webhook_bp)  # the SFU signs its webhooks with HMAC instead
+    csrf.exempt(media_files.put_part)  # an upload part's signed URL is its credential
 
     from app import cli
 

@@ -26,6 +26,14 @@ ENDPOINT_SCOPES: dict[str, str | None] = {
     "api.remove_enrolment": "enrolment:write",
     "api.list_notifications": "notifications:read",
     "api.read_notifications": "notifications:write",
+    "api.start_upload": "videos:write",
+    "api.video_detail": "courses:read",
+    "api.upload_parts": "videos:write",
+    "api.part_urls": "videos:write",
+    "api.complete_upload": "videos:write",
+    "api.delete_video": "videos:write",
+    "api.post_progress": "progress:write",
+    "api.get_progress": "progress:read",
 }
 
 

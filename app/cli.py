@@ -8,6 +8,30 @@ from flask import Flask
 from app.extensions import dbs
 
 
+def _demo_video() -> int | None:
+    """Generate a one-minute clip with ffmpeg and give the demo course a recorded lesson of it."""
+    import tempfile
+    from pathlib import Path
+
+    from flask import current_app
+
+    from courses.seed import seed_demo_video
+    from media.ffmpeg import lavfi_clip_args
+    from media.tools import ToolMissing, ffmpeg_binary
+    from media.transcode import FfmpegError, run_ffmpeg
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = str(Path(tmp) / "demo.mp4")
+        try:
+            run_ffmpeg(lavfi_clip_args(ffmpeg_binary(), clip, seconds=60), duration_s=60)
+        except (ToolMissing, FfmpegError) as exc:
+            click.echo(f"! 데모 영상을 만들지 못했습니다 / demo video skipped: {exc}", err=True)
+            return None
+        video_id = seed_demo_video(dbs(), current_app.extensions["storage"], clip)
+        dbs().commit()
+        return video_id
+
+
 def init_app(app: Flask) -> None:
     """Register the CLI commands."""
 
@@ -19,6 +43,11 @@ def init_app(app: Flask) -> None:
         created = seed_demo(dbs())
         live_id = schedule_demo_live_lesson(dbs())
         dbs().commit()
+        video_id = _demo_video()
+        if video_id is not None:
+            click.echo(
+                f"녹화 강의 데모 영상을 만들었습니다 (변환은 앱이 시작되면 진행) / demo lecture video {video_id} queued"
+            )
         if created:
             click.echo("데모 데이터를 만들었습니다 / demo data created")
         for username, label in DEMO_LOGINS:

@@ -38,6 +38,14 @@ class Config:
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     LOGIN_ADDRESS_RATE_LIMIT = "30 per 5 minutes"
     API_TOKEN_RATE_LIMIT = "600 per minute"
+    JOBS = ""  # rq | thread | manual; empty: rq when REDIS_URL is set, else a thread in the app process
+    VIDEO_MAX_BYTES = 8 * 1024**3
+    VIDEO_MAX_ATTEMPTS = 3
+    VIDEO_LEASE_S = 300
+    VIDEO_JOB_TIMEOUT_S = 6 * 3600
+    VIDEO_THREADS = 0  # ffmpeg's -threads (0: ffmpeg decides)
+    VIDEO_UPLOAD_STALE_HOURS = 24
+    HEARTBEAT_RATE_LIMIT = "60 per minute"
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
     SESSION_COOKIE_SECURE = False
@@ -56,6 +64,7 @@ class TestConfig(Config):
     SFU_SECRET = "test-sfu-secret-0123456789abcdef"
     DATABASE_URL = "sqlite://"
     PASSWORD_HASHING = "test"
+    JOBS = "manual"  # tests run a job by hand (media.worker.run_job) where they need one
 
 
 CONFIGS: dict[str, type[Config]] = {"development": Config, "production": ProductionConfig, "test": TestConfig}
@@ -131,6 +140,14 @@ def _validate(s: dict[str, Any]) -> None:
         raise ConfigError(str(err)) from None
     if s["REDIS_URL"] and not s["REDIS_URL"].startswith(("redis://", "rediss://")):
         raise ConfigError("LMS_REDIS_URL must be a redis:// URL")
+    if not s["JOBS"]:
+        s["JOBS"] = "rq" if s["REDIS_URL"] else "thread"
+    if s["JOBS"] not in ("rq", "thread", "manual") or (s["JOBS"] == "rq" and not s["REDIS_URL"]):
+        raise ConfigError("LMS_JOBS must be rq (with LMS_REDIS_URL), thread or manual")
+    if not 1024**2 <= s["VIDEO_MAX_BYTES"] <= 5 * 1024**4:
+        raise ConfigError("LMS_VIDEO_MAX_BYTES must be between 1 MiB and 5 TiB")
+    if not 1 <= s["VIDEO_MAX_ATTEMPTS"] <= 10 or not 2 <= s["VIDEO_LEASE_S"] <= 3600:
+        raise ConfigError("LMS_VIDEO_MAX_ATTEMPTS must be 1-10 and LMS_VIDEO_LEASE_S 2-3600")
     if not 1 <= s["IDLE_TIMEOUT_MIN"] <= 24 * 60:
         raise ConfigError("LMS_IDLE_TIMEOUT_MIN must be between 1 and 1440")
     if not 1 <= s["SESSION_LIFETIME_HOURS"] <= 24 * 7:

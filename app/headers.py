@@ -18,7 +18,8 @@ def _origin(url: str | None) -> str | None:
 def content_security_policy(sfu_url: str | None, media_url: str | None) -> str:
     """The policy: scripts, styles and everything else from this origin; the SFU's WebSocket; the object
     store's public endpoint for presigned media."""
-    connect = ["'self'"] + [o for o in (_origin(sfu_url),) if o]
+    # hls.js fetches segments and the upload script PUTs parts: both go to the object store's presigned URLs.
+    connect = ["'self'"] + [o for o in (_origin(sfu_url), _origin(media_url)) if o]
     media = ["'self'", "blob:"] + [o for o in (_origin(media_url),) if o]
     return "; ".join(
         [

@@ -23,6 +23,7 @@ from courses.models import (
     LessonKind,
     RecordingPolicy,
     Role,
+    VideoState,
 )
 
 OPENAPI_VERSION = "3.1.0"
@@ -91,6 +92,8 @@ INT = {"type": "integer"}
 STR = {"type": "string"}
 NULL_INT = {"type": ["integer", "null"]}
 NULL_STR = {"type": ["string", "null"]}
+NUM = {"type": "number"}
+NULL_NUM = {"type": ["number", "null"]}
 DATE = {"type": "string", "format": "date"}
 DATETIME = {"type": "string", "format": "date-time"}
 NULL_DATETIME = {"type": ["string", "null"], "format": "date-time"}
@@ -202,6 +205,100 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "starts_at": NULL_DATETIME,
             "ends_at": NULL_DATETIME,
             "description": STR,
+            "video_state": {
+                "enum": [*_enum(VideoState), None],
+                "description": "Recorded lessons: uploading, processing, ready or failed; null without a video.",
+            },
+            "duration_s": {**NULL_NUM, "description": "The video's length in seconds, once processed."},
+        }
+    ),
+    "Video": _obj(
+        {
+            "id": INT,
+            "lesson_id": INT,
+            "state": {"enum": _enum(VideoState)},
+            "progress_pct": {**NUM, "description": "Encoding progress while processing (0-100)."},
+            "duration_s": NULL_NUM,
+            "width": NULL_INT,
+            "height": NULL_INT,
+            "size": INT,
+            "name": {**STR, "description": "The uploaded file's name, for display only."},
+            "renditions": {"type": "array", "items": {"type": "object"}},
+            "error": {**NULL_STR, "description": "Why processing failed, in the caller's language."},
+            "error_detail": NULL_STR,
+            "created_at": DATETIME,
+            "ready_at": NULL_DATETIME,
+        }
+    ),
+    "UploadInput": _obj({"filename": STR, "size": {**INT, "minimum": 1}}, ["filename", "size"]),
+    "UploadPart": _obj({"part_number": INT, "etag": STR}, ["part_number", "etag"]),
+    "UploadPlan": _obj(
+        {
+            "video": _ref("Video"),
+            "part_size": INT,
+            "part_count": INT,
+            "resumed": {"type": "boolean"},
+            "uploaded_parts": {"type": "array", "items": _ref("UploadPart")},
+        }
+    ),
+    "UploadParts": _obj({"uploaded_parts": {"type": "array", "items": _ref("UploadPart")}}),
+    "PartUrlsInput": _obj({"parts": {"type": "array", "items": INT, "maxItems": 100}}, ["parts"]),
+    "PartUrls": _obj({"urls": {"type": "object", "additionalProperties": STR}}),
+    "CompleteInput": _obj({"parts": {"type": "array", "items": _ref("UploadPart")}}, ["parts"]),
+    "ProgressBeat": _obj(
+        {
+            "session_id": {
+                **STR,
+                "pattern": "^[A-Za-z0-9_-]{8,64}$",
+                "description": "One per player instance.",
+            },
+            "seq": {**INT, "minimum": 0, "description": "Increases with every beat of the session."},
+            "segments": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {"type": "array", "items": {**NUM, "minimum": 0}, "minItems": 2, "maxItems": 2},
+                "description": "[start, end] media seconds played since the previous beat.",
+            },
+            "position": {**NUM, "minimum": 0},
+            "rate": {**NUM, "minimum": 0.0625, "maximum": 16},
+            "event": {
+                "enum": [
+                    "heartbeat",
+                    "initialized",
+                    "play",
+                    "pause",
+                    "seek",
+                    "ended",
+                    "pagehide",
+                    "ratechange",
+                ]
+            },
+            "from": {**NUM, "description": "seek only: the position the seek left."},
+        },
+        ["session_id", "seq", "segments", "position", "rate"],
+    ),
+    "ProgressState": _obj(
+        {
+            "watched_s": NUM,
+            "duration_s": NUM,
+            "percent": NUM,
+            "completed": {"type": "boolean"},
+            "credited_s": {**NUM, "description": "What this beat added."},
+        }
+    ),
+    "OwnProgress": _obj(
+        {
+            "watched_s": NUM,
+            "duration_s": NUM,
+            "percent": NUM,
+            "completed": {"type": "boolean"},
+            "played_segments": {
+                **STR,
+                "description": "xAPI Video Profile form: 0.000[.]12.000[,]14.000[.]21.000",
+            },
+            "last_position": NUM,
+            "segments": {"type": "array", "items": {"type": "array", "items": NUM}},
+            "seek_lock": {"type": "boolean"},
         }
     ),
     "Material": _obj({"id": INT, "title": STR, "url": NULL_STR, "created_at": DATETIME}),
@@ -487,7 +584,17 @@ def build_document(app: Flask) -> dict[str, Any]:
         "security": [{"session": []}, {"bearerAuth": []}],
         "tags": [
             {"name": t}
-            for t in ("account", "catalogue", "courses", "enrolment", "instructors", "notifications", "meta")
+            for t in (
+                "account",
+                "catalogue",
+                "courses",
+                "enrolment",
+                "instructors",
+                "notifications",
+                "videos",
+                "progress",
+                "meta",
+            )
         ],
         "paths": dict(sorted(paths.items())),
         "components": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, g
 
+from app import jobs
 from app.extensions import dbs
 
 
@@ -25,5 +26,6 @@ def init_app(app: Flask) -> None:
     def commit_at_boundary(response: Response) -> Response:
         if response.status_code < 400 and not g.get("discard_changes"):
             dbs().commit()
+            jobs.flush()  # a worker must find what it is told about
         # Otherwise nothing is committed: removing the session at teardown rolls the transaction back.
         return response

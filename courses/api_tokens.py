@@ -29,6 +29,9 @@ SCOPES = {
     "enrolment:write": N_("수강 등록·취소"),
     "notifications:read": N_("알림 읽기"),
     "notifications:write": N_("알림 읽음 처리"),
+    "videos:write": N_("녹화 강의 영상 올리기·지우기"),
+    "progress:read": N_("시청 기록 읽기"),
+    "progress:write": N_("시청 기록 보내기"),
 }
 READ_ONLY = frozenset(s for s in SCOPES if s.endswith(":read"))
 MAX_DAYS = 366

@@ -265,6 +265,8 @@ TRANSITIONS: dict[CourseStatus, frozenset[CourseStatus]] = {
 
 ANY_STATUS = frozenset(CourseStatus)
 OPEN = frozenset({CourseStatus.approved, CourseStatus.running})
+# A student's viewing counts while the course runs; once it is completed the school confirms what was watched.
+WATCHABLE = frozenset({CourseStatus.running})
 EVERYONE = frozenset(Rel)
 # Those who run a course: its requester and instructor, and the admins who own it (its office; its school
 # for school- and class-level courses). An admin of a target school of a shared course is not one of them.
@@ -319,6 +321,21 @@ RULES: dict[str, Rule] = {
     ),
     "moderate_live": Rule(frozenset({Rel.office, Rel.school}), OPEN, note="join the live room as an admin"),
     "attend_live": Rule(frozenset({Rel.student}), OPEN, note="join the live room as a student"),
+    "manage_videos": Rule(
+        RUNNERS,
+        OPEN | {CourseStatus.completed},
+        note="upload lecture videos; publish, keep private or delete class recordings",
+    ),
+    "play_video": Rule(
+        RUNNERS | {Rel.approver, Rel.target_school, Rel.target_teacher, Rel.student},
+        ANY_STATUS,
+        note="play a recorded lesson (students: while the course runs or after, see watch)",
+    ),
+    "watch": Rule(
+        frozenset({Rel.student}),
+        WATCHABLE,
+        note="watch a recorded lesson for credit (watch progress is recorded)",
+    ),
 }
 
 # Buttons the course page offers (the rest are implied by pages: view, results, the live room).
@@ -334,6 +351,7 @@ BUTTONS = (
     "enrol",
     "edit_lessons",
     "assign_instructor",
+    "manage_videos",
 )
 
 

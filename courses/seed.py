@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +12,9 @@ from courses.accounts import hash_password
 from courses.catalog import seed_themes
 from courses.models import (
     ClassMembership,
+    Course,
     InstructorProfile,
+    Lesson,
     MemberRole,
     Organisation,
     OrgKind,
@@ -21,6 +24,8 @@ from courses.models import (
     SchoolLevel,
     Theme,
     User,
+    Video,
+    VideoState,
 )
 
 DEMO_PASSWORD = "ieum1234!"
@@ -252,6 +257,38 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
 
 
 DEMO_SHARED_TITLE = "함께 만드는 학교 규칙 (교육청 공동 강좌)"
+DEMO_VIDEO_TITLE = "개인정보 지키기 (녹화 강의)"
+
+
+def seed_demo_video(session: Session, storage: Any, clip: str) -> int | None:
+    """Give the running demo course a recorded lesson whose video (a generated clip) waits for processing;
+    the app's job queue picks it up at start. Once only: None if the lesson exists."""
+    from courses import videos
+
+    course = session.scalars(select(Course).where(Course.title == DEMO_LIVE_TITLE)).first()
+    if course is None or session.scalar(select(Lesson.id).where(Lesson.title == DEMO_VIDEO_TITLE)):
+        return None
+    teacher = session.scalars(select(User).where(User.username == "teacher1")).one()
+    lesson = videos.add_recorded_lesson(
+        session,
+        teacher,
+        course,
+        title=DEMO_VIDEO_TITLE,
+        description="1분짜리 데모 영상입니다. 2배속으로 봐도 됩니다.",
+    )
+    video = Video(
+        lesson_id=lesson.id,
+        state=VideoState.processing,
+        source_key="",
+        original_name="demo-lecture.mp4",
+        created_by_id=teacher.id,
+    )
+    session.add(video)
+    session.flush()
+    video.source_key = videos.source_key(video.id)
+    storage.put_file(video.source_key, clip, "video/mp4")
+    video.size = video.declared_size = storage.size(video.source_key)
+    return video.id
 
 
 def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # type: ignore[no-untyped-def]

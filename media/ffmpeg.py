@@ -298,3 +298,28 @@ def sprite_vtt(
             "",
         ]
     return "\n".join(lines)
+
+
+def lavfi_clip_args(
+    ffmpeg: str,
+    out_path: str,
+    *,
+    seconds: float,
+    width: int = 1280,
+    height: int = 720,
+    rate: int = 25,
+    audio: bool = True,
+    progress: str | None = None,
+) -> list[str]:
+    """A generated lecture-like clip (testsrc2 picture, a sine tone): the demo lesson, benchmarks and tests."""
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    args += ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    args += ["-t", f"{seconds:g}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-g", str(rate * 2)]
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "96k"]
+    if progress:
+        args += ["-progress", progress, "-nostats"]
+    return [*args, "-movflags", "+faststart", out_path]

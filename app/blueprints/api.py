@@ -24,7 +24,7 @@ from app.extensions import dbs, limiter
 from app.forms import parse_course_input, parse_int
 from app.i18n import translate
 from app.openapi import QueryParam, build_document, describe
-from courses import catalog, enrolment, instructors, notifications, workflow
+from courses import catalog, enrolment, instructors, notifications, videos, workflow
 from courses.errors import N_, DomainError, Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
@@ -40,6 +40,7 @@ from courses.models import (
     SchoolClass,
     Theme,
     User,
+    Video,
 )
 from courses.policy import get_course, require
 
@@ -226,8 +227,8 @@ def target_json(target: CourseTarget) -> dict[str, Any]:
     }
 
 
-def lesson_json(lesson: Lesson) -> dict[str, Any]:
-    """One lesson and its schedule."""
+def lesson_json(lesson: Lesson, video: Video | None = None) -> dict[str, Any]:
+    """One lesson and its schedule; a recorded lesson with its video's state and duration."""
     return {
         "id": lesson.id,
         "number": lesson.number,
@@ -236,6 +237,8 @@ def lesson_json(lesson: Lesson) -> dict[str, Any]:
         "starts_at": _iso(lesson.starts_at),
         "ends_at": _iso(lesson.ends_at),
         "description": lesson.description,
+        "video_state": video.state.value if video else None,
+        "duration_s": video.duration_s if video else None,
     }
 
 
@@ -263,6 +266,7 @@ def event_json(event: CourseEvent) -> dict[str, Any]:
 
 def course_json(course: Course, user: User) -> dict[str, Any]:
     """A course with everything its page shows, and what the caller may do with it now."""
+    by_lesson = videos.videos_by_lesson(dbs(), course)
     return course_summary_json(course) | {
         "goals": course.goals,
         "schedule_note": course.schedule_note,
@@ -274,7 +278,7 @@ def course_json(course: Course, user: User) -> dict[str, Any]:
         "instructor": _ref(course.instructor),
         "enrolled": enrolment.enrolment_count(dbs(), course),
         "targets": [target_json(t) for t in course.targets],
-        "lessons": [lesson_json(lesson) for lesson in course.lessons],
+        "lessons": [lesson_json(lesson, by_lesson.get(lesson.id)) for lesson in course.lessons],
         "materials": [material_json(m) for m in course.materials],
         "history": [event_json(ev) for ev in workflow.history(dbs(), course)],
         "allowed_actions": sorted(workflow.allowed_actions(dbs(), user, course)),

@@ -15,7 +15,7 @@ from app.forms import parse_course_input, parse_int, parse_local_datetime
 from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
-from courses import catalog, enrolment, workflow
+from courses import catalog, enrolment, videos, watch, workflow
 from courses.errors import Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
@@ -148,8 +148,13 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
     count = enrolment.enrolment_count(dbs(), course)
     from courses.live import live_sessions_for
 
+    by_lesson = videos.videos_by_lesson(dbs(), course)
+    watched = watch.own_percent_by_video(dbs(), user, by_lesson.values())
     return render_template(
         "courses/detail.html",
+        videos=by_lesson,
+        video_states=videos.STATE_LABELS,
+        watched=watched,
         course=course,
         actions=actions,
         live_sessions=live_sessions_for(dbs(), course),

@@ -27,6 +27,7 @@ from courses import live
 from courses.errors import N_
 from courses.exports import Report
 from courses.models import AccessAction
+from courses.policy import may
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 webhook_bp = Blueprint("sfu_webhook", __name__)
@@ -141,6 +142,7 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
         chart=chart,
         chat=live.chat_log(dbs(), user, session, course),
         recordings=recs,
+        manage_videos=may(dbs(), user, course, "manage_videos"),
     )
 
 

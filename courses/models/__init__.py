@@ -30,6 +30,7 @@ from courses.models.people import (
     instructor_theme,
 )
 from courses.models.sessions import LoginSession
+from courses.models.video import Video, VideoState, WatchEvent, WatchProgress, WatchSession
 
 __all__ = [
     "AccessAction",
@@ -69,5 +70,10 @@ __all__ = [
     "SchoolLevel",
     "Theme",
     "User",
+    "Video",
+    "VideoState",
+    "WatchEvent",
+    "WatchProgress",
+    "WatchSession",
     "instructor_theme",
 ]

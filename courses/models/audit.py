@@ -22,6 +22,9 @@ class AccessAction(enum.StrEnum):
     enrolment_report_exported = "enrolment_report_exported"
     roster_imported = "roster_imported"
     audit_log_exported = "audit_log_exported"
+    progress_viewed = "progress_viewed"
+    progress_exported = "progress_exported"
+    xapi_exported = "xapi_exported"
 
 
 class AccessLog(Base):

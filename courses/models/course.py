@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from courses.db import Base, utcnow
@@ -78,6 +78,10 @@ class Course(Base):
         Enum(RecordingPolicy, native_enum=False, length=20), default=RecordingPolicy.none
     )
     completion_threshold_pct: Mapped[int] = mapped_column(default=85)
+    # A recorded lesson is complete once this share of its video was watched (union of played intervals).
+    watch_threshold_pct: Mapped[int] = mapped_column(default=90, server_default="90")
+    # Until a student first completes a lesson, the player does not seek past the furthest point watched.
+    seek_lock: Mapped[bool] = mapped_column(default=False, server_default=false())
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -116,3 +116,6 @@ class Recording(Base):
     duration_s: Mapped[float]
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the course's teachers decided: None (not yet), published (a recorded lesson) or private.
+    decision: Mapped[str | None] = mapped_column(String(20))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id", ondelete="SET NULL"))

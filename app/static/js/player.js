@@ -1,0 +1,189 @@
+// The lesson player: HLS through hls.js (Safari plays it natively), speed and quality controls, resume, and the
+// progress reporter. The reporter keeps the intervals actually played (timeupdate while playing and visible;
+// a seek or a pause closes the interval), sends them every few seconds and on pause, seek, end and pagehide
+// (sendBeacon), and keeps whatever the server has not acknowledged for the next beat after a network loss.
+// The server decides the credit; this script only reports what happened.
+(function () {
+  "use strict";
+  var cfgEl = document.getElementById("lesson-config");
+  if (!cfgEl) return;
+  var cfg = JSON.parse(cfgEl.textContent);
+  var T = JSON.parse(document.getElementById("lesson-text").textContent);
+  var video = document.getElementById("video");
+  if (!video) { pollState(cfg); return; }
+
+  var src = video.getAttribute("data-src");
+  var hls = null;
+  var quality = document.getElementById("quality");
+  if (window.Hls && window.Hls.isSupported()) {
+    hls = new window.Hls({ enableWorker: false, startPosition: cfg.resumeAt > 0 ? cfg.resumeAt : -1 });
+    hls.loadSource(src);
+    hls.attachMedia(video);
+    hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+      hls.levels.forEach(function (level, i) {
+        var o = document.createElement("option");
+        o.value = String(i);
+        o.textContent = (level.height || "?") + "p";
+        quality.appendChild(o);
+      });
+    });
+    quality.addEventListener("change", function () { hls.currentLevel = parseInt(quality.value, 10); });
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = src;  // Safari and iOS: native HLS
+    quality.disabled = true;
+    video.addEventListener("loadedmetadata", function () {
+      if (cfg.resumeAt > 0 && cfg.resumeAt < video.duration - 1) video.currentTime = cfg.resumeAt;
+    }, { once: true });
+  }
+  var speed = document.getElementById("speed");
+  speed.addEventListener("change", function () { video.playbackRate = parseFloat(speed.value); });
+
+  if (!cfg.tracks) return;  // teachers and admins preview without a record
+
+  // -- the reporter ------------------------------------------------------------------------------
+  var sessionId = randomId();
+  var seq = 0;
+  var pending = [];          // closed intervals not yet acknowledged
+  var cur = null;            // the interval being played now [start, end]
+  var lastT = video.currentTime || 0;
+  var seekFrom = null;
+  var inflight = false;
+  var known = (cfg.segments || []).slice();
+  var furthest = known.reduce(function (m, s) { return Math.max(m, s[1]); }, 0);
+  var status = document.getElementById("beat-status");
+  var csrf = document.querySelector("input[name=csrf_token]");
+
+  function randomId() {
+    var a = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  function close() {
+    if (cur && cur[1] - cur[0] > 0.01) pending.push([cur[0], cur[1]]);
+    cur = null;
+  }
+  function tracking() { return !video.paused && !video.seeking && !document.hidden; }
+
+  video.addEventListener("timeupdate", function () {
+    var t = video.currentTime;
+    if (!tracking()) { lastT = t; return; }
+    var step = t - lastT;
+    // A normal step is at most a few hundred ms of media time per event at up to 2×; a jump is a seek.
+    if (cur && step >= 0 && step <= 1.5 * Math.max(1, video.playbackRate)) {
+      cur[1] = t;
+    } else {
+      close();
+      cur = [t, t];
+    }
+    lastT = t;
+    if (t > furthest) furthest = t;
+  });
+  video.addEventListener("playing", function () { close(); cur = [video.currentTime, video.currentTime]; lastT = video.currentTime; });
+  video.addEventListener("pause", function () { close(); beat("pause"); refresh(); });
+  video.addEventListener("ended", function () { close(); beat("ended"); refresh(); });
+  video.addEventListener("ratechange", function () { close(); if (!video.paused) cur = [video.currentTime, video.currentTime]; beat("ratechange"); });
+  video.addEventListener("seeking", function () {
+    if (seekFrom === null) seekFrom = lastT;
+    close();
+    if (cfg.seekLock && video.currentTime > furthest + 1) {
+      video.currentTime = furthest;  // the course forbids skipping ahead until the first completion
+      if (status) status.textContent = T.locked;
+    }
+  });
+  video.addEventListener("seeked", function () {
+    lastT = video.currentTime;
+    if (!video.paused) cur = [lastT, lastT];
+    beat("seek");
+  });
+  video.addEventListener("loadedmetadata", function () { beat("initialized"); }, { once: true });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { close(); beat("heartbeat", true); }
+    else if (!video.paused) { cur = [video.currentTime, video.currentTime]; lastT = video.currentTime; }
+  });
+  window.addEventListener("pagehide", function () { close(); beat("pagehide", true); });
+  window.addEventListener("online", function () { beat("heartbeat"); });
+  setInterval(function () { if (!video.paused || pending.length) beat("heartbeat"); }, 5000);
+
+  function body(event, segments) {
+    var b = { session_id: sessionId, seq: seq++, segments: segments, position: video.currentTime || 0,
+              rate: video.playbackRate || 1, event: event };
+    if (event === "seek" && seekFrom !== null) { b.from = seekFrom; seekFrom = null; }
+    return b;
+  }
+  function take() {
+    // What this beat reports: every unacknowledged interval, and the open one up to now.
+    var segs = pending.slice();
+    if (cur && cur[1] - cur[0] > 0.01) { segs.push([cur[0], cur[1]]); pending.push([cur[0], cur[1]]); cur = [cur[1], cur[1]]; }
+    return segs;
+  }
+  function beat(event, beacon) {
+    if (inflight && !beacon) return;  // the next beat carries it
+    var segs = take();
+    var sent = segs.length;
+    var payload = JSON.stringify(body(event, segs));
+    if (beacon && navigator.sendBeacon) {
+      navigator.sendBeacon(cfg.progressUrl, new Blob([payload], { type: "application/json" }));
+      return;
+    }
+    inflight = true;
+    fetch(cfg.progressUrl, {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.value : "" },
+      body: payload
+    }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      return r.json();
+    }).then(function (state) {
+      known = known.concat(pending.slice(0, sent));
+      pending = pending.slice(sent);
+      show(state);
+      if (status) status.textContent = "";
+    }).catch(function () {
+      if (status) status.textContent = T.offline;  // kept in `pending`, resent with the next beat
+    }).then(function () { inflight = false; });
+  }
+  function show(state) {
+    var p = document.getElementById("watch-percent");
+    if (p) p.textContent = state.percent;
+    var m = document.getElementById("watch-minutes");
+    if (m) m.textContent = (state.watched_s / 60).toFixed(1);
+    if (state.completed) { var d = document.getElementById("watch-done"); if (d) d.textContent = T.complete; cfg.seekLock = false; }
+  }
+  function refresh() {
+    fetch(cfg.progressUrl, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (own) { if (own) { known = own.segments; draw(); show(own); if (!own.seek_lock) cfg.seekLock = false; } })
+      .catch(function () {});
+  }
+  function draw() {
+    var bar = document.getElementById("watched-bar");
+    var total = cfg.duration || video.duration;
+    if (!bar || !total) return;
+    while (bar.firstChild) bar.removeChild(bar.firstChild);
+    known.forEach(function (s) {
+      var span = document.createElement("span");
+      span.style.left = (100 * s[0] / total) + "%";
+      span.style.width = Math.max(0.2, 100 * (s[1] - s[0]) / total) + "%";
+      bar.appendChild(span);
+    });
+  }
+  draw();
+})();
+
+// While a video is uploading or processing, its state and percentage refresh by themselves.
+function pollState(cfg) {
+  if (!cfg.videoUrl) return;
+  var label = document.getElementById("state-label");
+  if (!label) return;
+  var T = JSON.parse(document.getElementById("lesson-text").textContent);
+  var names = { uploading: T.uploading, processing: T.processing, ready: T.ready, failed: T.failedState };
+  var timer = setInterval(function () {
+    fetch(cfg.videoUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (v) {
+      label.textContent = names[v.state] || v.state;
+      var pct = document.getElementById("state-pct");
+      if (pct) pct.textContent = Math.round(v.progress_pct);
+      var bar = document.getElementById("state-bar");
+      if (bar) bar.value = v.progress_pct;
+      if (v.state === "ready" || v.state === "failed") { clearInterval(timer); window.location.reload(); }
+    }).catch(function () {});
+  }, 2000);
+}
