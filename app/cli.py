@@ -20,10 +20,13 @@ def _demo_video() -> int | None:
     from media.tools import ToolMissing, ffmpeg_binary
     from media.transcode import FfmpegError, run_ffmpeg
 
+    seconds = current_app.config["DEMO_VIDEO_SECONDS"]
+    if seconds <= 0:
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         clip = str(Path(tmp) / "demo.mp4")
         try:
-            run_ffmpeg(lavfi_clip_args(ffmpeg_binary(), clip, seconds=60), duration_s=60)
+            run_ffmpeg(lavfi_clip_args(ffmpeg_binary(), clip, seconds=seconds), duration_s=seconds)
         except (ToolMissing, FfmpegError) as exc:
             click.echo(f"! 데모 영상을 만들지 못했습니다 / demo video skipped: {exc}", err=True)
             return None

@@ -46,6 +46,7 @@ class Config:
     VIDEO_THREADS = 0  # ffmpeg's -threads (0: ffmpeg decides)
     VIDEO_UPLOAD_STALE_HOURS = 24
     HEARTBEAT_RATE_LIMIT = "60 per minute"
+    DEMO_VIDEO_SECONDS = 60  # length of the generated demo lecture `flask seed-demo` adds (0: none)
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
     SESSION_COOKIE_SECURE = False

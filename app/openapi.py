@@ -464,6 +464,10 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "Missing or outside the caller's scope; the two are indistinguishable."),
     409: ("Conflict", "The course's status does not allow this now."),
     422: ("UnprocessableEntity", "Invalid values; `error.fields` names each field."),
+    429: (
+        "TooManyRequests",
+        "Rate limited: wait and send again (a player's beats carry what was not acknowledged).",
+    ),
 }
 
 _PARAM = re.compile(r"<(?:(?P<conv>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")

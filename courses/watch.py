@@ -336,6 +336,76 @@ def lesson_report(
     return rows, video
 
 
+@dataclass(frozen=True, slots=True)
+class CourseProgressRow:
+    """One enrolled student across the course's recorded lessons: percent per lesson, lessons completed."""
+
+    user_id: int
+    name: str
+    class_label: str
+    number: int | None
+    percent: dict[int, float]
+    completed: int
+
+
+def course_report(
+    session: Session, actor: User, course: Course
+) -> tuple[list[Lesson], list[CourseProgressRow]]:
+    """The class progress report: every enrolled student × every ready recorded lesson, in two queries."""
+    require_action(session, actor, course, "view_results")
+    school_id = results_school(session, actor, course)
+    lessons = list(
+        session.execute(
+            select(Lesson, Video.duration_s)
+            .join(Video, Video.lesson_id == Lesson.id)
+            .where(Lesson.course_id == course.id, Video.state == VideoState.ready)
+            .order_by(Lesson.number)
+        )
+    )
+    durations = {lesson.id: float(d or 1) for lesson, d in lessons}
+    students = (
+        select(User.id, User.name, SchoolClass.grade, SchoolClass.name, ClassMembership.number)
+        .join(Enrolment, and_(Enrolment.student_id == User.id, Enrolment.course_id == course.id))
+        .join(
+            ClassMembership,
+            and_(ClassMembership.user_id == User.id, ClassMembership.role == MemberRole.student),
+            isouter=True,
+        )
+        .join(SchoolClass, SchoolClass.id == ClassMembership.class_id, isouter=True)
+        .order_by(SchoolClass.grade, SchoolClass.name, ClassMembership.number, User.name)
+    )
+    if school_id is not None:
+        students = students.where(User.org_id == school_id)
+    watched: dict[tuple[int, int], tuple[float, bool]] = {}
+    if durations:
+        stmt = (
+            select(
+                WatchProgress.user_id,
+                WatchProgress.lesson_id,
+                WatchProgress.watched_s,
+                WatchProgress.completed_at,
+            )
+            .join(
+                Enrolment,
+                and_(Enrolment.student_id == WatchProgress.user_id, Enrolment.course_id == course.id),
+            )
+            .where(WatchProgress.lesson_id.in_(durations))
+        )
+        for uid, lid, w, done_at in session.execute(stmt):
+            watched[(uid, lid)] = (w, done_at is not None)
+    rows = []
+    for uid, name, grade, cname, number in session.execute(students):
+        pct = {}
+        completed = 0
+        for lid, duration in durations.items():
+            w, is_done = watched.get((uid, lid), (0.0, False))
+            pct[lid] = round(100 * min(duration, w) / duration, 1)
+            completed += int(is_done)
+        label = f"{grade}학년 {cname}" if grade else ""
+        rows.append(CourseProgressRow(uid, name, label, number, pct, completed))
+    return [lesson for lesson, _ in lessons], rows
+
+
 def retention(rows: Sequence[ProgressRow], video: Video, bucket_s: float = 10.0) -> list[int]:
     """How many of these students watched each 10 s of the video."""
     return progress.retention([r.segments for r in rows], float(video.duration_s or 0), bucket_s)

@@ -112,7 +112,8 @@ def _server_env(database_url: str, workdir: Path, sfu_port: int) -> dict[str, st
         LMS_SFU_PUBLIC_URL=f"ws://127.0.0.1:{sfu_port}/ws",
         LMS_STORAGE_DIR=str(workdir / "storage"),
         LMS_LOGIN_RATE_LIMIT="1000 per minute",
-        LMS_PASSWORD_HASHING="test",  # the cheap argon2id profile (refused in production): fast logins
+        LMS_PASSWORD_HASHING="test",
+        LMS_DEMO_VIDEO_SECONDS="24",  # the demo lecture test_lecture_player.py plays (processed at start-up)  # the cheap argon2id profile (refused in production): fast logins
         PYTHONUNBUFFERED="1",
         NO_PROXY="127.0.0.1,localhost",
     )

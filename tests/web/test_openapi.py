@@ -62,6 +62,14 @@ def test_every_api_route_is_documented_and_nothing_else(app, document):
             ("get", "/notifications"),
             ("post", "/notifications/read"),
             ("get", "/openapi.json"),
+            ("post", "/lessons/{lesson_id}/video/upload"),
+            ("get", "/videos/{video_id}"),
+            ("delete", "/videos/{video_id}"),
+            ("get", "/videos/{video_id}/upload"),
+            ("post", "/videos/{video_id}/upload/parts"),
+            ("post", "/videos/{video_id}/upload/complete"),
+            ("get", "/lessons/{lesson_id}/progress"),
+            ("post", "/lessons/{lesson_id}/progress"),
         ]
     }
 

@@ -41,10 +41,13 @@
   if (!cfg.tracks) return;  // teachers and admins preview without a record
 
   // -- the reporter ------------------------------------------------------------------------------
+  // The media element keeps the union of what it really played (`video.played`: seeks and pauses excluded).
+  // Each beat reports what was added to it since the previous beat; time played while the tab was hidden is
+  // marked as seen but never reported, so a hidden tab credits nothing.
   var sessionId = randomId();
   var seq = 0;
-  var pending = [];          // closed intervals not yet acknowledged
-  var cur = null;            // the interval being played now [start, end]
+  var pending = [];          // played intervals not yet acknowledged by the server
+  var seen = [];             // the union of intervals reported (or deliberately not reported)
   var lastT = video.currentTime || 0;
   var seekFrom = null;
   var inflight = false;
@@ -58,49 +61,62 @@
     (window.crypto || window.msCrypto).getRandomValues(a);
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
-  function close() {
-    if (cur && cur[1] - cur[0] > 0.01) pending.push([cur[0], cur[1]]);
-    cur = null;
+  function merge(list) {
+    var sorted = list.slice().sort(function (a, b) { return a[0] - b[0]; });
+    var out = [];
+    sorted.forEach(function (r) {
+      var last = out[out.length - 1];
+      if (last && r[0] <= last[1] + 1e-6) last[1] = Math.max(last[1], r[1]);
+      else out.push([r[0], r[1]]);
+    });
+    return out;
   }
-  function tracking() { return !video.paused && !video.seeking && !document.hidden; }
+  function minus(ranges, covered) {
+    var out = [];
+    ranges.forEach(function (r) {
+      var cursor = r[0];
+      covered.forEach(function (c) {
+        if (c[1] <= cursor || c[0] >= r[1]) return;
+        if (c[0] > cursor) out.push([cursor, c[0]]);
+        cursor = Math.max(cursor, c[1]);
+      });
+      if (cursor < r[1]) out.push([cursor, r[1]]);
+    });
+    return out.filter(function (p) { return p[1] - p[0] > 0.01; });
+  }
+  function played() {
+    var out = [];
+    for (var i = 0; i < video.played.length; i++) out.push([video.played.start(i), video.played.end(i)]);
+    return out;
+  }
+  function collect(report) {
+    var fresh = minus(played(), seen);
+    if (!fresh.length) return;
+    seen = merge(seen.concat(fresh));
+    if (report) pending = merge(pending.concat(fresh));
+  }
 
   video.addEventListener("timeupdate", function () {
-    var t = video.currentTime;
-    if (!tracking()) { lastT = t; return; }
-    var step = t - lastT;
-    // A normal step is at most a few hundred ms of media time per event at up to 2×; a jump is a seek.
-    if (cur && step >= 0 && step <= 1.5 * Math.max(1, video.playbackRate)) {
-      cur[1] = t;
-    } else {
-      close();
-      cur = [t, t];
-    }
-    lastT = t;
-    if (t > furthest) furthest = t;
+    if (!video.seeking) lastT = video.currentTime;
+    if (lastT > furthest && !video.seeking) furthest = lastT;
   });
-  video.addEventListener("playing", function () { close(); cur = [video.currentTime, video.currentTime]; lastT = video.currentTime; });
-  video.addEventListener("pause", function () { close(); beat("pause"); refresh(); });
-  video.addEventListener("ended", function () { close(); beat("ended"); refresh(); });
-  video.addEventListener("ratechange", function () { close(); if (!video.paused) cur = [video.currentTime, video.currentTime]; beat("ratechange"); });
+  video.addEventListener("pause", function () { beat("pause"); refresh(); });
+  video.addEventListener("ended", function () { beat("ended"); refresh(); });
+  video.addEventListener("ratechange", function () { beat("ratechange"); });
   video.addEventListener("seeking", function () {
     if (seekFrom === null) seekFrom = lastT;
-    close();
     if (cfg.seekLock && video.currentTime > furthest + 1) {
       video.currentTime = furthest;  // the course forbids skipping ahead until the first completion
       if (status) status.textContent = T.locked;
     }
   });
-  video.addEventListener("seeked", function () {
-    lastT = video.currentTime;
-    if (!video.paused) cur = [lastT, lastT];
-    beat("seek");
-  });
+  video.addEventListener("seeked", function () { lastT = video.currentTime; beat("seek"); });
   video.addEventListener("loadedmetadata", function () { beat("initialized"); }, { once: true });
   document.addEventListener("visibilitychange", function () {
-    if (document.hidden) { close(); beat("heartbeat", true); }
-    else if (!video.paused) { cur = [video.currentTime, video.currentTime]; lastT = video.currentTime; }
+    if (document.hidden) beat("heartbeat", true);
+    else collect(false);  // what played while hidden is not reported
   });
-  window.addEventListener("pagehide", function () { close(); beat("pagehide", true); });
+  window.addEventListener("pagehide", function () { beat("pagehide", true); });
   window.addEventListener("online", function () { beat("heartbeat"); });
   setInterval(function () { if (!video.paused || pending.length) beat("heartbeat"); }, 5000);
 
@@ -111,15 +127,13 @@
     return b;
   }
   function take() {
-    // What this beat reports: every unacknowledged interval, and the open one up to now.
-    var segs = pending.slice();
-    if (cur && cur[1] - cur[0] > 0.01) { segs.push([cur[0], cur[1]]); pending.push([cur[0], cur[1]]); cur = [cur[1], cur[1]]; }
-    return segs;
+    // What this beat reports: every unacknowledged interval, including what was played since the last one.
+    if (!document.hidden) collect(true);
+    return pending.slice();
   }
   function beat(event, beacon) {
     if (inflight && !beacon) return;  // the next beat carries it
     var segs = take();
-    var sent = segs.length;
     var payload = JSON.stringify(body(event, segs));
     if (beacon && navigator.sendBeacon) {
       navigator.sendBeacon(cfg.progressUrl, new Blob([payload], { type: "application/json" }));
@@ -134,8 +148,8 @@
       if (!r.ok) throw new Error(String(r.status));
       return r.json();
     }).then(function (state) {
-      known = known.concat(pending.slice(0, sent));
-      pending = pending.slice(sent);
+      known = merge(known.concat(segs));
+      pending = minus(pending, segs);
       show(state);
       if (status) status.textContent = "";
     }).catch(function () {
