@@ -4,6 +4,7 @@ request's transaction has committed (a worker must find the video it is told abo
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from flask import Flask, current_app, g
 
@@ -55,6 +56,8 @@ def init_app(app: Flask) -> None:
                     queue().enqueue,
                     max_attempts=app.config["VIDEO_MAX_ATTEMPTS"],
                     include_unclaimed=True,
+                    storage=app.extensions["storage"],
+                    stale_after=timedelta(hours=app.config["VIDEO_UPLOAD_STALE_HOURS"]),
                 )
 
         threading.Thread(target=_sweep, name="ieum-media-sweep", daemon=True).start()

@@ -135,10 +135,21 @@ def _failed(
 
 
 def sweep(
-    session: Session, enqueue: Callable[[int], None], *, max_attempts: int, include_unclaimed: bool
+    session: Session,
+    enqueue: Callable[[int], None],
+    *,
+    max_attempts: int,
+    include_unclaimed: bool,
+    storage: Storage | None = None,
+    stale_after: timedelta | None = None,
 ) -> int:
-    """Re-enqueue videos whose worker died (their lease expired); at start-up also those never claimed."""
+    """Re-enqueue videos whose worker died (their lease expired); at start-up also those never claimed. With a
+    storage, also abort uploads left unfinished for longer than `stale_after`."""
     now = utcnow()
+    if storage is not None and stale_after is not None:
+        aborted = videos.abort_stale_uploads(session, storage, older_than=stale_after, now=now)
+        if aborted:
+            log.info("sweep: aborted %d stale upload(s)", aborted)
     ids = videos.due_for_retry(session, now=now, max_attempts=max_attempts)
     if not include_unclaimed:
         ids = [i for i in ids if _was_claimed(session, i)]
@@ -196,6 +207,8 @@ def _sweeper(app: Flask, stop: threading.Event, every_s: float) -> None:
                     app.extensions["jobs"].enqueue,
                     max_attempts=app.config["VIDEO_MAX_ATTEMPTS"],
                     include_unclaimed=first,
+                    storage=app.extensions["storage"],
+                    stale_after=timedelta(hours=app.config["VIDEO_UPLOAD_STALE_HOURS"]),
                 )
                 if n:
                     log.info("sweep: re-enqueued %d video(s)", n)
