@@ -28,10 +28,9 @@ from courses.models import (
 )
 from courses.models.course import Lesson
 from courses.policy import get_course, may, require_action
+from courses.workflow import TITLE_MAX, lesson_text
 from media.storage import Storage, StorageError, UploadedPart, UploadError
 
-TITLE_MAX = 120
-DESCRIPTION_MAX = 2000
 NAME_MAX = 200
 MIN_PART = 8 * 1024 * 1024  # above S3's 5 MiB floor; a few GB stay well under 10,000 parts
 MAX_PARTS = 9000
@@ -76,13 +75,10 @@ def source_key(video_id: int) -> str:
 
 def lesson_for(session: Session, actor: User, lesson_id: int) -> tuple[Lesson, Course]:
     """A lesson and its course, if the actor may see the course; NotFound otherwise."""
-    course_id = session.scalar(select(Lesson.course_id).where(Lesson.id == lesson_id))
-    if course_id is None:
-        raise NotFound()
-    course = get_course(session, actor, course_id)
     lesson = session.get(Lesson, lesson_id)
-    assert lesson is not None
-    return lesson, course
+    if lesson is None:
+        raise NotFound()
+    return lesson, get_course(session, actor, lesson.course_id)
 
 
 def video_of(session: Session, lesson: Lesson) -> Video | None:
@@ -113,12 +109,7 @@ def add_recorded_lesson(
     """Append a recorded lesson to the course (its video is uploaded from the lesson)."""
     require_action(session, actor, course, "manage_videos")
     e = Errors()
-    title = text.clean(title)
-    description = text.clean(description, multiline=True)
-    if not 1 <= text.visible_length(title) <= TITLE_MAX:
-        e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
-    if len(description) > DESCRIPTION_MAX:
-        e.add("description", N_("%(max)d자 이내로 입력하세요."), max=DESCRIPTION_MAX)
+    title, description = lesson_text(e, title, description)
     e.raise_if_any()
     number = (session.scalar(select(func.max(Lesson.number)).where(Lesson.course_id == course.id)) or 0) + 1
     lesson = Lesson(
@@ -371,7 +362,7 @@ def decide_recording(
         return None
     if recording.lesson_id is not None:
         return session.get(Lesson, recording.lesson_id)
-    title = f"{live.lesson.title} (녹화)"[:TITLE_MAX]
+    title = f"{live.lesson.title} (녹화)"[:TITLE_MAX]  # the live lesson's title fits; the suffix may not
     lesson = add_recorded_lesson(session, actor, course, title=title, description=live.lesson.description)
     video = Video(
         lesson_id=lesson.id,
@@ -456,13 +447,17 @@ def fail(session: Session, video: Video, code: str, detail: str, *, retry: bool,
     return False
 
 
-def due_for_retry(session: Session, *, now: datetime, max_attempts: int) -> list[int]:
-    """Videos waiting for processing that no live job holds (never claimed, or whose worker died)."""
+def due_for_retry(
+    session: Session, *, now: datetime, max_attempts: int, claimed_only: bool = False
+) -> list[int]:
+    """Videos waiting for processing that no live job holds: whose worker died (its lease expired) and, unless
+    `claimed_only`, those never claimed (waiting in a queue, or announced to a process that stopped)."""
+    expired = Video.lease_until < now
     return list(
         session.scalars(
             select(Video.id).where(
                 Video.state == VideoState.processing,
-                or_(Video.lease_until.is_(None), Video.lease_until < now),
+                expired if claimed_only else or_(Video.lease_until.is_(None), expired),
                 Video.attempts < max_attempts,
             )
         )

@@ -169,7 +169,7 @@ def _within_frontier(
     return kept
 
 
-def state_json(row: WatchProgress | None, video: Video, course: Course) -> dict[str, Any]:
+def state_json(row: WatchProgress | None, video: Video) -> dict[str, Any]:
     """The numbers both progress calls answer with."""
     duration = float(video.duration_s or 0)
     watched = min(duration, row.watched_s) if row else 0.0
@@ -201,7 +201,7 @@ def record_beat(
     row = _progress_row(session, lesson.id, actor.id, now)  # lock order: progress, then session
     ws = _session_row(session, beat.session_key, lesson.id, actor.id, now, user_agent)
     if beat.seq <= ws.last_seq:  # a replay or a late beat: already counted (or superseded by a later one)
-        return state_json(row, video, course) | {"credited_s": 0.0}
+        return state_json(row, video) | {"credited_s": 0.0}
     union = [(float(s), float(e)) for s, e in row.segments]
     segments = beat.segments
     if course.seek_lock and row.completed_at is None:
@@ -237,7 +237,7 @@ def record_beat(
             seek_from=beat.seek_from,
         )
     )
-    return state_json(row, video, course) | {"credited_s": round(credited, 3)}
+    return state_json(row, video) | {"credited_s": round(credited, 3)}
 
 
 def own_progress(session: Session, actor: User, lesson: Lesson, course: Course) -> dict[str, Any]:
@@ -247,7 +247,7 @@ def own_progress(session: Session, actor: User, lesson: Lesson, course: Course) 
         select(WatchProgress).where(WatchProgress.lesson_id == lesson.id, WatchProgress.user_id == actor.id)
     )
     segments = [(float(s), float(e)) for s, e in (row.segments if row else [])]
-    return state_json(row, video, course) | {
+    return state_json(row, video) | {
         "played_segments": progress.to_xapi(segments),
         "last_position": round(row.last_position, 3) if row else 0.0,
         "segments": [[s, e] for s, e in segments],

@@ -495,6 +495,17 @@ def assign_instructor(session: Session, actor: User, course: Course, mode: str, 
     return course
 
 
+def lesson_text(e: Errors, title: str, description: str) -> tuple[str, str]:
+    """A lesson's title and description, cleaned, with their rules checked into `e`."""
+    title = text.clean(title)
+    description = text.clean(description or "", multiline=True)
+    if not 1 <= text.visible_length(title) <= TITLE_MAX:
+        e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
+    if len(description) > GOALS_MAX:
+        e.add("description", N_("%(max)d자 이내로 입력하세요."), max=GOALS_MAX)
+    return title, description
+
+
 def update_lesson(
     session: Session,
     actor: User,
@@ -513,14 +524,9 @@ def update_lesson(
     if lesson is None or lesson.course_id != course.id:
         raise NotFound()
     e = Errors()
-    title = text.clean(title)
-    description = text.clean(description, multiline=True)
-    if not 1 <= text.visible_length(title) <= TITLE_MAX:
-        e.add("title", N_("제목은 %(min)d~%(max)d자로 입력하세요."), min=1, max=TITLE_MAX)
+    title, description = lesson_text(e, title, description)
     if starts_at and ends_at and ends_at <= starts_at:
         e.add("ends_at", N_("종료 시각은 시작 시각 이후여야 합니다."))
-    if len(description or "") > GOALS_MAX:
-        e.add("description", N_("%(max)d자 이내로 입력하세요."), max=GOALS_MAX)
     e.raise_if_any()
     lesson.title, lesson.starts_at, lesson.ends_at, lesson.description = (
         title,
@@ -604,6 +610,7 @@ __all__ = [
     "complete",
     "confirm_completion",
     "history",
+    "lesson_text",
     "reject",
     "resubmit",
     "start",

@@ -312,7 +312,7 @@ def lavfi_clip_args(
     progress: str | None = None,
 ) -> list[str]:
     """A generated lecture-like clip (testsrc2 picture, a sine tone): the demo lesson, benchmarks and tests."""
-    args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    args = _common_head(ffmpeg, progress)
     args += ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}"]
     if audio:
         args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
@@ -320,6 +320,4 @@ def lavfi_clip_args(
     args += ["-g", str(rate * 2)]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k"]
-    if progress:
-        args += ["-progress", progress, "-nostats"]
     return [*args, "-movflags", "+faststart", out_path]

@@ -150,21 +150,14 @@ def sweep(
         aborted = videos.abort_stale_uploads(session, storage, older_than=stale_after, now=now)
         if aborted:
             log.info("sweep: aborted %d stale upload(s)", aborted)
-    ids = videos.due_for_retry(session, now=now, max_attempts=max_attempts)
-    if not include_unclaimed:
-        ids = [i for i in ids if _was_claimed(session, i)]
+    ids = videos.due_for_retry(
+        session, now=now, max_attempts=max_attempts, claimed_only=not include_unclaimed
+    )
     videos.give_up_exhausted(session, now=now, max_attempts=max_attempts)
     session.commit()
     for video_id in ids:
         enqueue(video_id)
     return len(ids)
-
-
-def _was_claimed(session: Session, video_id: int) -> bool:
-    from courses.models import Video
-
-    video = session.get(Video, video_id)
-    return video is not None and video.lease_until is not None
 
 
 # -- the RQ worker process -------------------------------------------------------------------------

@@ -21,8 +21,7 @@ from app.input import bounded_int
 from courses import videos, watch, xapi
 from courses.errors import N_, NotFound
 from courses.exports import Report
-from courses.models import AccessAction, Course, Video, VideoState
-from courses.models.course import Lesson
+from courses.models import AccessAction, Video, VideoState
 from courses.policy import may, require_action
 from media.storage import ObjectNotFoundError
 
@@ -288,9 +287,4 @@ def decide(recording_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("live.attendance", live_id=live_session.id) + "#rec-h")
 
 
-def lesson_link(course: Course, lesson: Lesson) -> str:
-    """Where a recorded lesson is watched."""
-    return url_for("lessons.page", course_id=course.id, lesson_id=lesson.id)
-
-
-__all__ = ["bp", "lesson_link"]
+__all__ = ["bp"]

@@ -17,6 +17,7 @@ from app import jobs
 from app.auth import actor, current_token
 from app.blueprints.api import BadRequest, _body, _iso, _json_types, bp
 from app.extensions import csrf, dbs, limiter
+from app.i18n import translate
 from app.openapi import describe
 from courses import videos, watch
 from courses.errors import N_, Errors
@@ -36,8 +37,6 @@ def video_json(video: Video | None) -> dict[str, Any] | None:
     if video is None:
         return None
     message, detail = videos.error_message(video) if video.state == "failed" else (None, None)
-    from app.i18n import translate
-
     return {
         "id": video.id,
         "lesson_id": video.lesson_id,
