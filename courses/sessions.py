@@ -70,9 +70,15 @@ def check(
     if not token:
         return Outcome.missing, None
     now = now or utcnow()
-    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
-    if row is None or row.user_id != user_id:
+    # The session and its user in one query: this runs before every request.
+    found = session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == _hash(token))
+    ).one_or_none()
+    if found is None or found[0].user_id != user_id:
         return Outcome.missing, None
+    row, user = found
     if row.revoked_at is not None:
         return Outcome.revoked, None
     outcome = Outcome.ok
@@ -80,8 +86,7 @@ def check(
         outcome = Outcome.expired
     elif now - row.last_seen_at > idle:
         outcome = Outcome.idle
-    user = session.get(User, row.user_id)
-    if outcome == Outcome.ok and (user is None or not user.active):
+    if outcome == Outcome.ok and not user.active:
         outcome = Outcome.disabled
     if outcome != Outcome.ok:
         row.revoked_at = now

@@ -222,10 +222,8 @@ def post_progress(lesson_id: int) -> ResponseReturnValue:
     """One heartbeat from the player (also by sendBeacon on pagehide)."""
     if not request.is_json:
         raise BadRequest(N_("Content-Type은 application/json이어야 합니다."))
-    user = actor()
-    lesson, course = videos.lesson_for(dbs(), user, lesson_id)
     body = _body()
-    state = watch.record_beat(dbs(), user, lesson, course, body, user_agent=request.user_agent.string or "")
+    state = watch.record_beat(dbs(), actor(), lesson_id, body, user_agent=request.user_agent.string or "")
     return jsonify(state)
 
 
