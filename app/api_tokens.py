@@ -27,6 +27,7 @@ ENDPOINT_SCOPES: dict[str, str | None] = {
     "api.list_notifications": "notifications:read",
     "api.read_notifications": "notifications:write",
     "api.start_upload": "videos:write",
+    "api.put_watch_settings": "videos:write",
     "api.video_detail": "courses:read",
     "api.upload_parts": "videos:write",
     "api.part_urls": "videos:write",

@@ -230,6 +230,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "ready_at": NULL_DATETIME,
         }
     ),
+    "WatchSettingsInput": _obj(
+        {"watch_threshold_pct": {**INT, "minimum": 50, "maximum": 100}, "seek_lock": {"type": "boolean"}},
+        ["watch_threshold_pct"],
+    ),
     "UploadInput": _obj({"filename": STR, "size": {**INT, "minimum": 1}}, ["filename", "size"]),
     "UploadPart": _obj({"part_number": INT, "etag": STR}, ["part_number", "etag"]),
     "UploadPlan": _obj(
@@ -322,6 +326,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "content_element_id": NULL_INT,
                     "recording_policy": {"enum": _enum(RecordingPolicy)},
                     "completion_threshold_pct": INT,
+                    "watch_threshold_pct": {
+                        **INT,
+                        "description": "A recorded lesson is complete at this % watched.",
+                    },
+                    "seek_lock": {
+                        "type": "boolean",
+                        "description": "No seeking past the furthest point watched until then.",
+                    },
                     "decision_reason": NULL_STR,
                     "requester": REF_NAME,
                     "instructor": {"oneOf": [REF_NAME, {"type": "null"}]},

@@ -120,6 +120,24 @@ def add_recorded_lesson(
     return lesson
 
 
+WATCH_THRESHOLD_RANGE = (50, 100)
+
+
+def update_watch_settings(
+    session: Session, actor: User, course: Course, *, threshold_pct: int | None, seek_lock: bool
+) -> Course:
+    """The share of a video that completes a recorded lesson, and whether seeking ahead is locked until then."""
+    require_action(session, actor, course, "manage_videos")
+    e = Errors()
+    lo, hi = WATCH_THRESHOLD_RANGE
+    if threshold_pct is None or not lo <= threshold_pct <= hi:
+        e.add("watch_threshold_pct", N_("%(min)d~%(max)d 사이여야 합니다."), min=lo, max=hi)
+    e.raise_if_any()
+    course.watch_threshold_pct = int(threshold_pct)  # type: ignore[arg-type]
+    course.seek_lock = seek_lock
+    return course
+
+
 def _part_size(size: int) -> int:
     mib = 1024 * 1024
     return max(MIN_PART, math.ceil(size / MAX_PARTS / mib) * mib)
@@ -493,6 +511,7 @@ __all__ = [
     "UploadRefused",
     "abort_stale_uploads",
     "add_captions",
+    "update_watch_settings",
     "add_recorded_lesson",
     "claim",
     "complete_upload",

@@ -273,6 +273,8 @@ def course_json(course: Course, user: User) -> dict[str, Any]:
         "content_element_id": course.content_element_id,
         "recording_policy": course.recording_policy.value,
         "completion_threshold_pct": course.completion_threshold_pct,
+        "watch_threshold_pct": course.watch_threshold_pct,
+        "seek_lock": course.seek_lock,
         "decision_reason": course.decision_reason,
         "requester": _ref(course.requester),
         "instructor": _ref(course.instructor),

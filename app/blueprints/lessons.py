@@ -172,6 +172,25 @@ def add(course_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("lessons.page", course_id=course.id, lesson_id=lesson.id))
 
 
+@bp.route("/courses/<int:course_id>/watch-settings", methods=["POST"])
+@login_required
+def watch_settings(course_id: int):  # type: ignore[no-untyped-def]
+    from courses.policy import get_course
+
+    user = actor()
+    course = get_course(dbs(), user, course_id)
+    raw = request.form.get("watch_threshold_pct", "")
+    videos.update_watch_settings(
+        dbs(),
+        user,
+        course,
+        threshold_pct=int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else None,
+        seek_lock=request.form.get("seek_lock") == "on",
+    )
+    flash(_("녹화 강의 설정을 저장했습니다."), "success")
+    return redirect(url_for("courses.detail", course_id=course.id) + "#lessons")
+
+
 @bp.route("/lessons/<int:lesson_id>/video/delete", methods=["POST"])
 @login_required
 def delete(lesson_id: int):  # type: ignore[no-untyped-def]

@@ -15,14 +15,14 @@ from flask.typing import ResponseReturnValue
 
 from app import jobs
 from app.auth import actor, current_token
-from app.blueprints.api import BadRequest, _body, _iso, _json_types, bp
+from app.blueprints.api import BadRequest, _body, _iso, _json_types, bp, course_json
 from app.extensions import csrf, dbs, limiter
 from app.i18n import translate
 from app.openapi import describe
 from courses import videos, watch
 from courses.errors import N_, Errors
 from courses.models import Video
-from courses.policy import require_action
+from courses.policy import get_course, require_action
 from media.storage import UploadedPart
 
 MAX_PARTS_LISTED = 10_000
@@ -109,6 +109,28 @@ def start_upload(lesson_id: int) -> ResponseReturnValue:
         max_bytes=current_app.config["VIDEO_MAX_BYTES"],
     )
     return jsonify(_plan_json(plan)), 200 if plan.resumed else 201
+
+
+@bp.put("/courses/<int:course_id>/watch-settings")
+@describe(
+    summary="When a recorded lesson counts as completed, and whether seeking ahead is locked until then",
+    tag="videos",
+    response="Course",
+    body="WatchSettingsInput",
+    errors=(403,),
+)
+def put_watch_settings(course_id: int) -> ResponseReturnValue:
+    """Set the course's completion threshold (50-100 % of a video) and seek lock."""
+    user = actor()
+    course = get_course(dbs(), user, course_id)
+    body = _body()
+    threshold, lock = body.get("watch_threshold_pct"), body.get("seek_lock", False)
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        threshold = None
+    if not isinstance(lock, bool):
+        raise BadRequest(N_("seek_lock은 true 또는 false여야 합니다."))
+    videos.update_watch_settings(dbs(), user, course, threshold_pct=threshold, seek_lock=lock)
+    return jsonify(course_json(course, user))
 
 
 @bp.get("/videos/<int:video_id>")

@@ -489,3 +489,52 @@ def test_captions_must_be_webvtt(app, login, web_world, ready_lesson):
     s = login(web_world["student"])
     vtt = s.get(f"/lessons/{lesson.id}/hls/captions.vtt")
     assert vtt.status_code == 200 and vtt.get_data(as_text=True).startswith("WEBVTT")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"watch_threshold_pct": 80, "seek_lock": True}, 200),
+        ({"watch_threshold_pct": 49}, 422),
+        ({"watch_threshold_pct": 101}, 422),
+        ({"watch_threshold_pct": "80"}, 422),
+        ({"watch_threshold_pct": True}, 422),
+        ({"watch_threshold_pct": 80, "seek_lock": "yes"}, 400),
+    ],
+)
+def test_watch_settings_through_the_api(login, web_world, db_session, body, status):
+    course, _ = recorded_course(db_session, web_world)
+    db_session.commit()
+    t = login(web_world["teacher"])
+    r = t.put(f"/api/v1/courses/{course.id}/watch-settings", json=body, headers={"X-CSRFToken": t.csrf()})
+    assert r.status_code == status, r.get_json()
+    saved = db_session.get(Course, course.id)
+    db_session.refresh(saved)
+    if status == 200:
+        assert r.get_json()["watch_threshold_pct"] == 80 and r.get_json()["seek_lock"] is True
+        assert (saved.watch_threshold_pct, saved.seek_lock) == (80, True)
+    else:
+        assert (saved.watch_threshold_pct, saved.seek_lock) == (90, False)
+
+
+def test_watch_settings_form_and_who_may_use_it(login, web_world, db_session, ready_lesson, monkeypatch):
+    course, lesson, _ = ready_lesson
+    t = login(web_world["teacher"])
+    page = t.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert 'name="watch_threshold_pct"' in page
+    r = t.post(
+        f"/courses/{course.id}/watch-settings", data={"watch_threshold_pct": "50", "csrf_token": t.csrf()}
+    )
+    assert r.status_code == 302
+    assert db_session.get(Course, course.id).watch_threshold_pct == 50
+    s = login(web_world["student"])
+    assert 'name="watch_threshold_pct"' not in s.get(f"/courses/{course.id}").get_data(as_text=True)
+    denied = s.post(
+        f"/courses/{course.id}/watch-settings", data={"watch_threshold_pct": "50", "csrf_token": s.csrf()}
+    )
+    assert denied.status_code == 403
+    # At 50 %, three seconds of a six-second lecture complete it.
+    clock = Clock(monkeypatch)
+    _beat(s, lesson.id, 0, [])
+    clock.tick(2)
+    assert _beat(s, lesson.id, 1, [[0, 3.1]], position=3.1).get_json()["completed"] is True

@@ -63,6 +63,7 @@ def test_every_api_route_is_documented_and_nothing_else(app, document):
             ("post", "/notifications/read"),
             ("get", "/openapi.json"),
             ("post", "/lessons/{lesson_id}/video/upload"),
+            ("put", c + "/watch-settings"),
             ("get", "/videos/{video_id}"),
             ("delete", "/videos/{video_id}"),
             ("get", "/videos/{video_id}/upload"),
