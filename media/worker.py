@@ -227,6 +227,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from media.jobs import QUEUE_NAME
 
+    # The store aborts what the sweep might miss (a worker down for days); a day is S3's smallest unit.
+    days = max(1, app.config["VIDEO_UPLOAD_STALE_HOURS"] // 24)
+    try:
+        if app.extensions["storage"].expire_unfinished_uploads("videos/", days):
+            log.info("bucket lifecycle: unfinished uploads under videos/ are aborted after %d day(s)", days)
+    except Exception:  # best effort (a store without lifecycle support, missing rights): the sweep remains
+        log.warning(
+            "could not set the bucket's lifecycle rule; the sweep still aborts stale uploads", exc_info=True
+        )
     stop = threading.Event()
     thread = threading.Thread(target=_sweeper, args=(app, stop, args.sweep_every), daemon=True)
     thread.start()

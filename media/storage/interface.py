@@ -217,6 +217,11 @@ class Storage(abc.ABC):
     def abort_multipart(self, key: str, upload_id: str) -> None:
         """Discard an unfinished upload and its parts; aborting twice is not an error."""
 
+    def expire_unfinished_uploads(self, prefix: str, days: int) -> bool:
+        """Ask the store itself to abort multipart uploads under `prefix` left unfinished for `days` (a bucket
+        lifecycle rule); False where the store has no such rule (the platform's own sweep still aborts them)."""
+        return False
+
     def signed_file(self, key: str, query: Mapping[str, str]) -> tuple[Path, ObjectInfo]:
         """The file behind one of this backend's own signed download URLs, for the app to send.
 

@@ -113,6 +113,23 @@ class S3Storage(Storage):
                             raise
                 self._bucket_ready = True
 
+    def expire_unfinished_uploads(self, prefix: str, days: int) -> bool:
+        """Set the bucket lifecycle rule AbortIncompleteMultipartUpload for `prefix` (replacing any other rules)."""
+        from minio.commonconfig import ENABLED, Filter
+        from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
+
+        self.ensure_bucket()
+        rule = Rule(
+            ENABLED,
+            rule_filter=Filter(prefix=prefix),
+            rule_id="ieum-abort-unfinished-uploads",
+            abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(
+                days_after_initiation=max(1, days)
+            ),
+        )
+        self._client.set_bucket_lifecycle(self.bucket, LifecycleConfig([rule]))
+        return True
+
     def _key(self, key: str) -> str:
         validate_key(key)
         self.ensure_bucket()
