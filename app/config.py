@@ -39,6 +39,7 @@ class Config:
     LOGIN_ADDRESS_RATE_LIMIT = "30 per 5 minutes"
     API_TOKEN_RATE_LIMIT = "600 per minute"
     JOBS = ""  # rq | thread | manual; empty: rq when REDIS_URL is set, else a thread in the app process
+    JOBS_QUEUE = "ieum-media"  # the RQ queue's name (deployments sharing one Redis use their own)
     VIDEO_MAX_BYTES = 8 * 1024**3
     VIDEO_MAX_ATTEMPTS = 3
     VIDEO_LEASE_S = 300

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.extensions["jobs"] = build_queue(
         app.config["JOBS"],
         redis_url=app.config.get("REDIS_URL"),
+        queue_name=app.config["JOBS_QUEUE"],
         runner=run_in_thread,
         job_timeout_s=app.config["VIDEO_JOB_TIMEOUT_S"],
         retries=max(0, app.config["VIDEO_MAX_ATTEMPTS"] - 1),

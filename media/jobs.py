@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 log = logging.getLogger(__name__)
-QUEUE_NAME: Final = "ieum-media"
 JOB_FUNCTION: Final = "media.worker.process_video"
 
 
@@ -81,11 +80,11 @@ class RqQueue:
 
     kind = "rq"
 
-    def __init__(self, redis_url: str, *, job_timeout_s: int, retries: int) -> None:
+    def __init__(self, redis_url: str, *, queue_name: str, job_timeout_s: int, retries: int) -> None:
         from redis import Redis
         from rq import Queue
 
-        self._queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+        self._queue = Queue(queue_name, connection=Redis.from_url(redis_url))
         self._timeout = job_timeout_s
         self._retries = retries
 
@@ -104,13 +103,19 @@ class RqQueue:
 
 
 def build_queue(
-    kind: str, *, redis_url: str | None, runner: Callable[[int], None], job_timeout_s: int, retries: int
+    kind: str,
+    *,
+    redis_url: str | None,
+    queue_name: str,
+    runner: Callable[[int], None],
+    job_timeout_s: int,
+    retries: int,
 ) -> JobQueue:
     """The configured queue: 'rq' (needs redis_url), 'thread' or 'manual'."""
     if kind == "rq":
         if not redis_url:
             raise ValueError("LMS_JOBS=rq needs LMS_REDIS_URL")
-        return RqQueue(redis_url, job_timeout_s=job_timeout_s, retries=retries)
+        return RqQueue(redis_url, queue_name=queue_name, job_timeout_s=job_timeout_s, retries=retries)
     if kind == "thread":
         return ThreadQueue(runner)
     if kind == "manual":

@@ -225,8 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     from redis import Redis
     from rq import Queue, Worker
 
-    from media.jobs import QUEUE_NAME
-
     # The store aborts what the sweep might miss (a worker down for days); a day is S3's smallest unit.
     days = max(1, app.config["VIDEO_UPLOAD_STALE_HOURS"] // 24)
     try:
@@ -240,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     thread = threading.Thread(target=_sweeper, args=(app, stop, args.sweep_every), daemon=True)
     thread.start()
     connection = Redis.from_url(app.config["REDIS_URL"])
-    worker = Worker([Queue(QUEUE_NAME, connection=connection)], connection=connection)
+    worker = Worker([Queue(app.config["JOBS_QUEUE"], connection=connection)], connection=connection)
     try:
         worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
     finally:
