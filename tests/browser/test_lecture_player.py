@@ -54,6 +54,9 @@ def test_a_lecture_played_at_2x_with_a_seek_credits_exactly_what_was_played(new_
     page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; return v.play(); }")
     page.wait_for_function("() => document.getElementById('video').currentTime >= 6", timeout=20_000)
     page.evaluate("() => { document.getElementById('video').currentTime = 14; }")  # skip 6–14 s
+    # The seek shows that moment's thumbnail from the sprite sheet.
+    page.wait_for_function("() => !document.getElementById('seek-preview').hidden", timeout=5_000)
+    assert "sprite.jpg" in (page.locator("#seek-preview").get_attribute("style") or "")
     page.wait_for_function("() => document.getElementById('video').currentTime >= 18", timeout=20_000)
     page.evaluate("() => document.getElementById('video').pause()")
     wall = time.monotonic() - started

@@ -35,6 +35,7 @@
       if (cfg.resumeAt > 0 && cfg.resumeAt < video.duration - 1) video.currentTime = cfg.resumeAt;
     }, { once: true });
   }
+  seekPreviews(video);
   var speed = document.getElementById("speed");
   speed.addEventListener("change", function () { video.playbackRate = parseFloat(speed.value); });
 
@@ -200,4 +201,35 @@ function pollState(cfg) {
       if (v.state === "ready" || v.state === "failed") { clearInterval(timer); window.location.reload(); }
     }).catch(function () {});
   }, 2000);
+}
+
+// Seek previews: while the viewer drags the scrubber (or seeks by keyboard), the thumbnail of that moment
+// from the sprite sheet (its WebVTT cues name the tile: sprite.jpg#xywh=x,y,w,h) shows beside the controls.
+function seekPreviews(video) {
+  var box = document.getElementById("seek-preview");
+  var track = document.getElementById("thumbs");
+  if (!box || !track) return;
+  var cues = [];
+  fetch(track.getAttribute("src"), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; })
+    .then(function (text) {
+      text.split(/\n\n+/).forEach(function (block) {
+        var m = block.match(/(\d+):(\d+):(\d+\.\d+) --> (\d+):(\d+):(\d+\.\d+)\s+(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/);
+        if (!m) return;
+        cues.push({ start: +m[1] * 3600 + +m[2] * 60 + +m[3], end: +m[4] * 3600 + +m[5] * 60 + +m[6], url: m[7],
+                    x: +m[8], y: +m[9], w: +m[10], h: +m[11] });
+      });
+    }).catch(function () {});
+  var timer = null;
+  video.addEventListener("seeking", function () {
+    var t = video.currentTime;
+    var cue = cues.filter(function (c) { return t >= c.start && t < c.end; })[0];
+    if (!cue) return;
+    box.style.width = cue.w + "px";
+    box.style.height = cue.h + "px";
+    box.style.backgroundImage = "url(\"" + cue.url + "\")";
+    box.style.backgroundPosition = "-" + cue.x + "px -" + cue.y + "px";
+    box.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(function () { box.hidden = true; }, 1200);
+  });
 }
