@@ -374,7 +374,12 @@ class CourseProgressRow:
     class_label: str
     number: int | None
     percent: dict[int, float]
-    completed: int
+    done: dict[int, bool]
+
+    @property
+    def completed(self) -> int:
+        """How many of the lessons the student completed."""
+        return sum(self.done.values())
 
 
 def course_report(
@@ -424,14 +429,12 @@ def course_report(
             watched[(uid, lid)] = (w, done_at is not None)
     rows = []
     for uid, name, grade, cname, number in session.execute(students):
-        pct = {}
-        completed = 0
+        pct, done = {}, {}
         for lid, duration in durations.items():
-            w, is_done = watched.get((uid, lid), (0.0, False))
+            w, done[lid] = watched.get((uid, lid), (0.0, False))
             pct[lid] = round(100 * min(duration, w) / duration, 1)
-            completed += int(is_done)
         label = f"{grade}학년 {cname}" if grade else ""
-        rows.append(CourseProgressRow(uid, name, label, number, pct, completed))
+        rows.append(CourseProgressRow(uid, name, label, number, pct, done))
     return [lesson for lesson, _ in lessons], rows
 
 

@@ -286,6 +286,60 @@ def report(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
     )
 
 
+@bp.route("/courses/<int:course_id>/progress")
+@login_required
+def course_report(course_id: int):  # type: ignore[no-untyped-def]
+    """The class progress report: every enrolled student × every recorded lesson, with a chart and exports."""
+    from courses.policy import get_course
+
+    user = actor()
+    course = get_course(dbs(), user, course_id)
+    lessons, rows = watch.course_report(dbs(), user, course)
+    columns = [
+        N_("반"),
+        N_("번호"),
+        N_("이름"),
+        *[f"{lesson.number}. {lesson.title}" for lesson in lessons],
+        N_("이수한 차시"),
+    ]
+    table = Report(
+        title=N_("녹화 강의 시청 현황"),
+        columns=columns,
+        rows=[
+            [
+                r.class_label,
+                r.number or "",
+                r.name,
+                *[r.percent[lesson.id] for lesson in lessons],
+                r.completed,
+            ]
+            for r in rows
+        ],
+    )
+    fmt = request.args.get("format")
+    if wants_export(fmt):
+        audit(AccessAction.progress_exported, "course", course.id, f"{course.title} ({fmt}, {len(rows)})")
+        return export_response(table, fmt, f"progress-course-{course.id}")  # type: ignore[arg-type]
+    audit(AccessAction.progress_viewed, "course", course.id, f"{course.title} ({len(rows)})")
+    chart = {
+        "labels": [f"{lesson.number}. {lesson.title}" for lesson in lessons],
+        "datasets": [
+            {
+                "label": translate(N_("이수한 학생 수")),
+                "data": [sum(r.done[lesson.id] for r in rows) for lesson in lessons],
+            }
+        ],
+    }
+    return render_template(
+        "lessons/course_report.html",
+        course=course,
+        lessons=lessons,
+        table=table,
+        headers=[translate(c) for c in table.columns],
+        chart=chart,
+    )
+
+
 @bp.route("/recordings/<int:recording_id>/decision", methods=["POST"])
 @login_required
 def decide(recording_id: int):  # type: ignore[no-untyped-def]

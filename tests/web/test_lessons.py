@@ -538,3 +538,24 @@ def test_watch_settings_form_and_who_may_use_it(login, web_world, db_session, re
     _beat(s, lesson.id, 0, [])
     clock.tick(2)
     assert _beat(s, lesson.id, 1, [[0, 3.1]], position=3.1).get_json()["completed"] is True
+
+
+def test_the_class_progress_report_across_lessons(login, web_world, ready_lesson, monkeypatch):
+    course, lesson, _ = ready_lesson
+    clock = Clock(monkeypatch)
+    s = login(web_world["student"])
+    _beat(s, lesson.id, 0, [])
+    clock.tick(10)
+    _beat(s, lesson.id, 1, [[0, 6]], position=6)
+    t = login(web_world["teacher"])
+    page = t.get(f"/courses/{course.id}/progress")
+    assert page.status_code == 200
+    chart = json.loads(page.get_data(as_text=True).split('id="chart-data">')[1].split("</script>")[0])
+    assert chart["datasets"][0]["data"] == [1]  # one lesson, completed by one student
+    csv = t.get(f"/courses/{course.id}/progress?format=csv").get_data(as_text=True)
+    lines = csv.strip().splitlines()
+    assert len(lines) == 1 + 5 and "녹화 1강" in lines[0]
+    row = next(line for line in lines if web_world["student"].name in line)
+    assert row.endswith(",100.0,1")
+    assert login(web_world["student"]).get(f"/courses/{course.id}/progress").status_code == 403
+    assert login(web_world["student_b"]).get(f"/courses/{course.id}/progress").status_code == 404
