@@ -8,18 +8,21 @@ from flask import Flask
 from app.extensions import dbs
 
 
-def _demo_video() -> int | None:
-    """Generate a one-minute clip with ffmpeg and give the demo course a recorded lesson of it."""
+def _demo_lecture() -> str | None:
+    """The demo course's recorded lecture (made once from a generated clip): its page's path."""
     import tempfile
     from pathlib import Path
 
     from flask import current_app
 
-    from courses.seed import seed_demo_video
+    from courses.seed import demo_video_lesson, seed_demo_video
     from media.ffmpeg import lavfi_clip_args
     from media.tools import ToolMissing, ffmpeg_binary
     from media.transcode import FfmpegError, run_ffmpeg
 
+    lesson = demo_video_lesson(dbs())
+    if lesson is not None:
+        return f"/courses/{lesson.course_id}/lessons/{lesson.id}/watch"
     seconds = current_app.config["DEMO_VIDEO_SECONDS"]
     if seconds <= 0:
         return None
@@ -30,9 +33,9 @@ def _demo_video() -> int | None:
         except (ToolMissing, FfmpegError) as exc:
             click.echo(f"! 데모 영상을 만들지 못했습니다 / demo video skipped: {exc}", err=True)
             return None
-        video_id = seed_demo_video(dbs(), current_app.extensions["storage"], clip)
+        made = seed_demo_video(dbs(), current_app.extensions["storage"], clip)
         dbs().commit()
-        return video_id
+        return None if made is None else f"/courses/{made.course_id}/lessons/{made.id}/watch"
 
 
 def init_app(app: Flask) -> None:
@@ -46,15 +49,15 @@ def init_app(app: Flask) -> None:
         created = seed_demo(dbs())
         live_id = schedule_demo_live_lesson(dbs())
         dbs().commit()
-        video_id = _demo_video()
-        if video_id is not None:
-            click.echo(
-                f"녹화 강의 데모 영상을 만들었습니다 (변환은 앱이 시작되면 진행) / demo lecture video {video_id} queued"
-            )
+        lecture = _demo_lecture()
         if created:
             click.echo("데모 데이터를 만들었습니다 / demo data created")
         for username, label in DEMO_LOGINS:
             click.echo(f"  {username:<12} / {DEMO_PASSWORD}   {label}")
+        if lecture is not None:
+            click.echo(
+                f"  녹화 강의 / recorded lecture:  {lecture}   (student1; 앱이 시작되고 1분 안에 변환 / ready a minute after start)"
+            )
         if live_id is not None:
             click.echo(
                 f"  실시간 수업 / live class:  /live/{live_id}   (teacher1 + student1~student30, 지금 입장 가능 / open now)"

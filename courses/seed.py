@@ -260,13 +260,18 @@ DEMO_SHARED_TITLE = "함께 만드는 학교 규칙 (교육청 공동 강좌)"
 DEMO_VIDEO_TITLE = "개인정보 지키기 (녹화 강의)"
 
 
-def seed_demo_video(session: Session, storage: Any, clip: str) -> int | None:
+def demo_video_lesson(session: Session) -> Lesson | None:
+    """The demo course's recorded lesson, once made."""
+    return session.scalars(select(Lesson).where(Lesson.title == DEMO_VIDEO_TITLE)).first()
+
+
+def seed_demo_video(session: Session, storage: Any, clip: str) -> Lesson | None:
     """Give the running demo course a recorded lesson whose video (a generated clip) waits for processing;
     the app's job queue picks it up at start. Once only: None if the lesson exists."""
     from courses import videos
 
     course = session.scalars(select(Course).where(Course.title == DEMO_LIVE_TITLE)).first()
-    if course is None or session.scalar(select(Lesson.id).where(Lesson.title == DEMO_VIDEO_TITLE)):
+    if course is None or demo_video_lesson(session) is not None:
         return None
     teacher = session.scalars(select(User).where(User.username == "teacher1")).one()
     lesson = videos.add_recorded_lesson(
@@ -288,7 +293,7 @@ def seed_demo_video(session: Session, storage: Any, clip: str) -> int | None:
     video.source_key = videos.source_key(video.id)
     storage.put_file(video.source_key, clip, "video/mp4")
     video.size = video.declared_size = storage.size(video.source_key)
-    return video.id
+    return lesson
 
 
 def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # type: ignore[no-untyped-def]

@@ -7,5 +7,5 @@
   var colours = ["#0b5cad", "#0f6b2f", "#8a4b00"];
   data.datasets.forEach(function (d, i) { d.backgroundColor = colours[i % colours.length]; });
   new Chart(canvas, { type: "bar", data: data, options: { responsive: true, maintainAspectRatio: false,
-    animation: false, scales: { y: { beginAtZero: true } } } });
+    animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
 })();
