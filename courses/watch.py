@@ -242,7 +242,8 @@ def record_beat(
         tokens_at=_epoch(row.credit_at),
     )
     union, credited = progress.add_capped(union, segments, duration, allowance.seconds)
-    row.segments = [[round(s, 3), round(e, 3)] for s, e in union]
+    # Stored exactly as played: rounding here would open hairline gaps between beats that never merge.
+    row.segments = [[s, e] for s, e in union]
     row.watched_s = progress.total(union)
     row.credit_tokens = allowance.tokens_after_refill - credited
     row.credit_at = now

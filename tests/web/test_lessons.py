@@ -559,3 +559,16 @@ def test_the_class_progress_report_across_lessons(login, web_world, ready_lesson
     assert row.endswith(",100.0,1")
     assert login(web_world["student"]).get(f"/courses/{course.id}/progress").status_code == 403
     assert login(web_world["student_b"]).get(f"/courses/{course.id}/progress").status_code == 404
+
+
+def test_intervals_that_touch_across_beats_merge_exactly(login, web_world, ready_lesson, monkeypatch):
+    _, lesson, _ = ready_lesson
+    clock = Clock(monkeypatch)
+    s = login(web_world["student"])
+    _beat(s, lesson.id, 0, [])
+    clock.tick(5)
+    _beat(s, lesson.id, 1, [[0, 1.23456789]], position=1.23456789)
+    clock.tick(5)
+    _beat(s, lesson.id, 2, [[1.23456789, 2.5]], position=2.5)
+    own = s.get(f"/api/v1/lessons/{lesson.id}/progress").get_json()
+    assert own["segments"] == [[0, 2.5]] and own["played_segments"] == "0.000[.]2.500"
