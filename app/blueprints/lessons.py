@@ -219,6 +219,15 @@ def captions(lesson_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("lessons.page", course_id=course.id, lesson_id=lesson.id))
 
 
+def _json_download(statements: list[dict[str, Any]], name: str) -> Response:
+    """xAPI statements as a JSON file to download (for an LRS)."""
+    return Response(
+        json.dumps(statements, ensure_ascii=False, indent=1),
+        mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename={name}.json"},
+    )
+
+
 def _fmt(value: datetime | None) -> str:
     from flask_babel import format_datetime
 
@@ -257,11 +266,7 @@ def report(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
         statements = xapi.lesson_statements(
             dbs(), course, lesson, video, [r.user.id for r in rows], base_url=request.host_url
         )
-        return Response(
-            json.dumps(statements, ensure_ascii=False, indent=1),
-            mimetype="application/json",
-            headers={"Content-Disposition": f"attachment; filename=xapi-lesson-{lesson.id}.json"},
-        )
+        return _json_download(statements, f"xapi-lesson-{lesson.id}")
     if wants_export(fmt):
         audit(AccessAction.progress_exported, "lesson", lesson.id, f"{course.title} ({fmt}, {len(rows)})")
         return export_response(table, fmt, f"progress-lesson-{lesson.id}")  # type: ignore[arg-type]
@@ -317,6 +322,23 @@ def course_report(course_id: int):  # type: ignore[no-untyped-def]
         ],
     )
     fmt = request.args.get("format")
+    if fmt == "xapi":
+        # The course's viewing, or one student's (?student_id=, among those this report shows).
+        student_id = bounded_int(request.args.get("student_id"), 0, 0, 2**62) or None
+        user_ids = [r.user_id for r in rows if student_id in (None, r.user_id)]
+        if student_id is not None and not user_ids:
+            raise NotFound()
+        audit(AccessAction.xapi_exported, "course", course.id, f"{course.title} ({len(user_ids)})")
+        ready = videos.videos_by_lesson(dbs(), course)
+        statements = [
+            st
+            for lesson in lessons
+            for st in xapi.lesson_statements(
+                dbs(), course, lesson, ready[lesson.id], user_ids, base_url=request.host_url
+            )
+        ]
+        name = f"xapi-course-{course.id}" + (f"-student-{student_id}" if student_id else "")
+        return _json_download(statements, name)
     if wants_export(fmt):
         audit(AccessAction.progress_exported, "course", course.id, f"{course.title} ({fmt}, {len(rows)})")
         return export_response(table, fmt, f"progress-course-{course.id}")  # type: ignore[arg-type]
@@ -334,6 +356,7 @@ def course_report(course_id: int):  # type: ignore[no-untyped-def]
         "lessons/course_report.html",
         course=course,
         lessons=lessons,
+        students=[r.user_id for r in rows],
         table=table,
         headers=[translate(c) for c in table.columns],
         chart=chart,

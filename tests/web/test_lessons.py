@@ -572,3 +572,24 @@ def test_intervals_that_touch_across_beats_merge_exactly(login, web_world, ready
     _beat(s, lesson.id, 2, [[1.23456789, 2.5]], position=2.5)
     own = s.get(f"/api/v1/lessons/{lesson.id}/progress").get_json()
     assert own["segments"] == [[0, 2.5]] and own["played_segments"] == "0.000[.]2.500"
+
+
+def test_xapi_export_of_a_course_and_of_one_student(login, web_world, ready_lesson, monkeypatch):
+    course, lesson, _ = ready_lesson
+    clock = Clock(monkeypatch)
+    s = login(web_world["student"])
+    _beat(s, lesson.id, 0, [])
+    clock.tick(3)
+    _beat(s, lesson.id, 1, [[0, 2]], position=2)
+    t = login(web_world["teacher"])
+    everyone = t.get(f"/courses/{course.id}/progress?format=xapi").get_json()
+    assert [st["verb"]["display"]["en-US"] for st in everyone] == ["initialized", "played"]
+    sid = web_world["student"].id
+    one = t.get(f"/courses/{course.id}/progress?format=xapi&student_id={sid}").get_json()
+    assert {st["actor"]["account"]["name"] for st in one} == {str(sid)}
+    assert (
+        t.get(
+            f"/courses/{course.id}/progress?format=xapi&student_id={web_world['foreign_student'].id}"
+        ).status_code
+        == 404
+    )
