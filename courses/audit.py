@@ -99,10 +99,11 @@ def _start_of(day: date) -> datetime:
 COLUMNS = [N_("일시"), N_("이름"), N_("아이디"), N_("한 일"), N_("대상"), N_("내용"), N_("접속 주소")]
 
 
-def as_report(rows: list[AccessLog], local_time: Callable[[datetime], str]) -> Report:
-    """The entries as a table for the page and the exports."""
+def as_report(rows: list[AccessLog], local_time: Callable[[datetime], str], period: str = "") -> Report:
+    """The entries as a table for the page and the exports (period: the filter's dates, for the title)."""
     return Report(
         title=N_("열람 기록"),
+        context=[(N_("기간"), period)] if period else [],
         columns=COLUMNS,
         rows=[
             [

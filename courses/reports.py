@@ -11,6 +11,7 @@ from courses.errors import N_
 from courses.exports import Report
 from courses.models import (
     ClassMembership,
+    Course,
     Enrolment,
     MemberRole,
     Organisation,
@@ -20,6 +21,19 @@ from courses.models import (
     User,
 )
 from courses.policy import require
+
+
+def course_context(course: Course, school_name: str | None = None) -> list[tuple[str, object]]:
+    """What an export about one course names in its title rows: the course, the school, the period."""
+    out: list[tuple[str, object]] = [(N_("강좌"), course.title)]
+    if school_name:
+        out.append((N_("학교"), school_name))
+    elif course.school is not None:
+        out.append((N_("학교"), course.school.name))
+    else:
+        out.append((N_("교육청"), course.office.name))
+    out.append((N_("기간"), f"{course.start_date:%Y-%m-%d} ~ {course.end_date:%Y-%m-%d}"))
+    return out
 
 
 def enrolment_report(session: Session, actor: User) -> Report:
@@ -65,4 +79,10 @@ def enrolment_report(session: Session, actor: User) -> Report:
         )
         columns = [N_("학년"), N_("학급"), N_("강좌 수"), N_("수강 등록 수"), N_("수강 학생 수")]
         title = N_("학급별 수강 현황")
-    return Report(title=title, columns=columns, rows=[list(r) for r in session.execute(stmt)])
+    org = session.get(Organisation, actor.office_id if actor.role == Role.office_admin else actor.org_id)
+    return Report(
+        title=title,
+        columns=columns,
+        rows=[list(r) for r in session.execute(stmt)],
+        context=[(N_("교육청") if actor.role == Role.office_admin else N_("학교"), org.name if org else "")],
+    )

@@ -23,6 +23,7 @@ from courses.errors import N_, NotFound
 from courses.exports import Report
 from courses.models import AccessAction, Video, VideoState
 from courses.policy import may, require_action
+from courses.reports import course_context
 from media.storage import ObjectNotFoundError
 
 bp = Blueprint("lessons", __name__)
@@ -246,6 +247,7 @@ def report(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
     rows, video = watch.lesson_report(dbs(), user, course, lesson, class_id=class_id)
     table = Report(
         title=N_("시청 현황"),
+        context=[*course_context(course), (N_("차시"), f"{lesson.number}. {lesson.title}")],
         columns=PROGRESS_COLUMNS,
         rows=[
             [
@@ -309,6 +311,7 @@ def course_report(course_id: int):  # type: ignore[no-untyped-def]
     ]
     table = Report(
         title=N_("녹화 강의 시청 현황"),
+        context=course_context(course),
         columns=columns,
         rows=[
             [

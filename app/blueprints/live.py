@@ -28,6 +28,7 @@ from courses.errors import N_
 from courses.exports import Report
 from courses.models import AccessAction
 from courses.policy import may
+from courses.reports import course_context
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 webhook_bp = Blueprint("sfu_webhook", __name__)
@@ -96,6 +97,11 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
     rows = live.attendance_report(dbs(), user, session, course)
     table = Report(
         title=N_("출석 현황"),
+        context=[
+            *course_context(course),
+            (N_("차시"), f"{session.lesson.number}. {session.lesson.title}"),
+            (N_("수업 일시"), _fmt(session.starts_at)),
+        ],
         columns=ATTENDANCE_COLUMNS,
         rows=[
             [

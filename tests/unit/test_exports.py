@@ -45,3 +45,17 @@ def test_xlsx_cells_are_strings_not_formulas(text):
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError):
         export(Report("t", ["a"], []), ["a"], "pdf", "t")
+
+
+def test_the_title_block_comes_first_and_is_neutralised_too() -> None:
+    from tests.export_support import split_table
+
+    heading = ["출석 현황", "강좌: =HYPERLINK()", "내보낸 날짜: 2026-12-02 09:00"]
+    data = to_csv(["이름"], [["김민준"]], heading)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    got_heading, header, body = split_table(rows)  # type: ignore[arg-type]
+    assert got_heading == heading and header == ["이름"] and body == [["김민준"]]
+    wb = load_workbook(io.BytesIO(to_xlsx(["이름"], [["=1+1"]], "시트", ["=제목"])))
+    ws = wb.active
+    assert ws["A1"].value == "'=제목" and ws["A1"].font.bold  # a title never runs as a formula
+    assert ws["A3"].value == "이름" and ws["A3"].font.bold and ws["A4"].value == "'=1+1"

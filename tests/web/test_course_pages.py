@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import html
-import io
 from datetime import date, timedelta
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from courses.models import Course, CourseStatus, Enrolment, InstructorProfile, Notification, Theme
+from tests.export_support import read_csv, read_xlsx
 
 
 def _form(world, **over):
@@ -254,14 +253,14 @@ def test_report_table_chart_csv_xlsx(login, web_world, db_session):
     c = login(web_world["office_admin"])
     page = c.get("/reports/enrolment").get_data(as_text=True)
     assert "<canvas" in page and "chart-data" in page and "가람초" in page
-    csv_resp = c.get("/reports/enrolment?format=csv")
-    text = csv_resp.data.decode("utf-8-sig")
-    assert text.splitlines()[0] == "학교,강좌 수,수강 등록 수,수강 학생 수"
-    assert any(line.startswith("가람초,") for line in text.splitlines())
-    xlsx = c.get("/reports/enrolment?format=xlsx")
-    wb = load_workbook(io.BytesIO(xlsx.data))
-    rows = list(wb.active.iter_rows(values_only=True))
-    assert rows[0] == ("학교", "강좌 수", "수강 등록 수", "수강 학생 수") and len(rows) == 3
+    heading, header, rows = read_csv(c.get("/reports/enrolment?format=csv").data)
+    assert heading[0] == "학교별 수강 현황" and heading[1] == "교육청: 가람교육청"
+    assert heading[2].startswith("내보낸 날짜: 20")  # the title block names what and when
+    assert header == ["학교", "강좌 수", "수강 등록 수", "수강 학생 수"]
+    assert any(row[0] == "가람초" for row in rows)
+    heading, header, rows = read_xlsx(c.get("/reports/enrolment?format=xlsx").data)
+    assert heading[0] == "학교별 수강 현황"
+    assert header == ["학교", "강좌 수", "수강 등록 수", "수강 학생 수"] and len(rows) == 2
     assert c.get("/reports/enrolment?format=pdf").status_code == 400
 
 

@@ -12,6 +12,7 @@ import pytest
 from courses import watch
 from courses.db import utcnow
 from courses.models import Course, Recording, Video, VideoState, WatchProgress
+from tests.export_support import read_csv, read_xlsx
 from tests.live_support import live_course
 from tests.video_support import make_clip, process, put_part, recorded_course, upload
 
@@ -244,10 +245,12 @@ def test_report_shows_every_enrolled_student_with_retention_and_exports(
         1
     ]  # one 10 s bucket of a 6 s video, watched by one student (3 of 6 s)
     csv = t.get(f"/courses/{course.id}/lessons/{lesson.id}/progress?format=csv")
-    assert csv.status_code == 200 and csv.data.startswith(b"\xef\xbb\xbf")
-    assert csv.get_data(as_text=True).count("\n") == 1 + 5  # header + every student of the class (5)
+    heading, header, rows = read_csv(csv.data)
+    assert heading[:3] == ["시청 현황", f"강좌: {course.title}", "학교: 가람초"]
+    assert f"차시: {lesson.number}. {lesson.title}" in heading and header[2] == "이름"
+    assert len(rows) == 5  # every student of the class
     xlsx = t.get(f"/courses/{course.id}/lessons/{lesson.id}/progress?format=xlsx")
-    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    assert xlsx.status_code == 200 and len(read_xlsx(xlsx.data)[2]) == 5
     statements = t.get(f"/courses/{course.id}/lessons/{lesson.id}/progress?format=xapi").get_json()
     verbs = [st["verb"]["display"]["en-US"] for st in statements]
     assert verbs == ["initialized", "paused"]
@@ -552,11 +555,10 @@ def test_the_class_progress_report_across_lessons(login, web_world, ready_lesson
     assert page.status_code == 200
     chart = json.loads(page.get_data(as_text=True).split('id="chart-data">')[1].split("</script>")[0])
     assert chart["datasets"][0]["data"] == [1]  # one lesson, completed by one student
-    csv = t.get(f"/courses/{course.id}/progress?format=csv").get_data(as_text=True)
-    lines = csv.strip().splitlines()
-    assert len(lines) == 1 + 5 and "녹화 1강" in lines[0]
-    row = next(line for line in lines if web_world["student"].name in line)
-    assert row.endswith(",100.0,1")
+    heading, header, rows = read_csv(t.get(f"/courses/{course.id}/progress?format=csv").data)
+    assert len(rows) == 5 and any("녹화 1강" in str(h) for h in header)
+    row = next(r for r in rows if web_world["student"].name in r)
+    assert row[-2:] == ["100.0", "1"]
     assert login(web_world["student"]).get(f"/courses/{course.id}/progress").status_code == 403
     assert login(web_world["student_b"]).get(f"/courses/{course.id}/progress").status_code == 404
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from datetime import timedelta
 
 import pytest
-from openpyxl import load_workbook
 
 from contracts.rooms import recording_key
 from contracts.tokens import verify_join_token
 from contracts.webhooks import sign_webhook
 from courses.db import utcnow
+from tests.export_support import read_csv, read_xlsx
 from tests.live_support import event, live_course
 
 
@@ -82,13 +81,13 @@ def test_webhook_applies_once_and_attendance_exports(app, client, login, web_wor
     t = login(web_world["teacher"])
     page = t.get(f"/live/{ls.id}/attendance").get_data(as_text=True)
     assert s.name in page and "안녕하세요" in page and "<canvas" in page
-    csv_text = t.get(f"/live/{ls.id}/attendance?format=csv").data.decode("utf-8-sig")
-    header, *lines = csv_text.splitlines()
-    assert header.startswith("학급,번호,이름,입장,퇴장,참석(분)")
-    mine = next(line for line in lines if s.name in line)
-    assert ",4.0," in mine and mine.endswith(",미이수")
-    wb = load_workbook(io.BytesIO(t.get(f"/live/{ls.id}/attendance?format=xlsx").data))
-    assert len(list(wb.active.iter_rows())) == 1 + 5
+    heading, header, rows = read_csv(t.get(f"/live/{ls.id}/attendance?format=csv").data)
+    assert heading[0] == "출석 현황" and any(h.startswith("수업 일시: ") for h in heading)
+    assert header[:6] == ["학급", "번호", "이름", "입장", "퇴장", "참석(분)"]
+    mine = next(r for r in rows if s.name in r)
+    assert "4.0" in mine and mine[-1] == "미이수"
+    heading, header, rows = read_xlsx(t.get(f"/live/{ls.id}/attendance?format=xlsx").data)
+    assert heading[0] == "출석 현황" and len(rows) == 5
 
 
 @pytest.mark.parametrize("kind", ["wrong_secret", "stale", "tampered", "missing"])
