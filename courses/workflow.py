@@ -281,6 +281,12 @@ def _check_instructor(
         e.add("instructor_id", N_("해당 학교의 교사를 선택하세요."))
 
 
+def lesson_hours(hours: int, lesson_count: int, number: int) -> int:
+    """The course's hours spread over its lessons: equal shares, the first lessons taking the remainder."""
+    base, extra = divmod(hours, max(1, lesson_count))
+    return base + (1 if number <= extra else 0)
+
+
 def submit_request(session: Session, actor: User, data: CourseInput, *, today: date | None = None) -> Course:
     """Request a course at office, school or class level; approvers are notified."""
     today = today or date.today()
@@ -316,7 +322,14 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
             if course.delivery == Delivery.blended
             else kind
         )
-        course.lessons.append(Lesson(number=n, title=f"{n}차시", kind=lesson_kind))
+        course.lessons.append(
+            Lesson(
+                number=n,
+                title=f"{n}차시",
+                kind=lesson_kind,
+                credit_hours=lesson_hours(data.hours or 0, data.lesson_count or 1, n),
+            )
+        )
     session.add(course)
     session.flush()
     _record(session, course, actor, EventKind.status, None, CourseStatus.submitted.value)

@@ -3,6 +3,7 @@
 from courses.models.api_tokens import ApiToken, ApiTokenUse
 from courses.models.audit import AccessAction, AccessLog
 from courses.models.catalog import ContentElement, Delivery, Theme
+from courses.models.completion import CompletionConfirmation, CompletionRecord, RecordLocked
 from courses.models.course import (
     Course,
     CourseEvent,
@@ -39,6 +40,9 @@ __all__ = [
     "ApiTokenUse",
     "Attendance",
     "ChatMessage",
+    "CompletionConfirmation",
+    "CompletionRecord",
+    "RecordLocked",
     "LiveSession",
     "LiveStatus",
     "Recording",

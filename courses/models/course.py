@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from courses.db import Base, utcnow
@@ -77,6 +77,7 @@ class Course(Base):
     recording_policy: Mapped[RecordingPolicy] = mapped_column(
         Enum(RecordingPolicy, native_enum=False, length=20), default=RecordingPolicy.none
     )
+    # A live lesson is attended once the student was present for this share of its scheduled time.
     completion_threshold_pct: Mapped[int] = mapped_column(default=85)
     # A recorded lesson is complete once this share of its video was watched (union of played intervals).
     watch_threshold_pct: Mapped[int] = mapped_column(default=90, server_default="90")
@@ -139,6 +140,10 @@ class Lesson(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     description: Mapped[str] = mapped_column(Text, default="")
+    # The class periods (차시) this lesson is worth towards the course's credit hours.
+    credit_hours: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Whether completing the course requires this lesson (an optional lesson still shows progress).
+    required: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     course: Mapped[Course] = relationship(back_populates="lessons")
 
@@ -182,6 +187,7 @@ class EventKind(enum.StrEnum):
     enrolment = "enrolment"
     instructor = "instructor"
     edit = "edit"
+    completion = "completion"  # a school confirmed or un-confirmed its students' completion
 
 
 class CourseEvent(Base):
