@@ -297,10 +297,20 @@ RULES: dict[str, Rule] = {
     "start": Rule(RUNNERS, _from(CourseStatus.running), CourseStatus.running),
     "complete": Rule(RUNNERS, _from(CourseStatus.completed), CourseStatus.completed),
     "confirm": Rule(
-        frozenset({Rel.office, Rel.school}),
+        frozenset({Rel.school, Rel.target_school}),
         _from(CourseStatus.confirmed),
         CourseStatus.confirmed,
-        note="confirm completion",
+        note="confirm completion for one's own school's students (the course is confirmed once every school has)",
+    ),
+    "unconfirm": Rule(
+        frozenset({Rel.school, Rel.target_school}),
+        frozenset({CourseStatus.completed, CourseStatus.confirmed}),
+        note="withdraw one's school's confirmation, with a reason (kept as history)",
+    ),
+    "set_completion_rules": Rule(
+        frozenset({Rel.requester, Rel.office, Rel.school}),
+        frozenset({CourseStatus.submitted, CourseStatus.approved, CourseStatus.running}),
+        note="required lessons, credit hours per lesson, watch and attendance thresholds",
     ),
     "assign_instructor": Rule(
         frozenset({Rel.requester, Rel.approver, Rel.office, Rel.school}),

@@ -341,7 +341,7 @@ def resubmit(
     session: Session, actor: User, course: Course, data: CourseInput, *, today: date | None = None
 ) -> Course:
     """Edit a rejected request and send it for approval again."""
-    _check_transition(course, CourseStatus.submitted)
+    check_transition(course, CourseStatus.submitted)
     require_action(session, actor, course, "resubmit")
     data.level = course.level.value
     if course.class_id:
@@ -362,7 +362,8 @@ def resubmit(
     return course
 
 
-def _check_transition(course: Course, to: CourseStatus) -> None:
+def check_transition(course: Course, to: CourseStatus) -> None:
+    """InvalidTransition, naming both statuses, unless the state machine allows course → to."""
     if to not in TRANSITIONS.get(course.status, frozenset()):
         raise InvalidTransition(
             N_("'%(from_)s' 상태에서 '%(to)s'(으)로 바꿀 수 없습니다."),
@@ -411,7 +412,7 @@ def _reason(reason: str | None, required: bool) -> str:
 
 def approve(session: Session, actor: User, course: Course, reason: str | None = None) -> Course:
     """Approve a submitted request (office for office/school level, school for class level)."""
-    _check_transition(course, CourseStatus.approved)
+    check_transition(course, CourseStatus.approved)
     require_action(session, actor, course, "approve")
     text = _reason(reason, required=False)
     course.decision_reason = text or None
@@ -428,7 +429,7 @@ def approve(session: Session, actor: User, course: Course, reason: str | None = 
 
 def reject(session: Session, actor: User, course: Course, reason: str | None) -> Course:
     """Reject a submitted request; a reason is required and shown to the requester."""
-    _check_transition(course, CourseStatus.rejected)
+    check_transition(course, CourseStatus.rejected)
     require_action(session, actor, course, "reject")
     text = _reason(reason, required=True)
     course.decision_reason = text
@@ -445,7 +446,7 @@ def reject(session: Session, actor: User, course: Course, reason: str | None) ->
 
 def withdraw(session: Session, actor: User, course: Course) -> Course:
     """The requester takes back a request still awaiting approval."""
-    _check_transition(course, CourseStatus.withdrawn)
+    check_transition(course, CourseStatus.withdrawn)
     require_action(session, actor, course, "withdraw")
     _set_status(session, course, actor, CourseStatus.withdrawn, "")
     return course
@@ -453,7 +454,7 @@ def withdraw(session: Session, actor: User, course: Course) -> Course:
 
 def cancel(session: Session, actor: User, course: Course, reason: str | None) -> Course:
     """An approver cancels an approved course before it runs."""
-    _check_transition(course, CourseStatus.cancelled)
+    check_transition(course, CourseStatus.cancelled)
     require_action(session, actor, course, "cancel")
     text = _reason(reason, required=True)
     _set_status(session, course, actor, CourseStatus.cancelled, text)
@@ -469,7 +470,7 @@ def cancel(session: Session, actor: User, course: Course, reason: str | None) ->
 
 def start(session: Session, actor: User, course: Course) -> Course:
     """Start running an approved course."""
-    _check_transition(course, CourseStatus.running)
+    check_transition(course, CourseStatus.running)
     require_action(session, actor, course, "start")
     _set_status(session, course, actor, CourseStatus.running, "")
     return course
@@ -477,18 +478,44 @@ def start(session: Session, actor: User, course: Course) -> Course:
 
 def complete(session: Session, actor: User, course: Course) -> Course:
     """Mark a running course as finished; the school then confirms completion."""
-    _check_transition(course, CourseStatus.completed)
+    check_transition(course, CourseStatus.completed)
     require_action(session, actor, course, "complete")
     _set_status(session, course, actor, CourseStatus.completed, "")
     return course
 
 
 def confirm_completion(session: Session, actor: User, course: Course) -> Course:
-    """The school (or the office, for office-level courses) confirms completion."""
-    _check_transition(course, CourseStatus.confirmed)
-    require_action(session, actor, course, "confirm")
-    _set_status(session, course, actor, CourseStatus.confirmed, "")
+    """A school confirms completion for its own students (see courses.completion for the records)."""
+    from courses import completion
+
+    completion.confirm(session, actor, course)
     return course
+
+
+def mark_confirmed(session: Session, actor: User, course: Course) -> None:
+    """Every school has confirmed: the course moves to confirmed (called by courses.completion)."""
+    check_transition(course, CourseStatus.confirmed)
+    _set_status(session, course, actor, CourseStatus.confirmed, "")
+
+
+def reopen_confirmation(session: Session, actor: User, course: Course, reason: str) -> None:
+    """A school un-confirmed: the course is back to awaiting confirmation (called by courses.completion)."""
+    if course.status != CourseStatus.confirmed:
+        raise InvalidTransition(N_("이 상태의 강좌에서는 할 수 없는 일입니다."))
+    _set_status(session, course, actor, CourseStatus.completed, reason)
+
+
+def record_event(
+    session: Session,
+    course: Course,
+    actor: User | None,
+    kind: EventKind,
+    from_value: str | None,
+    to_value: str | None,
+    detail: str = "",
+) -> None:
+    """Add a line to the course's history."""
+    _record(session, course, actor, kind, from_value, to_value, detail)
 
 
 def assign_instructor(session: Session, actor: User, course: Course, mode: str, instructor_id: int) -> Course:

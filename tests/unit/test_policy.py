@@ -150,9 +150,16 @@ def test_the_instructor_and_the_office_run_the_shared_course(session, world, sha
     w = world
     assert live.live_role(session, w["instructor"], shared) == "teacher"
     assert live.live_role(session, w["office_admin"], shared) == "admin"
+    from courses import enrolment
+
+    enrolment.enrol_students(session, w["office_admin"], shared, [w["student"].id, w["student_b"].id])
     workflow.start(session, w["instructor"], shared)
     workflow.complete(session, w["office_admin"], shared)
-    workflow.confirm_completion(session, w["office_admin"], shared)
+    with pytest.raises(Forbidden):  # the office runs it, but each school confirms its own students
+        workflow.confirm_completion(session, w["office_admin"], shared)
+    workflow.confirm_completion(session, w["school_admin"], shared)
+    assert shared.status == CourseStatus.completed  # 가온초 has not confirmed yet
+    workflow.confirm_completion(session, w["school_b_admin"], shared)
     assert shared.status == CourseStatus.confirmed
 
 

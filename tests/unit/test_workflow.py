@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from courses import workflow
+from courses import enrolment, workflow
 from courses.errors import Forbidden, InvalidTransition, NotFound, ValidationError
 from courses.models import CourseEvent, CourseLevel, CourseStatus, Notification
 from courses.policy import get_course
@@ -93,6 +93,7 @@ def test_approval_flow_with_history_and_notifications(session, world):
     with pytest.raises(Forbidden):  # another school's admin neither
         workflow.approve(session, world["school_b_admin"], course)
     workflow.approve(session, world["school_admin"], course, "좋습니다")
+    enrolment.enrol_students(session, world["teacher"], course, [world["student"].id])
     workflow.start(session, world["teacher"], course)
     workflow.complete(session, world["teacher"], course)
     workflow.confirm_completion(session, world["school_admin"], course)
@@ -104,9 +105,11 @@ def test_approval_flow_with_history_and_notifications(session, world):
     assert [(e.from_value, e.to_value, e.actor_id) for e in events] == [
         (None, "submitted", world["teacher"].id),
         ("submitted", "approved", world["school_admin"].id),
+        (None, "+1", world["teacher"].id),  # one student enrolled
         ("approved", "running", world["teacher"].id),
         ("running", "completed", world["teacher"].id),
-        ("completed", "confirmed", world["school_admin"].id),
+        (None, "confirmed", world["school_admin"].id),  # the school's confirmation (1 student)
+        ("completed", "confirmed", world["school_admin"].id),  # … which was the last school to confirm
     ]
     titles = list(
         session.scalars(select(Notification.title).where(Notification.user_id == world["teacher"].id))

@@ -255,6 +255,7 @@ def test_the_whole_workflow_through_the_api(db_session, web_world, api):
     course_id = ok(teacher.post("/courses", course_body(web_world)), 201)["id"]
     approved = ok(school.post(f"/courses/{course_id}/actions/approve", {"reason": "좋습니다"}))
     assert approved["status"] == "approved" and approved["decision_reason"] == "좋습니다"
+    ok(teacher.post(f"/courses/{course_id}/enrolments", {"student_ids": [web_world["student"].id]}))
     assert ok(teacher.post(f"/courses/{course_id}/actions/start"))["status"] == "running"
     assert ok(teacher.post(f"/courses/{course_id}/actions/complete", {}))["status"] == "completed"
     confirmed = ok(school.post(f"/courses/{course_id}/actions/confirm"))
@@ -262,9 +263,11 @@ def test_the_whole_workflow_through_the_api(db_session, web_world, api):
     assert [h["to"] for h in confirmed["history"]] == [
         "submitted",
         "approved",
+        "+1",  # one student enrolled
         "running",
         "completed",
-        "confirmed",
+        "confirmed",  # the school's confirmation of its students
+        "confirmed",  # the course's status, every school having confirmed
     ]
 
 
