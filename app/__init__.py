@@ -55,6 +55,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         account,
         admin,
         api,
+        completion,
         lessons,
         lessons_api,
         live,
@@ -75,6 +76,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(lessons.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(completion.bp)
     app.register_blueprint(roster.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(live.webhook_bp)

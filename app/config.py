@@ -48,6 +48,10 @@ class Config:
     VIDEO_UPLOAD_STALE_HOURS = 24
     HEARTBEAT_RATE_LIMIT = "60 per minute"
     DEMO_VIDEO_SECONDS = 60  # length of the generated demo lecture `flask seed-demo` adds (0: none)
+    # Completion rules: the defaults a new course gets and the lowest threshold a requester may set.
+    COMPLETION_WATCH_PCT = 90  # share of a recorded lesson's video to watch
+    COMPLETION_ATTEND_PCT = 85  # share of a live lesson's scheduled time to attend
+    COMPLETION_MIN_PCT = 50
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
     SESSION_COOKIE_SECURE = False
@@ -148,6 +152,14 @@ def _validate(s: dict[str, Any]) -> None:
         raise ConfigError("LMS_JOBS must be rq (with LMS_REDIS_URL), thread or manual")
     if not 1024**2 <= s["VIDEO_MAX_BYTES"] <= 5 * 1024**4:
         raise ConfigError("LMS_VIDEO_MAX_BYTES must be between 1 MiB and 5 TiB")
+    lo = s["COMPLETION_MIN_PCT"]
+    if not 1 <= lo <= 100 or not all(
+        lo <= s[k] <= 100 for k in ("COMPLETION_WATCH_PCT", "COMPLETION_ATTEND_PCT")
+    ):
+        raise ConfigError(
+            "LMS_COMPLETION_MIN_PCT must be 1-100 and LMS_COMPLETION_WATCH_PCT / LMS_COMPLETION_ATTEND_PCT "
+            "between it and 100"
+        )
     if not 1 <= s["VIDEO_MAX_ATTEMPTS"] <= 10 or not 2 <= s["VIDEO_LEASE_S"] <= 3600:
         raise ConfigError("LMS_VIDEO_MAX_ATTEMPTS must be 1-10 and LMS_VIDEO_LEASE_S 2-3600")
     if not 1 <= s["IDLE_TIMEOUT_MIN"] <= 24 * 60:

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 from app.input import INT64_MAX, INT64_MIN
 from courses.errors import N_, Errors
 from courses.workflow import CourseInput, TargetInput
@@ -133,7 +135,10 @@ def parse_course_input(data: Mapping[str, Any], getlist: Any = None) -> CourseIn
         instructor_id=parse_int(e, data, "instructor_id", required=False),
         recording_policy=str(_get(data, "recording_policy") or "none"),
         class_id=parse_int(e, data, "class_id", required=False),
-        completion_threshold_pct=parse_int(e, data, "completion_threshold_pct", required=False) or 85,
+        completion_threshold_pct=parse_int(e, data, "completion_threshold_pct", required=False)
+        or current_app.config["COMPLETION_ATTEND_PCT"],
+        watch_threshold_pct=parse_int(e, data, "watch_threshold_pct", required=False)
+        or current_app.config["COMPLETION_WATCH_PCT"],
         targets=_targets(e, data, getlist),
     )
     e.raise_if_any()

@@ -390,7 +390,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "office level: schools of the office (required); school level: "
                 "the school, its grades or classes (default: the whole school)",
             },
-            "completion_threshold_pct": {**INT, "minimum": 50, "maximum": 100, "default": 85},
+            "completion_threshold_pct": {
+                **INT,
+                "minimum": 50,
+                "maximum": 100,
+                "default": 85,
+                "description": "attendance a live lesson needs (percent of its scheduled time)",
+            },
+            "watch_threshold_pct": {
+                **INT,
+                "minimum": 50,
+                "maximum": 100,
+                "default": 90,
+                "description": "share of a recorded lesson's video to watch (percent)",
+            },
         },
         [
             "level",

@@ -25,6 +25,17 @@ ACTION_LABELS = {
     AccessAction.enrolment_report_exported: N_("수강 통계 내보내기"),
     AccessAction.roster_imported: N_("명단 가져오기"),
     AccessAction.audit_log_exported: N_("열람 기록 내보내기"),
+    AccessAction.progress_viewed: N_("시청 현황 열람"),
+    AccessAction.progress_exported: N_("시청 현황 내보내기"),
+    AccessAction.xapi_exported: N_("xAPI 내보내기"),
+    AccessAction.completion_viewed: N_("이수 현황 열람"),
+    AccessAction.completion_exported: N_("이수 현황 내보내기"),
+    AccessAction.completion_confirmed: N_("이수 확인"),
+    AccessAction.completion_revoked: N_("이수 확인 취소"),
+    AccessAction.transcript_viewed: N_("이수 기록 열람"),
+    AccessAction.transcript_exported: N_("이수 기록 내보내기"),
+    AccessAction.dashboard_viewed: N_("이수 통계 열람"),
+    AccessAction.dashboard_exported: N_("이수 통계 내보내기"),
 }
 
 

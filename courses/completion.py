@@ -600,10 +600,10 @@ def update_rules(
     course.watch_threshold_pct, course.completion_threshold_pct = watch_pct, attend_pct  # type: ignore[assignment]
     for lid, (req, hours) in lessons.items():
         own[lid].required, own[lid].credit_hours = req, hours  # type: ignore[assignment]
-    workflow_detail = f"watch {watch_pct}% · attend {attend_pct}%"
     from courses import workflow
 
-    workflow.record_event(session, course, actor, EventKind.edit, None, "completion_rules", workflow_detail)
+    detail = f"{watch_pct}% / {attend_pct}% · {sum(h or 0 for r, h in lessons.values() if r)}"
+    workflow.record_event(session, course, actor, EventKind.completion, None, "rules", detail)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -733,6 +733,20 @@ def transcript(
         .order_by(SchoolClass.school_year.desc())
     ).first()
     return Transcript(student, f"{label[0]}학년 {label[1]}" if label else "", lines)
+
+
+def confirmed_records(
+    session: Session, course: Course, student_ids: Sequence[int]
+) -> dict[int, CompletionRecord]:
+    """The standing confirmed record of each of these students in this course."""
+    if not student_ids:
+        return {}
+    stmt = select(CompletionRecord).where(
+        CompletionRecord.course_id == course.id,
+        CompletionRecord.student_id.in_(student_ids),
+        CompletionRecord.revoked.is_(False),
+    )
+    return {r.student_id: r for r in session.scalars(stmt)}
 
 
 def record_summary(session: Session, student_ids: Sequence[int]) -> dict[int, int]:

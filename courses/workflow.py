@@ -89,6 +89,7 @@ class CourseInput:
     class_id: int | None = None  # for class-level requests
     targets: list[TargetInput] = field(default_factory=list)
     completion_threshold_pct: int = 85
+    watch_threshold_pct: int = 90
 
 
 def _enum(errors: Errors, name: str, enum_cls: type, value: str):  # type: ignore[no-untyped-def]
@@ -123,6 +124,8 @@ def _validate(session: Session, actor: User, data: CourseInput, today: date) -> 
         e.add("hours", N_("차시는 수업 횟수보다 적을 수 없습니다."))
     if not 50 <= data.completion_threshold_pct <= 100:
         e.add("completion_threshold_pct", N_("이수 기준은 50~100%% 사이여야 합니다."))
+    if not 50 <= data.watch_threshold_pct <= 100:
+        e.add("watch_threshold_pct", N_("이수 기준은 50~100%% 사이여야 합니다."))
     if data.start_date is None:
         e.add("start_date", N_("시작일을 입력하세요."))
     elif data.start_date < today:
@@ -313,6 +316,7 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
         instructor_id=c["instructor_id"],
         recording_policy=c["recording_policy"],
         completion_threshold_pct=data.completion_threshold_pct,
+        watch_threshold_pct=data.watch_threshold_pct,
         targets=c["targets"],
     )
     kind = LessonKind.recorded if course.delivery == Delivery.recorded else LessonKind.live

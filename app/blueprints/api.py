@@ -77,6 +77,7 @@ COURSE_INTS = (
     "instructor_id",
     "class_id",
     "completion_threshold_pct",
+    "watch_threshold_pct",
 )
 ACTION_RULE = "/courses/<int:course_id>/actions/<any({}):action>".format(", ".join(workflow.ACTIONS))
 OFFSET = QueryParam("offset", {"type": "integer", "minimum": 0, "default": 0}, "items to skip")

@@ -16,6 +16,7 @@ from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
 from courses import catalog, enrolment, videos, watch, workflow
+from courses.db import utcnow
 from courses.errors import Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
@@ -150,8 +151,10 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
 
     by_lesson = videos.videos_by_lesson(dbs(), course)
     watched = watch.own_percent_by_video(dbs(), user, by_lesson.values())
+    learner = _learner_view(user, course)
     return render_template(
         "courses/detail.html",
+        learner=learner,
         videos=by_lesson,
         video_states=videos.STATE_LABELS,
         watched=watched,
@@ -163,6 +166,33 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
         statuses=workflow.STATUS_LABELS,
         options=options,
     )
+
+
+def _learner_view(user: User, course: Any) -> dict[str, Any] | None:
+    """What a student sees of their own progress, or a parent of their children's (None for staff)."""
+    from courses import completion
+
+    if user.role == Role.student:
+        facts = completion.lesson_facts(dbs(), course)
+        row = completion.own_standing(dbs(), user, course)
+        rows = [row] if row else []
+    elif user.role == Role.parent:
+        facts, rows = completion.children_standing(dbs(), user, course)
+    else:
+        return None
+    nxt = (
+        completion.next_lesson(facts, rows[0] if rows else None, utcnow())
+        if user.role == Role.student
+        else None
+    )
+    records = completion.confirmed_records(dbs(), course, [r.user_id for r in rows])
+    return {
+        "facts": facts,
+        "rows": rows,
+        "next": nxt,
+        "final": completion.is_final(course),
+        "records": records,
+    }
 
 
 @bp.route("/<int:course_id>/<action>", methods=["POST"])

@@ -25,6 +25,14 @@ class AccessAction(enum.StrEnum):
     progress_viewed = "progress_viewed"
     progress_exported = "progress_exported"
     xapi_exported = "xapi_exported"
+    completion_viewed = "completion_viewed"
+    completion_exported = "completion_exported"
+    completion_confirmed = "completion_confirmed"
+    completion_revoked = "completion_revoked"
+    transcript_viewed = "transcript_viewed"
+    transcript_exported = "transcript_exported"
+    dashboard_viewed = "dashboard_viewed"
+    dashboard_exported = "dashboard_exported"
 
 
 class AccessLog(Base):
