@@ -55,6 +55,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         account,
         admin,
         api,
+        evaluation,
         lessons,
         lessons_api,
         live,
@@ -76,6 +77,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(lessons.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)
+    app.register_blueprint(evaluation.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(live.webhook_bp)
     app.register_blueprint(media_files.bp)

@@ -48,7 +48,9 @@ class Config:
     VIDEO_UPLOAD_STALE_HOURS = 24
     HEARTBEAT_RATE_LIMIT = "60 per minute"
     SURVEY_OPEN_DAYS = 14  # a course's survey closes this many days after its end date
-    RECORDING_RETENTION_DAYS = 365  # class recordings not published as a lesson are removed after this (0: kept)
+    RECORDING_RETENTION_DAYS = (
+        365  # class recordings not published as a lesson are removed after this (0: kept)
+    )
     DEMO_VIDEO_SECONDS = 60  # length of the generated demo lecture `flask seed-demo` adds (0: none)
     PASSWORD_HASHING = "owasp"
     DEFAULT_LOCALE = "ko"
@@ -163,7 +165,9 @@ def _validate(s: dict[str, Any]) -> None:
     if not 0 <= s["SURVEY_OPEN_DAYS"] <= 365:
         raise ConfigError("LMS_SURVEY_OPEN_DAYS must be between 0 and 365")
     if not (s["RECORDING_RETENTION_DAYS"] == 0 or 8 <= s["RECORDING_RETENTION_DAYS"] <= 36500):
-        raise ConfigError("LMS_RECORDING_RETENTION_DAYS must be 0 (keep) or 8-36500 (a notice goes out 7 days before)")
+        raise ConfigError(
+            "LMS_RECORDING_RETENTION_DAYS must be 0 (keep) or 8-36500 (a notice goes out 7 days before)"
+        )
     if s["DEFAULT_LOCALE"] not in ("ko", "en"):
         raise ConfigError("LMS_DEFAULT_LOCALE must be 'ko' or 'en'")
 

@@ -25,6 +25,8 @@ ACTION_LABELS = {
     AccessAction.enrolment_report_exported: N_("수강 통계 내보내기"),
     AccessAction.roster_imported: N_("명단 가져오기"),
     AccessAction.audit_log_exported: N_("열람 기록 내보내기"),
+    AccessAction.survey_results_viewed: N_("만족도 조사 결과 열람"),
+    AccessAction.survey_results_exported: N_("만족도 조사 결과 내보내기"),
 }
 
 

@@ -130,6 +130,13 @@ def survey_for(
     return survey
 
 
+def _require_manage(session: Session, actor: User, course: Course) -> None:
+    if not may(session, actor, course, "manage_survey"):
+        if relations(session, actor, course) & RULES["manage_survey"].who:
+            raise InvalidTransition(N_("이 상태의 강좌에서는 설문 설정을 바꿀 수 없습니다."))
+        raise Forbidden()
+
+
 def update_settings(
     session: Session,
     actor: User,
@@ -140,10 +147,7 @@ def update_settings(
     open_days: int = DEFAULT_OPEN_DAYS,
 ) -> Survey:
     """Change when the survey closes and whether parents answer it (runners of the course)."""
-    if not may(session, actor, course, "manage_survey"):
-        if relations(session, actor, course) & RULES["manage_survey"].who:
-            raise InvalidTransition(N_("이 상태의 강좌에서는 설문 설정을 바꿀 수 없습니다."))
-        raise Forbidden()
+    _require_manage(session, actor, course)
     survey = survey_for(session, actor, course, open_days=open_days)
     e = Errors()
     latest = _day_start(course.end_date + timedelta(days=LATEST_CLOSE_DAYS + 1))
@@ -238,6 +242,31 @@ def state(
         respondent and not answered and phase == "open" and course.status in RULES["answer_survey"].statuses
     )
     return SurveyState(survey, phase, answered, may_answer, respondent, view, manage)
+
+
+def respondent_state(
+    session: Session, actor: User, course: Course, now: datetime, *, open_days: int = DEFAULT_OPEN_DAYS
+) -> SurveyState:
+    """The state for the answer page: Forbidden to anyone not asked, InvalidTransition before the course runs."""
+    rels = relations(session, actor, course)
+    if not rels & RULES["answer_survey"].who:
+        raise Forbidden(N_("이 설문은 수강생(과 학부모)만 답할 수 있습니다."))
+    if course.status not in RULES["answer_survey"].statuses:
+        raise InvalidTransition(N_("설문은 마지막 차시부터 답할 수 있습니다."))
+    found = state(session, actor, course, now, open_days=open_days)
+    if found is None or not found.respondent:
+        raise Forbidden(N_("이 설문은 학생만 답할 수 있습니다."))
+    return found
+
+
+def manager_state(
+    session: Session, actor: User, course: Course, now: datetime, *, open_days: int = DEFAULT_OPEN_DAYS
+) -> SurveyState:
+    """The state for the settings page: the course's runners, in the statuses the policy allows."""
+    _require_manage(session, actor, course)
+    found = state(session, actor, course, now, open_days=open_days)
+    assert found is not None  # a runner who may manage always gets one
+    return found
 
 
 def _check_answerable(session: Session, actor: User, course: Course, survey: Survey, now: datetime) -> None:

@@ -25,6 +25,8 @@ class AccessAction(enum.StrEnum):
     progress_viewed = "progress_viewed"
     progress_exported = "progress_exported"
     xapi_exported = "xapi_exported"
+    survey_results_viewed = "survey_results_viewed"
+    survey_results_exported = "survey_results_exported"
 
 
 class AccessLog(Base):
