@@ -538,8 +538,10 @@ def compare(session: Session, actor: User) -> tuple[list[CompareRow], list[Compa
                 func.count(Course.id),
                 func.sum(n_responses),
                 func.sum(n_eligible),
-                func.sum(r_total),
-                func.sum(r_n),
+                # Only courses whose own mean is shown: one course's few answers cannot be worked out by
+                # subtracting the shown courses from the instructor's mean.
+                func.sum(case((n_responses >= MIN_RESPONSES, r_total), else_=0)),
+                func.sum(case((n_responses >= MIN_RESPONSES, r_n), else_=0)),
             )
             .group_by(Course.instructor_id, User.name)
             .order_by(User.name, Course.instructor_id)

@@ -190,3 +190,17 @@ def test_the_worker_sweeper_loop_calls_the_retention(app, db_session, web_world)
     db_session.commit()
     _sweeper(app, OneRound(), 0)
     assert db_session.get(Recording, rec.id).retention_notice_at is not None
+
+
+@pytest.mark.parametrize(
+    "raw, ok", [("0", True), ("365", True), ("8", True), ("7", False), ("-1", False), ("x", False)]
+)
+def test_the_retention_setting_is_validated(raw, ok):
+    from app.config import ConfigError, load_config
+
+    env = {"LMS_RECORDING_RETENTION_DAYS": raw, "LMS_SURVEY_OPEN_DAYS": "14"}
+    if ok:
+        assert load_config("test", environ=env)["RECORDING_RETENTION_DAYS"] == int(raw)
+    else:
+        with pytest.raises(ConfigError):
+            load_config("test", environ=env)
