@@ -56,6 +56,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         admin,
         api,
         completion,
+        evaluation,
         lessons,
         lessons_api,
         live,
@@ -78,6 +79,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(completion.bp)
     app.register_blueprint(roster.bp)
+    app.register_blueprint(evaluation.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(live.webhook_bp)
     app.register_blueprint(media_files.bp)

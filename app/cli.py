@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask seed-demo`."""
+"""Flask CLI commands: `flask seed-demo`, `flask purge-recordings`."""
 
 from __future__ import annotations
 
@@ -62,3 +62,17 @@ def init_app(app: Flask) -> None:
             click.echo(
                 f"  실시간 수업 / live class:  /live/{live_id}   (teacher1 + student1~student30, 지금 입장 가능 / open now)"
             )
+
+    @app.cli.command("purge-recordings")
+    def purge_recordings_command() -> None:
+        """Remove class recordings past LMS_RECORDING_RETENTION_DAYS (teachers are told a week before)."""
+        from flask import current_app
+
+        from media.worker import purge_recordings
+
+        days = current_app.config["RECORDING_RETENTION_DAYS"]
+        if days <= 0:
+            click.echo("녹화 보관 기간이 없습니다 (LMS_RECORDING_RETENTION_DAYS=0) / recordings are kept")
+            return
+        noticed, removed = purge_recordings(dbs(), current_app.extensions["storage"], days)
+        click.echo(f"알림 {noticed}건, 삭제 {removed}건 / {noticed} notice(s), {removed} removed")

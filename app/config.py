@@ -47,6 +47,10 @@ class Config:
     VIDEO_THREADS = 0  # ffmpeg's -threads (0: ffmpeg decides)
     VIDEO_UPLOAD_STALE_HOURS = 24
     HEARTBEAT_RATE_LIMIT = "60 per minute"
+    SURVEY_OPEN_DAYS = 14  # a course's survey closes this many days after its end date
+    RECORDING_RETENTION_DAYS = (
+        365  # class recordings not published as a lesson are removed after this (0: kept)
+    )
     DEMO_VIDEO_SECONDS = 60  # length of the generated demo lecture `flask seed-demo` adds (0: none)
     # Completion rules: the defaults a new course gets and the lowest threshold a requester may set.
     COMPLETION_WATCH_PCT = 90  # share of a recorded lesson's video to watch
@@ -170,6 +174,12 @@ def _validate(s: dict[str, Any]) -> None:
         s["ENV"] == "production" and s["PASSWORD_HASHING"] != "owasp"
     ):
         raise ConfigError("LMS_PASSWORD_HASHING must be 'owasp' ('test' only outside production)")
+    if not 0 <= s["SURVEY_OPEN_DAYS"] <= 365:
+        raise ConfigError("LMS_SURVEY_OPEN_DAYS must be between 0 and 365")
+    if not (s["RECORDING_RETENTION_DAYS"] == 0 or 8 <= s["RECORDING_RETENTION_DAYS"] <= 36500):
+        raise ConfigError(
+            "LMS_RECORDING_RETENTION_DAYS must be 0 (keep) or 8-36500 (a notice goes out 7 days before)"
+        )
     if s["DEFAULT_LOCALE"] not in ("ko", "en"):
         raise ConfigError("LMS_DEFAULT_LOCALE must be 'ko' or 'en'")
 

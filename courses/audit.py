@@ -36,6 +36,8 @@ ACTION_LABELS = {
     AccessAction.transcript_exported: N_("이수 기록 내보내기"),
     AccessAction.dashboard_viewed: N_("이수 통계 열람"),
     AccessAction.dashboard_exported: N_("이수 통계 내보내기"),
+    AccessAction.survey_results_viewed: N_("만족도 조사 결과 열람"),
+    AccessAction.survey_results_exported: N_("만족도 조사 결과 내보내기"),
 }
 
 

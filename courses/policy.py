@@ -267,6 +267,16 @@ ANY_STATUS = frozenset(CourseStatus)
 OPEN = frozenset({CourseStatus.approved, CourseStatus.running})
 # A student's viewing counts while the course runs; once it is completed the school confirms what was watched.
 WATCHABLE = frozenset({CourseStatus.running})
+# A course's satisfaction survey is answered from its last lesson on (the survey's own dates decide within).
+SURVEYED = frozenset(
+    {
+        CourseStatus.running,
+        CourseStatus.completed,
+        CourseStatus.confirmed,
+        CourseStatus.paid,
+        CourseStatus.evaluated,
+    }
+)
 EVERYONE = frozenset(Rel)
 # Those who run a course: its requester and instructor, and the admins who own it (its office; its school
 # for school- and class-level courses). An admin of a target school of a shared course is not one of them.
@@ -345,6 +355,21 @@ RULES: dict[str, Rule] = {
         frozenset({Rel.student}),
         WATCHABLE,
         note="watch a recorded lesson for credit (watch progress is recorded)",
+    ),
+    "answer_survey": Rule(
+        frozenset({Rel.student, Rel.parent}),
+        SURVEYED,
+        note="answer the satisfaction survey once, anonymously, while it is open (parents: when included)",
+    ),
+    "view_survey_results": Rule(
+        RUNNERS | {Rel.approver, Rel.target_school, Rel.target_teacher},
+        ANY_STATUS,
+        note="the survey's aggregated results (items only from 3 responses on)",
+    ),
+    "manage_survey": Rule(
+        RUNNERS,
+        OPEN | (SURVEYED - {CourseStatus.evaluated}),
+        note="the survey's closing time and whether parents answer",
     ),
 }
 

@@ -160,6 +160,19 @@ def sweep(
     return len(ids)
 
 
+def purge_recordings(session: Session, storage: Storage, retention_days: int) -> tuple[int, int]:
+    """Class recordings past their retention: notices a week ahead, then removal; committed here."""
+    from courses import retention
+
+    noticed, removed = retention.notify_and_purge(
+        session, storage, now=utcnow(), retention_days=retention_days
+    )
+    session.commit()
+    if noticed or removed:
+        log.info("sweep: %d recording notice(s), %d recording(s) removed", noticed, removed)
+    return noticed, removed
+
+
 # -- the RQ worker process -------------------------------------------------------------------------
 
 
@@ -205,6 +218,7 @@ def _sweeper(app: Flask, stop: threading.Event, every_s: float) -> None:
                 )
                 if n:
                     log.info("sweep: re-enqueued %d video(s)", n)
+                purge_recordings(dbs(), app.extensions["storage"], app.config["RECORDING_RETENTION_DAYS"])
                 first = False
         except Exception:
             log.exception("sweep failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from app.forms import parse_course_input, parse_int, parse_local_datetime
 from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
-from courses import catalog, enrolment, videos, watch, workflow
+from courses import catalog, enrolment, evaluation, videos, watch, workflow
 from courses.db import utcnow
 from courses.errors import Errors, ValidationError
 from courses.home import visible_courses
@@ -152,9 +152,13 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
     by_lesson = videos.videos_by_lesson(dbs(), course)
     watched = watch.own_percent_by_video(dbs(), user, by_lesson.values())
     learner = _learner_view(user, course)
+    survey_state = evaluation.state(
+        dbs(), user, course, utcnow(), open_days=current_app.config["SURVEY_OPEN_DAYS"]
+    )
     return render_template(
         "courses/detail.html",
         learner=learner,
+        survey_state=survey_state,
         videos=by_lesson,
         video_states=videos.STATE_LABELS,
         watched=watched,

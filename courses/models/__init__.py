@@ -19,6 +19,15 @@ from courses.models.course import (
     Notification,
     RecordingPolicy,
 )
+from courses.models.evaluation import (
+    ItemKind,
+    RespondentRole,
+    Survey,
+    SurveyAnswer,
+    SurveyItem,
+    SurveyParticipation,
+    SurveyResponse,
+)
 from courses.models.live import Attendance, ChatMessage, LiveSession, LiveStatus, Recording, SfuEvent
 from courses.models.org import Organisation, OrgKind, SchoolClass, SchoolLevel
 from courses.models.people import (
@@ -59,6 +68,7 @@ __all__ = [
     "EventKind",
     "InstructorMode",
     "InstructorProfile",
+    "ItemKind",
     "Lesson",
     "LessonKind",
     "LoginSession",
@@ -69,9 +79,15 @@ __all__ = [
     "Organisation",
     "ParentLink",
     "RecordingPolicy",
+    "RespondentRole",
     "Role",
     "SchoolClass",
     "SchoolLevel",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyItem",
+    "SurveyParticipation",
+    "SurveyResponse",
     "Theme",
     "User",
     "Video",

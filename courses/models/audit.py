@@ -33,6 +33,8 @@ class AccessAction(enum.StrEnum):
     transcript_exported = "transcript_exported"
     dashboard_viewed = "dashboard_viewed"
     dashboard_exported = "dashboard_exported"
+    survey_results_viewed = "survey_results_viewed"
+    survey_results_exported = "survey_results_exported"
 
 
 class AccessLog(Base):

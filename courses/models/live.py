@@ -119,3 +119,6 @@ class Recording(Base):
     # What the course's teachers decided: None (not yet), published (a recorded lesson) or private.
     decision: Mapped[str | None] = mapped_column(String(20))
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id", ondelete="SET NULL"))
+    # Retention (courses.retention): when the course's teachers were told it will be removed, and when it was.
+    retention_notice_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
