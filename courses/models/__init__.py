@@ -19,6 +19,7 @@ from courses.models.course import (
     Notification,
     RecordingPolicy,
 )
+from courses.models.fees import FeeLine, FeeLineKind, FeeLocked, FeeRate, FeeStatement, StatementStatus
 from courses.models.live import Attendance, ChatMessage, LiveSession, LiveStatus, Recording, SfuEvent
 from courses.models.org import Organisation, OrgKind, SchoolClass, SchoolLevel
 from courses.models.people import (
@@ -43,6 +44,12 @@ __all__ = [
     "CompletionConfirmation",
     "CompletionRecord",
     "RecordLocked",
+    "FeeLine",
+    "FeeLineKind",
+    "FeeLocked",
+    "FeeRate",
+    "FeeStatement",
+    "StatementStatus",
     "LiveSession",
     "LiveStatus",
     "Recording",
