@@ -55,6 +55,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         account,
         admin,
         api,
+        fees,
         lessons,
         lessons_api,
         live,
@@ -77,6 +78,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(roster.bp)
     app.register_blueprint(live.bp)
+    app.register_blueprint(fees.bp)
     app.register_blueprint(live.webhook_bp)
     app.register_blueprint(media_files.bp)
     csrf.exempt(live.webhook_bp)  # the SFU signs its webhooks with HMAC instead
