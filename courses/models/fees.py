@@ -13,6 +13,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     Enum,
@@ -109,8 +110,9 @@ class FeeLine(Base):
     hours: Mapped[int]  # 차시 paid (a correction may be negative)
     rate: Mapped[int]  # won per hour
     points_per_hour: Mapped[int] = mapped_column(default=0)
-    amount: Mapped[int]  # won (a correction may be negative)
-    points: Mapped[int]
+    # BIGINT: hours × rate can pass 2³¹ won (200 hours at the highest rate is already close).
+    amount: Mapped[int] = mapped_column(BigInteger)  # won (a correction may be negative)
+    points: Mapped[int] = mapped_column(BigInteger)
     fee_rate_id: Mapped[int | None] = mapped_column(ForeignKey("fee_rate.id"))  # None: no rate was set
     reason: Mapped[str | None] = mapped_column(String(500))  # corrections only
     corrects_id: Mapped[int | None] = mapped_column(
