@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -131,46 +132,63 @@ class FeeLocked(RuntimeError):
     """An approved statement, its lines, or a rate row was about to be changed in place."""
 
 
-def _was_approved(statement: FeeStatement | None) -> bool:
-    """Whether the statement is approved now or was when loaded (an approval cannot be taken back)."""
-    if statement is None:
-        return False
-    history = inspect(statement).attrs.status.history
-    return StatementStatus.approved in (*history.unchanged, *history.deleted, *history.added)
+class _Approved:
+    """Per flush: whether a statement is approved, in memory or in the database (what was committed).
+
+    The database is asked too because an expired or never-loaded status has no history to read: setting it
+    back to draft would otherwise look like a fresh value."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.stored: dict[int, bool] = {}
+
+    def __call__(self, statement: FeeStatement | None, statement_id: int | None = None) -> bool:
+        if statement is not None:
+            if statement.__dict__.get("status") == StatementStatus.approved:
+                return True
+            statement_id = statement.id if statement.id is not None else statement_id
+        if statement_id is None:
+            return False
+        if statement_id not in self.stored:
+            status = self.session.scalar(select(FeeStatement.status).where(FeeStatement.id == statement_id))
+            self.stored[statement_id] = status == StatementStatus.approved
+        return self.stored[statement_id]
 
 
-def _statement_of(session: Session, line: FeeLine) -> FeeStatement | None:
-    if line.statement is not None:
-        return line.statement
-    return session.get(FeeStatement, line.statement_id) if line.statement_id is not None else None
+def _committed_statement_id(line: FeeLine) -> int | None:
+    """The statement a line belonged to when loaded (a line moved to another statement is still locked)."""
+    history = inspect(line).attrs.statement_id.history
+    before = [*history.unchanged, *history.deleted]
+    return before[0] if before else line.statement_id
 
 
 @event.listens_for(Session, "before_flush")
 def _refuse_fee_edits(session: Session, _ctx: object, _instances: object) -> None:
     """Rates are never edited; approved statements and their lines are never edited or deleted."""
+    approved = _Approved(session)
     with session.no_autoflush:
         for obj in session.dirty:
             if not session.is_modified(obj, include_collections=False):
                 continue
             if isinstance(obj, FeeRate):
                 raise FeeLocked(f"fee rate {obj.id} cannot be changed: add a new rate")
-            if isinstance(obj, FeeStatement):
-                history = inspect(obj).attrs.status.history
-                if StatementStatus.approved in (*history.unchanged, *history.deleted):
-                    raise FeeLocked(f"fee statement {obj.id} is approved")
-            if isinstance(obj, FeeLine) and _was_approved(_statement_of(session, obj)):
+            if isinstance(obj, FeeStatement) and approved(None, obj.id):
+                raise FeeLocked(f"fee statement {obj.id} is approved")
+            if isinstance(obj, FeeLine) and (
+                approved(None, _committed_statement_id(obj)) or approved(obj.statement, obj.statement_id)
+            ):
                 raise FeeLocked(f"fee line {obj.id} of an approved statement is locked")
         for obj in session.new:
             if (
                 isinstance(obj, FeeLine)
                 and obj.kind != FeeLineKind.correction
-                and _was_approved(_statement_of(session, obj))
+                and approved(obj.statement, obj.statement_id)
             ):
                 raise FeeLocked("only corrections may be added to an approved statement")
         for obj in session.deleted:
             if isinstance(obj, FeeRate):
                 raise FeeLocked(f"fee rate {obj.id} cannot be deleted")
-            if isinstance(obj, FeeStatement) and _was_approved(obj):
+            if isinstance(obj, FeeStatement) and approved(obj):
                 raise FeeLocked(f"fee statement {obj.id} is approved")
-            if isinstance(obj, FeeLine) and _was_approved(_statement_of(session, obj)):
+            if isinstance(obj, FeeLine) and approved(None, _committed_statement_id(obj)):
                 raise FeeLocked(f"fee line {obj.id} of an approved statement is locked")

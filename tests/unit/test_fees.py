@@ -190,7 +190,17 @@ def test_a_late_delivery_of_an_approved_month_is_reported_not_added(session, wor
 
 
 @pytest.mark.parametrize(
-    "change", ["line_amount", "line_delete", "unapprove", "statement_month", "rate_edit", "new_line"]
+    "change",
+    [
+        "line_amount",
+        "line_delete",
+        "unapprove",
+        "unapprove_expired",
+        "statement_month",
+        "rate_edit",
+        "new_line",
+        "line_moved",
+    ],
 )
 def test_approved_statements_and_rates_are_locked_at_flush(session, world, deliveries, change):
     admin = world["office_admin"]
@@ -209,6 +219,14 @@ def test_approved_statements_and_rates_are_locked_at_flush(session, world, deliv
         session.delete(statement.lines[0])
     elif change == "unapprove":
         statement.status = StatementStatus.draft
+    elif change == "unapprove_expired":
+        session.expire(statement)  # no loaded status to compare with: the guard asks the database
+        statement.status = StatementStatus.draft
+    elif change == "line_moved":
+        draft = FeeStatement(office_id=world.office.id, instructor_id=world["teacher"].id, month=NOV)
+        session.add(draft)
+        session.flush()
+        statement.lines[0].statement = draft
     elif change == "statement_month":
         statement.month = date(2026, 10, 1)
     elif change == "rate_edit":
