@@ -336,3 +336,25 @@ def test_demo_rates_are_added_once(session, world):
     assert fees.seed_demo_fee_rates(session, world.office) == 0
     table = fees.rate_table(session, world["office_admin"])
     assert all(now is not None for _, now, _ in table.current)
+
+
+def test_a_teacher_paid_as_the_courses_instructor_gets_a_statement_at_their_types_rate(session, world):
+    course = fee_course(session, world, instructor="teacher", mode="homeroom")
+    held(session, lesson(course, 1), kst(2026, 11, 3), 40)
+    rate(session, world, "homeroom", 20_000, date(2026, 1, 1), points=5)
+    rate(session, world, "office", 50_000, date(2026, 1, 1))
+    fees.generate_statements(session, world["office_admin"], "2026-11")
+    [row] = fees.statements(session, world["teacher"])
+    assert row.statement.instructor_id == world["teacher"].id
+    assert (row.totals.hours, row.totals.amount, row.totals.points) == (2, 40_000, 10)
+    assert fees.statements(session, world["teacher2"]) == []
+
+
+def test_lessons_without_a_rate_are_counted_at_zero_and_reported(session, world, deliveries):
+    result = fees.generate_statements(session, world["office_admin"], "2026-11")
+    assert result.without_rate == 4  # three of `instructor`, one of `external`
+    rows = fees.statements(session, world["office_admin"], "2026-11")
+    assert all(x.fee_rate_id is None and x.amount == 0 for r in rows for x in r.statement.lines)
+    rate(session, world, "office", 50_000, date(2026, 1, 1))
+    again = fees.generate_statements(session, world["office_admin"], "2026-11")
+    assert (again.refreshed, again.without_rate) == (2, 1)
