@@ -358,3 +358,14 @@ def test_lessons_without_a_rate_are_counted_at_zero_and_reported(session, world,
     rate(session, world, "office", 50_000, date(2026, 1, 1))
     again = fees.generate_statements(session, world["office_admin"], "2026-11")
     assert (again.refreshed, again.without_rate) == (2, 1)
+
+
+def test_an_instructor_with_another_offices_statement_that_month_is_left_to_it(session, world, deliveries):
+    session.add(
+        FeeStatement(office_id=world.other_office.id, instructor_id=world["instructor"].id, month=NOV)
+    )
+    session.flush()
+    result = fees.generate_statements(session, world["office_admin"], "2026-11")
+    assert result.created == 1
+    rows = fees.statements(session, world["office_admin"], "2026-11")
+    assert [r.statement.instructor_id for r in rows] == [world["external"].id]
