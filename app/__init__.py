@@ -57,6 +57,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         api,
         completion,
         evaluation,
+        fees,
         lessons,
         lessons_api,
         live,
@@ -81,6 +82,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(roster.bp)
     app.register_blueprint(evaluation.bp)
     app.register_blueprint(live.bp)
+    app.register_blueprint(fees.bp)
     app.register_blueprint(live.webhook_bp)
     app.register_blueprint(media_files.bp)
     csrf.exempt(live.webhook_bp)  # the SFU signs its webhooks with HMAC instead

@@ -28,6 +28,7 @@ from courses.models.evaluation import (
     SurveyParticipation,
     SurveyResponse,
 )
+from courses.models.fees import FeeLine, FeeLineKind, FeeLocked, FeeRate, FeeStatement, StatementStatus
 from courses.models.live import Attendance, ChatMessage, LiveSession, LiveStatus, Recording, SfuEvent
 from courses.models.org import Organisation, OrgKind, SchoolClass, SchoolLevel
 from courses.models.people import (
@@ -52,6 +53,12 @@ __all__ = [
     "CompletionConfirmation",
     "CompletionRecord",
     "RecordLocked",
+    "FeeLine",
+    "FeeLineKind",
+    "FeeLocked",
+    "FeeRate",
+    "FeeStatement",
+    "StatementStatus",
     "LiveSession",
     "LiveStatus",
     "Recording",
