@@ -360,18 +360,22 @@ def next_lesson(facts: Sequence[LessonFact], row: StudentRow | None, now: dateti
             start = f.starts_at if f.starts_at.tzinfo else f.starts_at.replace(tzinfo=now.tzinfo)
             if start <= now and f.needed_s and (now - start).total_seconds() <= f.needed_s:
                 return f
-    for f in facts:
-        if not cells.get(f.id, EMPTY).done and (
-            f.kind == LessonKind.recorded and f.held or f.kind == LessonKind.live
-        ):
-            if (
-                f.kind == LessonKind.live
-                and f.held
-                and f.starts_at
-                and f.starts_at.replace(tzinfo=now.tzinfo) < now
-            ):
-                continue  # a live lesson already held cannot be attended any more
-            return f
+
+    def doable(f: LessonFact) -> bool:
+        if cells.get(f.id, EMPTY).done:
+            return False
+        if f.kind == LessonKind.recorded:
+            return f.held
+        start = f.starts_at
+        if start is not None and start.tzinfo is None:
+            start = start.replace(tzinfo=now.tzinfo)
+        return not (f.held and start is not None and start < now)  # a live lesson already held is gone
+
+    # Required lessons first, in order; an optional one only when nothing required is left.
+    for wanted in (True, False):
+        for f in facts:
+            if f.required == wanted and doable(f):
+                return f
     return None
 
 

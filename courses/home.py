@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from courses.models import (
     ClassMembership,
+    CompletionConfirmation,
     Course,
     CourseStatus,
     Enrolment,
@@ -105,7 +106,16 @@ def school_admin_home(session: Session, actor: User) -> dict[str, Any]:
         "running": _courses(
             session, course_filter(actor), Course.status.in_([CourseStatus.approved, CourseStatus.running])
         ),
-        "to_confirm": _courses(session, action_clause(actor, "confirm")),
+        # Courses awaiting this school's confirmation (a shared course leaves once this school has confirmed).
+        "to_confirm": _courses(
+            session,
+            action_clause(actor, "confirm"),
+            ~exists().where(
+                CompletionConfirmation.course_id == Course.id,
+                CompletionConfirmation.school_id == actor.org_id,
+                CompletionConfirmation.revoked_at.is_(None),
+            ),
+        ),
     }
 
 
