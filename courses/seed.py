@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 from courses.accounts import hash_password
 from courses.catalog import seed_themes
 from courses.models import (
+    Attendance,
     ClassMembership,
     Course,
     InstructorProfile,
     Lesson,
+    LiveStatus,
     MemberRole,
     Organisation,
     OrgKind,
@@ -254,9 +256,76 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
     workflow.approve(session, office_admin, shared, "데모: 승인")
     enrolment.enrol_group(session, admin, shared, school_id=cls.school_id, class_id=cls.id)
     session.flush()
+    seed_demo_finished_course(session, teacher, admin, cls, themes["character"].id, today)
+    from courses.fees import seed_demo_fee_rates
+
+    office = session.get(Organisation, office_admin.office_id)
+    assert office is not None
+    seed_demo_fee_rates(session, office)
+
+
+def seed_demo_finished_course(
+    session: Session, teacher: User, admin: User, cls: SchoolClass, theme_id: int, today: date
+) -> Course:
+    """A course that ran last month and awaits the school's confirmation: two live lessons held, with the
+    attendance the SFU would have reported (most present, a few partly, two absent)."""
+    from courses import enrolment, live, workflow
+
+    start = today - timedelta(days=35)
+    course = workflow.submit_request(
+        session,
+        teacher,
+        workflow.CourseInput(
+            level="class",
+            theme_id=theme_id,
+            title=DEMO_FINISHED_TITLE,
+            goals="서로의 감정을 이해하고 존중하는 말하기를 연습한다.",
+            delivery="live",
+            lesson_count=2,
+            hours=2,
+            start_date=start,
+            end_date=start + timedelta(days=14),
+            instructor_mode="homeroom",
+            class_id=cls.id,
+        ),
+        today=start,
+    )
+    workflow.approve(session, admin, course, "데모: 승인")
+    enrolment.enrol_group(session, teacher, course, school_id=cls.school_id, class_id=cls.id)
+    workflow.start(session, teacher, course)
+    students = list(
+        session.scalars(
+            select(ClassMembership.user_id)
+            .where(ClassMembership.class_id == cls.id, ClassMembership.role == MemberRole.student)
+            .order_by(ClassMembership.number)
+        )
+    )
+    for k, lesson in enumerate(course.lessons):
+        begins = datetime.combine(start + timedelta(days=7 * k), time(1, 0), tzinfo=UTC)  # 10:00 in Seoul
+        lesson.starts_at, lesson.ends_at = begins, begins + timedelta(minutes=40)
+        held = live.sync_live_session(session, lesson)
+        assert held is not None
+        held.status, held.started_at, held.ended_at = LiveStatus.ended, begins, begins + timedelta(minutes=40)
+        for i, uid in enumerate(students):
+            minutes = 0 if i >= len(students) - 2 else (20 if i % 9 == 4 and k == 1 else 38)
+            if minutes:
+                session.add(
+                    Attendance(
+                        live_session_id=held.id,
+                        user_id=uid,
+                        first_join_at=begins,
+                        last_leave_at=begins + timedelta(minutes=minutes),
+                        present_seconds=minutes * 60,
+                        joins=1,
+                    )
+                )
+    workflow.complete(session, teacher, course)
+    session.flush()
+    return course
 
 
 DEMO_SHARED_TITLE = "함께 만드는 학교 규칙 (교육청 공동 강좌)"
+DEMO_FINISHED_TITLE = "마음을 전하는 말하기 (운영 완료)"
 DEMO_VIDEO_TITLE = "개인정보 지키기 (녹화 강의)"
 
 

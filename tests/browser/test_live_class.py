@@ -30,7 +30,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -484,3 +484,204 @@ def test_refused_camera_and_microphone_are_explained(
     assert teacher.evaluate("() => window.ieumLive.pub") is None
     teacher.get_by_role("button", name="나가기").click()
     expect(teacher.locator("#live-status")).to_have_text("수업에서 나왔습니다.")
+
+
+# --- completion: what a student watched and attended becomes confirmed credit hours ----------------------
+
+
+def _completion_course(live_server: LiveServer) -> tuple[int, datetime, int]:
+    """A two-lesson course of teacher1's class: lesson 1 live, one minute long and starting now (the class is
+    held below); lesson 2 recorded, its video the demo lecture's renditions copied into storage as the worker
+    would have left them. Thresholds at the office's lowest (50 %) so a short class can count. Returns
+    (course id, when the live lesson ends, recorded lesson id)."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from courses import completion, enrolment, live, workflow
+    from courses.db import utcnow
+    from courses.models import (
+        ClassMembership,
+        LessonKind,
+        MemberRole,
+        SchoolClass,
+        Theme,
+        User,
+        Video,
+        VideoState,
+    )
+    from media.storage.local import LocalStorage
+
+    engine = create_engine(live_server.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            users = {
+                u.username: u
+                for u in s.scalars(select(User).where(User.username.in_(["teacher1", "admin1"])))
+            }
+            teacher = users["teacher1"]
+            cls = s.scalars(
+                select(SchoolClass)
+                .join(ClassMembership, ClassMembership.class_id == SchoolClass.id)
+                .where(ClassMembership.user_id == teacher.id, ClassMembership.role == MemberRole.teacher)
+            ).one()
+            theme = s.scalars(select(Theme).where(Theme.code == "character")).one()
+            start = date.today() + timedelta(days=1)
+            course = workflow.submit_request(
+                s,
+                teacher,
+                workflow.CourseInput(
+                    level="class",
+                    theme_id=theme.id,
+                    title=f"마음 읽기 교실 {uuid.uuid4().hex[:6]}",
+                    goals="서로의 마음을 읽는다.",
+                    delivery="blended",
+                    lesson_count=2,
+                    hours=2,
+                    start_date=start,
+                    end_date=start + timedelta(days=7),
+                    instructor_mode="homeroom",
+                    class_id=cls.id,
+                ),
+            )
+            workflow.approve(s, users["admin1"], course, "좋습니다")
+            workflow.start(s, teacher, course)
+            enrolment.enrol_group(s, teacher, course, school_id=cls.school_id, class_id=cls.id)
+            live_lesson, recorded = course.lessons
+            assert (live_lesson.kind, recorded.kind) == (LessonKind.live, LessonKind.recorded)
+            completion.update_rules(
+                s,
+                teacher,
+                course,
+                watch_pct=50,
+                attend_pct=50,
+                lessons={live_lesson.id: (True, 1), recorded.id: (True, 1)},
+            )
+            begins = utcnow().replace(microsecond=0)
+            live_lesson.starts_at, live_lesson.ends_at = begins, begins + timedelta(seconds=60)
+            live.sync_live_session(s, live_lesson)
+            demo = s.scalars(select(Video).where(Video.state == VideoState.ready).order_by(Video.id)).first()
+            assert demo is not None, "the demo lecture is not processed yet"
+            video = Video(
+                lesson_id=recorded.id,
+                state=VideoState.ready,
+                source_key=f"videos/copy-{recorded.id}/source",
+                duration_s=demo.duration_s,
+                width=demo.width,
+                height=demo.height,
+                has_audio=demo.has_audio,
+                renditions=demo.renditions,
+                progress_pct=100.0,
+                ready_at=utcnow(),
+            )
+            s.add(video)
+            s.flush()
+            storage = LocalStorage(live_server.storage_dir, SECRET_KEY)
+            for key in storage.list(demo.hls_prefix):
+                info = storage.stat(key)
+                storage.put_bytes(
+                    video.hls_prefix + key[len(demo.hls_prefix) :], storage.get_bytes(key), info.content_type
+                )
+            s.commit()
+            return course.id, live_lesson.ends_at, recorded.id
+    finally:
+        engine.dispose()
+
+
+def test_a_school_confirms_credit_hours_for_what_a_student_watched_and_attended(
+    page_as: Callable[..., Any], live_server: LiveServer, sfu: RunningSfu
+) -> None:
+    from tests.browser.test_lecture_player import _demo_lesson
+
+    probe = page_as("student1", locale="ko")
+    _demo_lesson(probe, live_server)  # the demo lecture is processed: its renditions are copied below
+    course_id, ends_at, recorded_id = _completion_course(live_server)
+
+    # The teacher opens the room and starts the class; student1 joins and stays past the lesson's end.
+    teacher = _media_page(page_as, live_server, "teacher1")
+    teacher.goto(f"/courses/{course_id}")
+    with teacher.expect_navigation():
+        teacher.get_by_role("link", name="1차시 실시간 수업 입장").click()
+    room_url = str(teacher.url)
+    teacher.get_by_role("button", name="수업 입장").click()
+    expect(teacher.locator("#live-status")).to_have_text("수업에 참여했습니다.", timeout=20_000)
+    student = _media_page(page_as, live_server, "student1")
+    student.goto(f"/courses/{course_id}")
+    expect(student.get_by_role("heading", name="내 학습")).to_be_visible()
+    expect(student.locator(".progress-line")).to_contain_text("0 / 2 차시 이수")
+    _join(student, room_url)
+    teacher.get_by_role("button", name="수업 시작").click()
+    expect(student.locator("#live-status")).to_have_text("수업이 시작되었습니다.", timeout=20_000)
+
+    # Meanwhile, in another tab, student1 watches the recorded lesson through at 2×.
+    lecture = page_as("student1", locale="ko")
+    lecture.goto(f"/courses/{course_id}/lessons/{recorded_id}/watch")
+    lecture.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=20_000)
+    lecture.select_option("#speed", "2")
+    lecture.evaluate("() => { const v = document.getElementById('video'); v.muted = true; return v.play(); }")
+    lecture.wait_for_function("() => document.getElementById('video').ended", timeout=60_000)
+    deadline = time.monotonic() + 15
+    while (own := lecture.request.get(f"/api/v1/lessons/{recorded_id}/progress").json())["percent"] < 90:
+        assert time.monotonic() < deadline, own
+        time.sleep(0.5)
+
+    # The one-minute class runs out; the teacher ends it and marks the course finished.
+    left = (ends_at - datetime.now(UTC)).total_seconds() + 2
+    teacher.wait_for_timeout(max(0.0, left) * 1000)
+    with teacher.expect_navigation(url=re.compile(r"/live/\d+/attendance$"), timeout=15_000):
+        teacher.get_by_role("button", name="수업 끝내기").click()
+    expect(student.locator("#live-status")).to_have_text("수업이 끝났습니다.")
+    deadline = time.monotonic() + 15  # attendance comes by webhook, in the background
+    while True:
+        rows = _attendance(teacher)
+        row = next(
+            (r for n, r in rows.items() if n.startswith("학생") or True and r.get("이수") == "이수"), None
+        )
+        if row is not None:
+            break
+        assert time.monotonic() < deadline, rows
+        teacher.wait_for_timeout(500)
+        teacher.reload()
+    teacher.goto(f"/courses/{course_id}/completion")
+    check_accessible(teacher, "completion matrix (teacher)")
+    teacher.goto(f"/courses/{course_id}")
+    with teacher.expect_navigation():
+        teacher.get_by_role("button", name="운영 완료 처리").click()
+
+    # The school admin reviews the table and its warnings, confirms, and exports it.
+    admin = page_as("admin1", locale="ko")
+    admin.goto("/")
+    with admin.expect_navigation():
+        admin.get_by_role("link", name=re.compile("마음 읽기 교실")).first.click()
+    with admin.expect_navigation():
+        admin.get_by_role("link", name="이수 확인하기 (학생별 결과 보기)").click()
+    expect(admin.get_by_role("heading", name="확인하기 전에 살펴볼 것")).to_be_visible()
+    check_accessible(admin, "completion confirmation (school admin)")
+    names = admin.locator("table.matrix tbody tr")
+    done_row = names.filter(has=admin.locator(".pill.ok"))
+    expect(done_row).to_have_count(1)  # student1 alone watched and attended
+    admin.get_by_label("위 결과를 확인했고, 잠기는 내용을 이해했습니다.").check()
+    with admin.expect_navigation():
+        admin.get_by_role("button", name=re.compile(r"명 이수 확인$")).click()
+    expect(admin.locator(".notice.success")).to_contain_text("이 기록은 잠겨 있습니다")
+    with admin.expect_download() as dl:
+        admin.get_by_role("link", name="엑셀(XLSX) 내려받기").click()
+    from tests.export_support import read_xlsx
+
+    heading, header, rows_x = read_xlsx(Path(dl.value.path()).read_bytes())
+    assert heading[0] == "이수 확인" and header[-1] == "인정 시수"
+    assert sorted(r[-1] for r in rows_x)[-1] == 2  # 2 credit hours for the one who completed
+
+    # The transcript shows the hours; the parent sees them on their home page's link and the course page.
+    with admin.expect_navigation():
+        done_row.get_by_role("link").first.click()
+    expect(admin.locator(".transcript")).to_contain_text("2시수")
+    check_accessible(admin, "transcript (school admin)")
+    parent = page_as("parent1", locale="ko")
+    with parent.expect_navigation():
+        parent.get_by_role("link", name=re.compile("이수 기록")).first.click()
+    expect(parent.locator(".transcript")).to_contain_text("2시수")
+    expect(parent.locator(".transcript")).to_contain_text("인성")
+    check_accessible(parent, "transcript (parent)")
+    parent.goto(f"/courses/{course_id}")
+    expect(parent.locator(".learner")).to_contain_text("이수 확인 · 2시수")
+    expect(parent.locator("a[href^='/live/']")).to_have_count(0)  # no join buttons for a parent

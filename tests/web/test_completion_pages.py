@@ -111,6 +111,8 @@ def test_the_transcript_is_for_the_student_their_family_and_school(
         assert "4시수" in html and "생활 안전 교실" in html and "print.css" in html
     for who in ("student2", "teacher_b", "school_b_admin", "other_office_admin", "instructor"):
         assert login(web_world[who]).get(f"/students/{sid}/transcript").status_code == 404, who
+    other_child = web_world["student2"].id  # a parent reads their own child only
+    assert login(web_world["parent"]).get(f"/students/{other_child}/transcript").status_code == 404
     heading, header, rows = read_csv(
         login(web_world["parent"]).get(f"/students/{sid}/transcript?format=csv").data
     )
