@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lms import PASSWORD, database, login, percentile  # noqa: E402
-from sqlalchemy import create_engine, insert, select  # noqa: E402
+from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 LESSONS = 20
@@ -282,6 +282,9 @@ def seed(url: str, schools: int, per_school: int, confirm_share: float) -> dict[
             elif k:
                 c.status = CourseStatus.running
         s.commit()
+        if s.get_bind().dialect.name == "postgresql":
+            s.commit()
+            s.execute(text("ANALYZE"))  # what autovacuum does soon after a bulk load in production
         counts = {
             "students": sum(len(v) for v in by_school.values()),
             "enrolments": len(enrol),
