@@ -24,6 +24,7 @@ class Scenario:
     approved_id: int  # teacher1's class course, approved, 5학년 1반 enrolled
     theme_id: int
     live_id: int  # the demo's live session of its running course (courses.seed), open now
+    finished_id: int  # the demo's course that ran last month and awaits admin1's confirmation
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,7 @@ def scenario(live_server: Any) -> Scenario:
 
     from courses import enrolment, workflow
     from courses.models import ClassMembership, Course, LiveSession, MemberRole, SchoolClass, Theme, User
-    from courses.seed import DEMO_LIVE_TITLE
+    from courses.seed import DEMO_FINISHED_TITLE, DEMO_LIVE_TITLE
 
     engine = create_engine(live_server.database_url)
     try:
@@ -85,8 +86,13 @@ def scenario(live_server: Any) -> Scenario:
                 .where(Course.title == DEMO_LIVE_TITLE)
             ).first()
             assert live_id is not None, "the demo seed has no live session"
+            finished_id = s.scalars(select(Course.id).where(Course.title == DEMO_FINISHED_TITLE)).one()
             return Scenario(
-                pending_id=pending.id, approved_id=approved.id, theme_id=theme.id, live_id=live_id
+                pending_id=pending.id,
+                approved_id=approved.id,
+                theme_id=theme.id,
+                live_id=live_id,
+                finished_id=finished_id,
             )
     finally:
         engine.dispose()
@@ -104,6 +110,27 @@ def submit_bad_request(page: Any) -> None:
     with page.expect_response(lambda r: r.request.method == "POST"):
         page.locator("form.stack button[type=submit]").click()
     page.wait_for_selector("#error-summary")
+
+
+def own_transcript(page: Any) -> None:
+    """A student's record, from the link in the menu."""
+    page.goto("/")
+    page.locator("nav a[href$='/transcript']").click()
+    page.wait_for_url("**/transcript")
+
+
+def childs_transcript(page: Any) -> None:
+    """A parent's child's record, from the link on the home page."""
+    page.goto("/")
+    page.locator("main a[href$='/transcript']").first.click()
+    page.wait_for_url("**/transcript")
+
+
+def wait_for_charts(page: Any) -> None:
+    """Every chart on the page is drawn."""
+    page.wait_for_function(
+        "() => window.Chart && [...document.querySelectorAll('canvas[data-chart]')].every(c => Chart.getChart(c))"
+    )
 
 
 def wait_for_chart(page: Any) -> None:
@@ -134,6 +161,10 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("access log", "/admin/audit", None),
             ("API tokens", "/admin/api-tokens", None),
             ("my account", "/account", None),
+            ("completion statistics (office)", "/reports/completion", wait_for_charts),
+            ("course completion (office)", f"/courses/{sc.finished_id}/completion", wait_for_charts),
+            ("instructor fees", "/fees/", None),
+            ("course evaluation comparison", "/evaluation/compare", None),
         ],
         "admin1": [
             ("home", "/", None),
@@ -144,6 +175,8 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("reports/enrolment", "/reports/enrolment", wait_for_chart),
             ("notifications", "/notifications", None),
             ("people (school)", "/admin/people?q=학생", None),
+            ("completion statistics (school)", "/reports/completion", wait_for_charts),
+            ("completion confirmation", f"/courses/{sc.finished_id}/completion/confirm", wait_for_charts),
         ],
         "teacher1": [
             ("home", "/", None),
@@ -159,6 +192,8 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("themes", "/themes", None),
             ("instructors", "/instructors", None),
             ("404", "/courses/999999", None),
+            ("course completion (teacher)", f"/courses/{sc.finished_id}/completion", wait_for_charts),
+            ("course detail (finished, teacher)", f"/courses/{sc.finished_id}", None),
         ],
         "student1": [
             ("home", "/", None),
@@ -167,10 +202,14 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("courses", "/courses/", None),
             ("themes", "/themes", None),
             ("notifications", "/notifications", None),
+            ("course detail (finished, student)", f"/courses/{sc.finished_id}", None),
+            ("own learning record", own_transcript, None),
         ],
         "parent1": [
             ("home", "/", None),
             ("course detail (parent)", approved, None),
+            ("course detail (finished, parent)", f"/courses/{sc.finished_id}", None),
+            ("child's learning record", childs_transcript, None),
             ("my account", "/account", None),
         ],
         "instructor1": [("home", "/", None), ("themes", "/themes", None)],
