@@ -84,9 +84,12 @@ def _day_start(day: date) -> datetime:
 
 
 def default_opens_at(course: Course) -> datetime:
-    """The last lesson's start (the latest scheduled one), or the course's end date when none has a time."""
-    starts = [lesson.starts_at for lesson in course.lessons if lesson.starts_at is not None]
-    return max(starts) if starts else _day_start(course.end_date)
+    """The last lesson's start, or the course's end date while some lesson has no time yet (the last lesson is
+    then not known: a survey must not open on the first day because only the first lesson was scheduled)."""
+    starts = [lesson.starts_at for lesson in course.lessons]
+    if not starts or any(s is None for s in starts):
+        return _day_start(course.end_date)
+    return max(s for s in starts if s is not None)
 
 
 def default_closes_at(course: Course, open_days: int) -> datetime:

@@ -49,10 +49,20 @@ def _full(survey: Survey, rating: int = 4, note: str = "") -> dict[str, str]:
     return form
 
 
+def _held_course(db_session, web_world):  # type: ignore[no-untyped-def]
+    """A running class course whose every lesson has a time, the last one (lesson 1) begun half an hour ago."""
+    course, live = live_course(db_session, web_world, starts_in=timedelta(minutes=-30))
+    for k, lesson in enumerate(course.lessons[1:], start=1):
+        lesson.starts_at = live.starts_at - timedelta(days=k)
+        lesson.ends_at = lesson.starts_at + timedelta(minutes=40)
+    db_session.flush()
+    return course, live
+
+
 @pytest.fixture()
 def surveyed(db_session, web_world):  # type: ignore[no-untyped-def]
-    """A running class course whose only (live) lesson started half an hour ago: the survey is open."""
-    course, live = live_course(db_session, web_world, starts_in=timedelta(minutes=-30))
+    """A running class course whose last lesson started half an hour ago: the survey is open."""
+    course, live = _held_course(db_session, web_world)
     survey = evaluation.survey_for(db_session, web_world["teacher"], course)
     db_session.commit()
     return course, survey
@@ -65,6 +75,14 @@ def test_the_default_survey_opens_at_the_last_lesson_and_closes_after_the_end_da
     assert survey.opens_at == course.lessons[0].starts_at
     assert survey.closes_at.astimezone(evaluation.SEOUL).date() == course.end_date + timedelta(days=15)
     assert survey.include_parents is False
+
+
+def test_a_survey_waits_for_the_end_date_while_a_lesson_has_no_time(db_session, web_world):
+    course, live = live_course(
+        db_session, web_world, starts_in=timedelta(minutes=-30)
+    )  # lessons 2-4 unscheduled
+    survey = evaluation.survey_for(db_session, web_world["teacher"], course)
+    assert survey.opens_at == evaluation._day_start(course.end_date)
 
 
 def test_a_course_without_lesson_times_opens_its_survey_on_its_end_date(db_session, web_world):
@@ -325,7 +343,7 @@ def test_the_office_compares_courses_and_instructors(login, db_session, web_worl
     for st in _students(db_session, web_world)[:3]:
         evaluation.answer(db_session, st, course, _full(survey, 4), utcnow())
     # A second course by the same instructor, in class 5-2, with one response (under the floor).
-    other, _live = live_course(db_session, web_world, starts_in=timedelta(minutes=-30))
+    other, _live = _held_course(db_session, web_world)
     db_session.get(Course, other.id)
     other_survey = evaluation.survey_for(db_session, web_world["teacher"], other)
     evaluation.answer(db_session, web_world["student"], other, _full(other_survey, 2), utcnow())
