@@ -20,6 +20,7 @@ from werkzeug.routing import IntegerConverter
 from courses.errors import N_
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+ID_MAX = 2**31 - 1  # row ids are 32-bit integers: a bigger one in a query string finds nothing, not an error
 MAX_DEPTH = 32
 _BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 _UNSAFE_REDIRECT = re.compile(r"[\x00-\x20\x7f\\]")

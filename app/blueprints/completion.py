@@ -15,7 +15,7 @@ from app.exports import export_response, wants_export
 from app.extensions import dbs
 from app.forms import parse_int
 from app.i18n import translate
-from app.input import bounded_int
+from app.input import ID_MAX, bounded_int
 from app.transactions import discard
 from courses import completion
 from courses.db import utcnow
@@ -113,7 +113,7 @@ def matrix(course_id: int):  # type: ignore[no-untyped-def]
     """The class's progress: students × lessons with colours and numbers, who is behind, exports."""
     user = actor()
     course = get_course(dbs(), user, course_id)
-    class_id = bounded_int(request.args.get("class_id"), 0, 0, 2**62) or None
+    class_id = bounded_int(request.args.get("class_id"), 0, 0, ID_MAX) or None
     m = completion.course_matrix(dbs(), user, course, class_id=class_id)
     behind_only = request.args.get("behind") == "1"
     behind = m.behind()

@@ -17,7 +17,7 @@ from app.blueprints.lessons_api import video_json
 from app.exports import export_response, wants_export
 from app.extensions import dbs
 from app.i18n import translate
-from app.input import bounded_int
+from app.input import ID_MAX, bounded_int
 from courses import videos, watch, xapi
 from courses.errors import N_, NotFound
 from courses.exports import Report
@@ -243,7 +243,7 @@ def report(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
     lesson, course = videos.lesson_for(dbs(), user, lesson_id)
     if course.id != course_id:
         raise NotFound()
-    class_id = bounded_int(request.args.get("class_id"), 0, 0, 2**62) or None
+    class_id = bounded_int(request.args.get("class_id"), 0, 0, ID_MAX) or None
     rows, video = watch.lesson_report(dbs(), user, course, lesson, class_id=class_id)
     table = Report(
         title=N_("시청 현황"),
@@ -327,7 +327,7 @@ def course_report(course_id: int):  # type: ignore[no-untyped-def]
     fmt = request.args.get("format")
     if fmt == "xapi":
         # The course's viewing, or one student's (?student_id=, among those this report shows).
-        student_id = bounded_int(request.args.get("student_id"), 0, 0, 2**62) or None
+        student_id = bounded_int(request.args.get("student_id"), 0, 0, ID_MAX) or None
         user_ids = [r.user_id for r in rows if student_id in (None, r.user_id)]
         if student_id is not None and not user_ids:
             raise NotFound()

@@ -43,14 +43,14 @@ def enrolment():  # type: ignore[no-untyped-def]
 @login_required
 def completion():  # type: ignore[no-untyped-def]
     """Completion by school (office) or class (school, teacher): rate, hours, who is behind; charts; exports."""
-    from app.input import bounded_int
+    from app.input import ID_MAX, bounded_int
     from courses import dashboards
     from courses.models import Organisation
 
     user = actor()
     args = request.args
 
-    def num(name: str, hi: int = 2**62) -> int | None:
+    def num(name: str, hi: int = ID_MAX) -> int | None:
         return bounded_int(args.get(name), 0, 0, hi) or None
 
     f = dashboards.Filters(

@@ -201,3 +201,19 @@ def test_a_shared_course_is_confirmed_by_each_school(login, web_world, db_sessio
         ).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "school_id=99999999999999999999",
+        "grade=99",
+        "theme_id=-5",
+        "school_year=abc",
+        "class_id=2147483648",
+        "format=doc",
+    ],
+)
+def test_odd_dashboard_queries_are_answered_not_broken(login, web_world, course_id, query) -> None:
+    r = login(web_world["office_admin"]).get(f"/reports/completion?{query}")
+    assert r.status_code in (200, 400)
