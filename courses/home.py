@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from courses.db import utcnow
 from courses.models import (
     ClassMembership,
     CompletionConfirmation,
@@ -14,15 +18,112 @@ from courses.models import (
     CourseStatus,
     Enrolment,
     InstructorProfile,
+    Lesson,
+    LessonKind,
+    LiveSession,
+    LiveStatus,
     MemberRole,
     ParentLink,
     Role,
     SchoolClass,
     User,
 )
-from courses.policy import action_clause, course_filter
+from courses.policy import Rel, action_clause, course_filter, relation_clause
 
 LIST_LIMIT = 20
+SEOUL = ZoneInfo("Asia/Seoul")
+RUNNING = (CourseStatus.approved, CourseStatus.running)
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaItem:
+    """A scheduled lesson of the week: whether its live room is open now and whether the actor may join."""
+
+    lesson: Lesson
+    course: Course
+    live_id: int | None
+    open_now: bool
+    today: bool
+    may_join: bool
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=SEOUL)
+
+
+def agenda(session: Session, actor: User, now: datetime, *, days: int = 7) -> list[AgendaItem]:
+    """The actor's lessons from the start of today (Seoul) for `days` days, in order; live rooms open
+    `opens_minutes_before` their start until their end."""
+    local = now.astimezone(SEOUL)
+    start = datetime.combine(local.date(), time(0), tzinfo=SEOUL)
+    stmt = (
+        select(Lesson, Course, LiveSession)
+        .join(Course, Course.id == Lesson.course_id)
+        .outerjoin(LiveSession, LiveSession.lesson_id == Lesson.id)
+        .options(joinedload(Course.theme))
+        .where(
+            course_filter(actor),
+            Course.status.in_(RUNNING),
+            Lesson.starts_at.is_not(None),
+            Lesson.starts_at >= start,
+            Lesson.starts_at < start + timedelta(days=days),
+        )
+        .order_by(Lesson.starts_at, Course.id, Lesson.number)
+        .limit(50)
+    )
+    out = []
+    for lesson, course, live in session.execute(stmt):
+        open_now = False
+        if live is not None and live.status != LiveStatus.ended:
+            opens = _aware(live.starts_at) - timedelta(minutes=live.opens_minutes_before)
+            open_now = opens <= now <= _aware(live.ends_at)
+        assert lesson.starts_at is not None  # the query asks for scheduled lessons only
+        starts = _aware(lesson.starts_at).astimezone(SEOUL)
+        out.append(
+            AgendaItem(
+                lesson,
+                course,
+                live.id if live is not None else None,
+                open_now,
+                starts.date() == local.date(),
+                actor.role != Role.parent and live is not None,
+            )
+        )
+    return out
+
+
+def continue_learning(session: Session, actor: User, now: datetime) -> dict[str, Any] | None:
+    """Where a student most likely wants to go now: a live lesson open now, else the recorded lesson they
+    left unfinished most recently, else the next lesson of the course they were last in — never a course
+    that is over."""
+    from courses import completion
+
+    for item in agenda(session, actor, now, days=1):
+        if item.open_now and item.may_join:
+            return {"kind": "live", "course": item.course, "lesson": item.lesson, "live_id": item.live_id}
+    courses = session.execute(
+        select(Course)
+        .join(Enrolment, Enrolment.course_id == Course.id)
+        .where(Enrolment.student_id == actor.id, Course.status.in_(RUNNING))
+        .order_by(Enrolment.last_accessed_at.desc().nulls_last(), Course.start_date)
+        .limit(20)
+    ).scalars()
+    best: dict[str, Any] | None = None
+    for course in courses:
+        facts = completion.lesson_facts(session, course)
+        row = completion.own_standing(session, actor, course)
+        cells = row.cells if row else {}
+        started = [
+            f
+            for f in facts
+            if f.kind == LessonKind.recorded and f.held and f.id in cells and not cells[f.id].done
+        ]
+        if started:
+            return {"kind": "recorded", "course": course, "lesson": started[0], "resume": True}
+        nxt = completion.next_lesson(facts, row, now)
+        if best is None and nxt is not None:
+            best = {"kind": nxt.kind.value, "course": course, "lesson": nxt, "resume": False}
+    return best
 
 
 def _courses(session: Session, *where: Any, limit: int = LIST_LIMIT) -> list[Course]:
@@ -60,7 +161,7 @@ def pending_approvals(session: Session, actor: User) -> list[Course]:
 
 
 def student_home(session: Session, actor: User) -> dict[str, Any]:
-    """The course the student was last in first ("continue"), then all their courses."""
+    """What to do now first (continue learning), this week's lessons, then all their courses."""
     rows = session.execute(
         select(Course, Enrolment.last_accessed_at)
         .join(Enrolment, Enrolment.course_id == Course.id)
@@ -69,8 +170,12 @@ def student_home(session: Session, actor: User) -> dict[str, Any]:
         .order_by(Enrolment.last_accessed_at.desc().nulls_last(), Course.start_date)
         .limit(50)
     ).all()
-    last = next((c for c, at in rows if at is not None), None)
-    return {"continue_course": last, "courses": [c for c, _ in rows]}
+    now = utcnow()
+    return {
+        "continue": continue_learning(session, actor, now),
+        "agenda": agenda(session, actor, now),
+        "courses": [c for c, _ in rows],
+    }
 
 
 def teacher_home(session: Session, actor: User) -> dict[str, Any]:
@@ -92,9 +197,12 @@ def teacher_home(session: Session, actor: User) -> dict[str, Any]:
         .group_by(SchoolClass.id)
         .order_by(SchoolClass.grade, SchoolClass.name)
     ).all()
+    # The courses of their classes, whoever requested them (their own requests are listed there too).
+    taught = relation_clause(actor, [Rel.target_teacher, Rel.instructor])
     return {
+        "agenda": agenda(session, actor, utcnow()),
         "my_requests": _courses(session, Course.requester_id == actor.id),
-        "class_courses": _courses(session, course_filter(actor), Course.requester_id != actor.id),
+        "class_courses": _courses(session, taught),
         "classes": [(c, n) for c, n in classes],
     }
 
@@ -102,6 +210,7 @@ def teacher_home(session: Session, actor: User) -> dict[str, Any]:
 def school_admin_home(session: Session, actor: User) -> dict[str, Any]:
     """What awaits approval and what runs in the school."""
     return {
+        "agenda": agenda(session, actor, utcnow()),
         "pending": pending_approvals(session, actor),
         "running": _courses(
             session, course_filter(actor), Course.status.in_([CourseStatus.approved, CourseStatus.running])
@@ -139,7 +248,7 @@ def office_admin_home(session: Session, actor: User) -> dict[str, Any]:
 
 def instructor_home(session: Session, actor: User) -> dict[str, Any]:
     """Courses the instructor teaches."""
-    return {"courses": _courses(session, course_filter(actor))}
+    return {"agenda": agenda(session, actor, utcnow()), "courses": _courses(session, course_filter(actor))}
 
 
 def parent_home(session: Session, actor: User) -> dict[str, Any]:
@@ -163,7 +272,7 @@ def parent_home(session: Session, actor: User) -> dict[str, Any]:
                 ),
             )
         )
-    return {"children": out}
+    return {"agenda": agenda(session, actor, utcnow()), "children": out}
 
 
 HOMES = {
