@@ -55,6 +55,17 @@ STATUS_LABELS = {
     CourseStatus.cancelled: N_("취소됨"),
 }
 
+# What the person who took an action is told, in plain Korean ("반려했습니다.", not "처리했습니다: 반려됨").
+DONE_MESSAGES = {
+    "approve": N_("승인했습니다."),
+    "reject": N_("반려했습니다. 요청자에게 사유를 알렸습니다."),
+    "withdraw": N_("요청을 철회했습니다."),
+    "cancel": N_("강좌를 취소했습니다."),
+    "start": N_("운영을 시작했습니다."),
+    "complete": N_("운영 완료로 처리했습니다. 이제 학교가 이수를 확인합니다."),
+    "confirm": N_("이수를 확인했습니다."),
+}
+
 TITLE_MAX, GOALS_MAX, REASON_MAX = 120, 2000, 500
 MAX_LESSONS, MAX_HOURS = 60, 200
 

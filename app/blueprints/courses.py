@@ -152,12 +152,22 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
     by_lesson = videos.videos_by_lesson(dbs(), course)
     watched = watch.own_percent_by_video(dbs(), user, by_lesson.values())
     learner = _learner_view(user, course)
+    never_held = []
+    if "complete" in actions:
+        from courses import completion
+
+        never_held = [
+            f"{f.number}. {f.title}"
+            for f in completion.lesson_facts(dbs(), course)
+            if f.required and not f.held
+        ]
     survey_state = evaluation.state(
         dbs(), user, course, utcnow(), open_days=current_app.config["SURVEY_OPEN_DAYS"]
     )
     return render_template(
         "courses/detail.html",
         learner=learner,
+        never_held=never_held,
         survey_state=survey_state,
         videos=by_lesson,
         video_states=videos.STATE_LABELS,
@@ -213,7 +223,7 @@ def act(course_id: int, action: str):  # type: ignore[no-untyped-def]
         for _f, (m, p) in err.errors.items():
             flash(translate(m, p), "error")
         return redirect(url_for("courses.detail", course_id=course_id))
-    flash(_("처리했습니다: %(status)s", status=translate(workflow.STATUS_LABELS[course.status])), "success")
+    flash(translate(workflow.DONE_MESSAGES[action]), "success")
     return redirect(url_for("courses.detail", course_id=course_id))
 
 

@@ -120,7 +120,7 @@ def test_teacher_requests_admin_approves_teacher_enrols_student_sees(
     check_accessible(admin, "course detail (approver)")
     admin.get_by_label("승인 메모 (선택)").fill("학년 협의회에서 검토했습니다.")
     admin.get_by_role("button", name="승인", exact=True).click()
-    expect(admin.get_by_role("status")).to_contain_text("처리했습니다: 승인됨")
+    expect(admin.get_by_role("status")).to_contain_text("승인했습니다.")
     expect(admin.locator("h1 .status")).to_have_text("승인됨")
     check_accessible(admin, "course detail (approver, approved)")
     admin.context.close()

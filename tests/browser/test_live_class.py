@@ -644,8 +644,10 @@ def test_a_school_confirms_credit_hours_for_what_a_student_watched_and_attended(
     teacher.goto(f"/courses/{course_id}/completion")
     check_accessible(teacher, "completion matrix (teacher)")
     teacher.goto(f"/courses/{course_id}")
+    teacher.get_by_text("운영 완료 처리", exact=True).click()  # it says what finishing means, then asks
     with teacher.expect_navigation():
-        teacher.get_by_role("button", name="운영 완료 처리").click()
+        teacher.get_by_role("button", name="운영 완료 확인").click()
+    expect(teacher.get_by_role("status").first).to_contain_text("운영 완료로 처리했습니다")
 
     # The school admin reviews the table and its warnings, confirms, and exports it.
     admin = page_as("admin1", locale="ko")

@@ -204,3 +204,8 @@ def test_courses_outside_scope_are_not_found(session, world):
             get_course(session, world[key], course.id)
     for key in ("teacher", "school_admin", "office_admin"):
         assert get_course(session, world[key], course.id).id == course.id
+
+
+def test_every_action_tells_the_person_what_was_done_in_plain_korean() -> None:
+    assert set(workflow.DONE_MESSAGES) == set(workflow.ACTIONS)
+    assert all(m.endswith("다.") for m in workflow.DONE_MESSAGES.values())

@@ -217,3 +217,15 @@ def test_a_shared_course_is_confirmed_by_each_school(login, web_world, db_sessio
 def test_odd_dashboard_queries_are_answered_not_broken(login, web_world, course_id, query) -> None:
     r = login(web_world["office_admin"]).get(f"/reports/completion?{query}")
     assert r.status_code in (200, 400)
+
+
+def test_finishing_a_course_warns_of_lessons_never_held_and_says_what_was_done(
+    login, web_world, course_id
+) -> None:
+    t = login(web_world["teacher"])
+    page = t.get(f"/courses/{course_id}").get_data(as_text=True)
+    assert "아직 열리지 않은 차시가 있습니다: 4. 4차시." in page and "운영 완료 확인" in page
+    r = _post(t, f"/courses/{course_id}/complete")
+    assert "운영 완료로 처리했습니다. 이제 학교가 이수를 확인합니다." in t.get(
+        r.headers["Location"]
+    ).get_data(as_text=True)
