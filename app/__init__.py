@@ -55,6 +55,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         account,
         admin,
         api,
+        calendar,
         completion,
         evaluation,
         fees,
@@ -79,6 +80,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(lessons.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(completion.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(roster.bp)
     app.register_blueprint(evaluation.bp)
     app.register_blueprint(live.bp)

@@ -15,7 +15,7 @@ from app.forms import parse_date, parse_int
 from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
-from courses import api_tokens, audit, sessions
+from courses import api_tokens, audit, calendar, sessions
 from courses.errors import N_, Errors, NotFound, ValidationError
 from courses.models import AccessAction, Role, User
 
@@ -37,6 +37,7 @@ def _render(user: User, errors: dict[str, str], status: int = 200):  # type: ign
         "account/page.html",
         person=user,
         devices=[(r, sessions.is_current(r, token)) for r in rows],
+        feed=calendar.has_feed(dbs(), user),
         errors=errors,
     ), status
 

@@ -2,6 +2,7 @@
 
 from courses.models.api_tokens import ApiToken, ApiTokenUse
 from courses.models.audit import AccessAction, AccessLog
+from courses.models.calendar import CalendarFeed
 from courses.models.catalog import ContentElement, Delivery, Theme
 from courses.models.completion import CompletionConfirmation, CompletionRecord, RecordLocked
 from courses.models.course import (
@@ -49,6 +50,7 @@ __all__ = [
     "ApiToken",
     "ApiTokenUse",
     "Attendance",
+    "CalendarFeed",
     "ChatMessage",
     "CompletionConfirmation",
     "CompletionRecord",
