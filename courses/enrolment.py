@@ -17,6 +17,7 @@ from courses.models import (
     Enrolment,
     EventKind,
     MemberRole,
+    Organisation,
     Role,
     SchoolClass,
     User,
@@ -93,18 +94,46 @@ def enrol_group(
     result = session.execute(
         insert(cast(Table, Enrolment.__table__))
         .from_select(["course_id", "student_id", "enrolled_by_id", "enrolled_at"], students)
-        .returning(Enrolment.__table__.c.id)
+        .returning(Enrolment.__table__.c.student_id)
     )
-    added = len(result.all())
+    new_ids = [row[0] for row in result.all()]
+    added = len(new_ids)
     if added == 0 and not _group_reachable(session, actor, course, school_id, grade, class_id):
         raise NotFound(N_("관할 범위나 강좌 대상 밖의 학교/학급입니다."))
-    scope = (
-        f"school={school_id}"
-        + (f" grade={grade}" if grade else "")
-        + (f" class={class_id}" if class_id else "")
+    _record(
+        session,
+        course,
+        actor,
+        EventKind.enrolment,
+        None,
+        f"+{added}",
+        _group_name(session, school_id, grade, class_id),
     )
-    _record(session, course, actor, EventKind.enrolment, None, f"+{added}", scope)
+    _announce(session, course, new_ids)
     return added
+
+
+def _group_name(session: Session, school_id: int, grade: int | None, class_id: int | None) -> str:
+    """A group as people say it: "이음초등학교 5학년 1반" (never raw ids)."""
+    school = session.get(Organisation, school_id)
+    name = school.name if school else ""
+    if class_id is not None:
+        cls = session.get(SchoolClass, class_id)
+        return f"{name} {cls.label}" if cls else name
+    return f"{name} {grade}학년" if grade else name
+
+
+def _announce(session: Session, course: Course, student_ids: list[int]) -> None:
+    """Tell newly enrolled students (and their parents) where their course is."""
+    from courses.notifications import notify_many, with_parents
+
+    notify_many(
+        session,
+        with_parents(session, student_ids),
+        N_("강좌에 등록되었습니다"),
+        course.title,
+        f"/courses/{course.id}",
+    )
 
 
 def _group_reachable(
@@ -153,15 +182,10 @@ def enrol_students(session: Session, actor: User, course: Course, student_ids: I
     for sid in new:
         session.add(Enrolment(course_id=course.id, student_id=sid, enrolled_by_id=actor.id))
     if new:
-        _record(
-            session,
-            course,
-            actor,
-            EventKind.enrolment,
-            None,
-            f"+{len(new)}",
-            "ids=" + ",".join(map(str, new))[:480],
-        )
+        names = list(session.scalars(select(User.name).where(User.id.in_(new)).order_by(User.name)))
+        shown = ", ".join(names[:5]) + (f" 외 {len(names) - 5}명" if len(names) > 5 else "")
+        _record(session, course, actor, EventKind.enrolment, None, f"+{len(new)}", shown[:480])
+        _announce(session, course, new)
     return len(new)
 
 

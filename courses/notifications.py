@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from courses.db import affected, utcnow
-from courses.models import Notification, User
+from courses.models import Enrolment, Notification, ParentLink, User
 
 
 def notify(
@@ -17,6 +17,33 @@ def notify(
     """Add one notification per user (duplicates in user_ids are sent once)."""
     for uid in sorted(set(user_ids)):
         session.add(Notification(user_id=uid, title=title, body=body, link=link))
+
+
+def with_parents(session: Session, student_ids: Iterable[int]) -> list[int]:
+    """These students and their parents (parents get their children's notices)."""
+    ids = sorted(set(student_ids))
+    if not ids:
+        return []
+    parents = session.scalars(select(ParentLink.parent_id).where(ParentLink.child_id.in_(ids)))
+    return sorted(set(ids) | set(parents))
+
+
+def notify_many(
+    session: Session, user_ids: Iterable[int], title: str, body: str = "", link: str | None = None
+) -> int:
+    """One notification per user in one statement (a whole school enrolled at once); how many."""
+    rows = [{"user_id": uid, "title": title, "body": body, "link": link} for uid in sorted(set(user_ids))]
+    if rows:
+        session.execute(insert(Notification), rows)
+    return len(rows)
+
+
+def notify_course_audience(
+    session: Session, course_id: int, title: str, body: str = "", link: str | None = None
+) -> int:
+    """Every enrolled student of a course and their parents."""
+    students = session.scalars(select(Enrolment.student_id).where(Enrolment.course_id == course_id))
+    return notify_many(session, with_parents(session, students), title, body, link)
 
 
 def list_notifications(session: Session, actor: User, limit: int = 50) -> list[Notification]:

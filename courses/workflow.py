@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +42,8 @@ from courses.models import (
 from courses.notifications import notify
 from courses.policy import TRANSITIONS, approver_ids, require_action, require_status, taught_class_ids
 from courses.policy import allowed_actions as _allowed_actions
+
+SEOUL = ZoneInfo("Asia/Seoul")
 
 STATUS_LABELS = {
     CourseStatus.submitted: N_("승인 대기"),
@@ -583,12 +586,24 @@ def update_lesson(
     if starts_at and ends_at and ends_at <= starts_at:
         e.add("ends_at", N_("종료 시각은 시작 시각 이후여야 합니다."))
     e.raise_if_any()
+    moved = lesson.starts_at is not None and (lesson.starts_at, lesson.ends_at) != (starts_at, ends_at)
     lesson.title, lesson.starts_at, lesson.ends_at, lesson.description = (
         title,
         starts_at,
         ends_at,
         description or "",
     )
+    if moved:  # a lesson students may have planned for moved: tell them (and their parents)
+        from courses.notifications import notify_course_audience
+
+        when = f"{starts_at.astimezone(SEOUL):%Y-%m-%d %H:%M}" if starts_at else "미정"
+        notify_course_audience(
+            session,
+            course.id,
+            N_("수업 일정이 바뀌었습니다"),
+            f"{course.title} · {title}: {when}",
+            f"/courses/{course.id}",
+        )
     from courses.live import sync_live_session  # live builds on workflow, not the other way round
 
     sync_live_session(session, lesson)
