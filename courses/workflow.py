@@ -380,6 +380,13 @@ def resubmit(
     return course
 
 
+def may_resubmit(session: Session, actor: User, course: Course) -> bool:
+    """Whether the actor may fix and resend this request now (its requester, while it is rejected)."""
+    from courses.policy import may
+
+    return may(session, actor, course, "resubmit")
+
+
 def check_transition(course: Course, to: CourseStatus) -> None:
     """InvalidTransition, naming both statuses, unless the state machine allows course → to."""
     if to not in TRANSITIONS.get(course.status, frozenset()):

@@ -21,6 +21,7 @@ from courses.errors import Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
     AccessAction,
+    Course,
     CourseStatus,
     InstructorProfile,
     Organisation,
@@ -135,6 +136,86 @@ def new():  # type: ignore[no-untyped-def]
     values["targets"] = request.form.getlist("targets") if request.method == "POST" else []
     return render_template("courses/new.html", errors=errors, values=values, **options), (
         422 if errors else 200
+    )
+
+
+def course_values(course: Course) -> dict[str, Any]:
+    """A course as the request form's values (to fix a rejected request or copy one for the next term)."""
+    targets = []
+    for t in course.targets:
+        if t.class_id is not None:
+            targets.append(f"class:{t.school_id}:{t.class_id}")
+        elif t.grade is not None:
+            targets.append(f"grade:{t.school_id}:{t.grade}")
+        else:
+            targets.append(f"school:{t.school_id}")
+    return {
+        "level": course.level.value,
+        "theme_id": course.theme_id,
+        "content_element_id": course.content_element_id or "",
+        "title": course.title,
+        "goals": course.goals,
+        "delivery": course.delivery.value,
+        "lesson_count": course.lesson_count,
+        "hours": course.hours,
+        "start_date": course.start_date.isoformat(),
+        "end_date": course.end_date.isoformat(),
+        "schedule_note": course.schedule_note,
+        "class_id": course.class_id or "",
+        "targets": targets,
+        "instructor_mode": course.instructor_mode.value,
+        "instructor_id": course.instructor_id or "",
+        "recording_policy": course.recording_policy.value,
+        "completion_threshold_pct": course.completion_threshold_pct,
+        "watch_threshold_pct": course.watch_threshold_pct,
+    }
+
+
+@bp.route("/<int:course_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(course_id: int):  # type: ignore[no-untyped-def]
+    """The requester fixes a rejected request and sends it again."""
+    user = actor()
+    course = get_course(dbs(), user, course_id)
+    if not workflow.may_resubmit(dbs(), user, course):
+        abort(403)
+    options = form_options(user)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = course_values(course)
+    if request.method == "POST":
+        values = dict(request.form)
+        values["targets"] = request.form.getlist("targets")
+        try:
+            workflow.resubmit(dbs(), user, course, parse_course_input(request.form, request.form.getlist))
+            flash(_("고쳐서 다시 요청했습니다. 승인되면 알림으로 알려 드립니다."), "success")
+            return redirect(url_for("courses.detail", course_id=course.id))
+        except ValidationError as err:
+            discard()
+            errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
+    options["levels"] = [course.level.value]  # a request keeps its level
+    return render_template("courses/new.html", errors=errors, values=values, editing=course, **options), (
+        422 if errors else 200
+    )
+
+
+@bp.route("/<int:course_id>/copy")
+@login_required
+def copy(course_id: int):  # type: ignore[no-untyped-def]
+    """A new request filled in from one of the actor's own (for the next term): dates left to choose."""
+    user = actor()
+    course = get_course(dbs(), user, course_id)
+    options = form_options(user)
+    if course.requester_id != user.id or course.level.value not in options["levels"]:
+        abort(403)
+    values = course_values(course)
+    values["start_date"] = values["end_date"] = ""
+    return render_template(
+        "courses/new.html",
+        errors={},
+        values=values,
+        copying=course,
+        form_action=url_for("courses.new"),
+        **options,
     )
 
 

@@ -193,6 +193,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("instructors", "/instructors", None),
             ("404", "/courses/999999", None),
             ("course completion (teacher)", f"/courses/{sc.finished_id}/completion", wait_for_charts),
+            ("course request copied for next term", f"{approved}/copy", None),
             ("course detail (finished, teacher)", f"/courses/{sc.finished_id}", None),
         ],
         "student1": [

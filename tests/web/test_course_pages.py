@@ -267,3 +267,40 @@ def test_report_table_chart_csv_xlsx(login, web_world, db_session):
 def test_course_list_rejects_unknown_status(login, web_world):
     c = login(web_world["teacher"])
     assert c.get("/courses/?status=bogus").status_code == 400
+
+
+def test_a_rejected_request_is_fixed_on_its_own_page_and_sent_again(login, web_world, db_session) -> None:
+    teacher, course = _submitted(login, web_world, db_session)
+    admin = login(web_world["school_admin"])
+    admin.post(
+        f"/courses/{course.id}/reject", data={"reason": "차시가 너무 많습니다", "csrf_token": admin.csrf()}
+    )
+    page = teacher.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "고쳐서 다시 요청하기" in page and "반려했습니다" not in page
+    form = teacher.get(f"/courses/{course.id}/edit").get_data(as_text=True)
+    assert "반려 사유" in form and "차시가 너무 많습니다" in form and 'value="교통 안전 교실"' in form
+    assert login(web_world["teacher2"]).get(f"/courses/{course.id}/edit").status_code in (403, 404)
+    assert admin.get(f"/courses/{course.id}/edit").status_code == 403  # the approver does not rewrite it
+    from app.blueprints.courses import course_values
+
+    values = course_values(db_session.get(Course, course.id))
+    values.update(title="교통 안전 교실 (2차)", hours="4", lesson_count="2", csrf_token=teacher.csrf())
+    values.pop("targets")
+    bad = teacher.post(f"/courses/{course.id}/edit", data={**values, "hours": "0"})
+    assert bad.status_code == 422 and "교통 안전 교실 (2차)" in bad.get_data(as_text=True)  # input kept
+    r = teacher.post(f"/courses/{course.id}/edit", data=values)
+    assert r.status_code == 302
+    db_session.expire_all()
+    again = db_session.get(Course, course.id)
+    assert again.status == CourseStatus.submitted and again.title == "교통 안전 교실 (2차)"
+    assert teacher.get(f"/courses/{course.id}/edit").status_code == 403  # no longer rejected
+
+
+def test_a_request_is_copied_for_the_next_term_with_its_dates_left_to_choose(
+    login, web_world, db_session
+) -> None:
+    teacher, course = _submitted(login, web_world, db_session)
+    page = teacher.get(f"/courses/{course.id}/copy").get_data(as_text=True)
+    assert "강좌 요청 복사" in page and 'value="교통 안전 교실"' in page and 'action="/courses/new"' in page
+    assert 'id="start_date" name="start_date" type="date" required value=""' in page
+    assert login(web_world["teacher2"]).get(f"/courses/{course.id}/copy").status_code in (403, 404)
