@@ -63,6 +63,11 @@ def init_login(app: Flask, manager: LoginManager) -> None:
         if user is not None:
             g.session_user = user
             session.permanent = True
+            if user.must_change_password and request.endpoint not in FIRST_LOGIN_ENDPOINTS:
+                if request.path.startswith("/api/"):
+                    abort(403)
+                flash(_FIRST_LOGIN, "warning")
+                return redirect(url_for("account.page") + "#pw-h")  # type: ignore[return-value]
             return None
         lang = session.get("lang")
         logout_user()
@@ -75,6 +80,13 @@ def init_login(app: Flask, manager: LoginManager) -> None:
         if message:
             flash(message, "warning")
         return redirect(url_for("auth.login", next=request.full_path))  # type: ignore[return-value]
+
+
+# With a one-time password, only choosing one's own password (and leaving) is open.
+FIRST_LOGIN_ENDPOINTS = frozenset(
+    {"account.page", "account.change_password", "auth.logout", "static", "main.set_language"}
+)
+_FIRST_LOGIN = N_("임시 비밀번호로 로그인했습니다. 먼저 나만의 새 비밀번호를 정하세요.")
 
 
 def begin_session(user: User) -> None:

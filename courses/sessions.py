@@ -190,6 +190,28 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     return user
 
 
+TEMP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or copied from paper
+
+
+def issue_temporary_password(session: Session, actor: User, user_id: int) -> str:
+    """A one-time password an admin gives a student or teacher of theirs (an imported user's first, or a
+    forgotten one): every session of that person ends, and they must choose their own at the next login."""
+    import secrets
+
+    from courses.accounts import hash_password
+
+    user = _managed_user(session, actor, user_id)
+    if actor.role not in (Role.office_admin, Role.school_admin) or user.id == actor.id:
+        raise Forbidden(N_("자기 계정이나 관할 밖의 계정에는 임시 비밀번호를 줄 수 없습니다."))
+    if actor.role == Role.school_admin and user.role not in (Role.student, Role.teacher, Role.parent):
+        raise Forbidden(N_("학교 관리자는 학생·교사·보호자에게만 임시 비밀번호를 줄 수 있습니다."))
+    password = "".join(secrets.choice(TEMP_ALPHABET) for _ in range(PASSWORD_MIN + 2))
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    end_all(session, user)
+    return password
+
+
 def change_password(session: Session, actor: User, current: str, new: str, confirm: str) -> None:
     """Change one's own password; every session ends (the caller opens a new one for this browser)."""
     from courses.accounts import check_password, hash_password
@@ -205,4 +227,5 @@ def change_password(session: Session, actor: User, current: str, new: str, confi
         e.add("new", N_("현재와 다른 비밀번호를 입력하세요."))
     e.raise_if_any()
     actor.password_hash = hash_password(new)
+    actor.must_change_password = False
     end_all(session, actor)

@@ -87,6 +87,12 @@ def person(user_id: int):  # type: ignore[no-untyped-def]
         if op == "sign_out":
             n = sessions.sign_out_everywhere(dbs(), user, user_id)
             flash(_("%(n)d곳의 로그인을 끝냈습니다.", n=n), "success")
+        elif op == "temp_password":
+            password = sessions.issue_temporary_password(dbs(), user, user_id)
+            flash(
+                _("임시 비밀번호: %(pw)s — 지금 한 번만 보입니다. 본인에게 직접 전하세요.", pw=password),
+                "success",
+            )
         elif op in ("disable", "enable"):
             sessions.set_active(dbs(), user, user_id, op == "enable")
             flash(

@@ -298,3 +298,56 @@ def test_account_and_people_pages(login, web_world):
     assert c.get(f"/admin/people/{web_world['student'].id}").status_code == 200
     assert c.get(f"/admin/people/{web_world['student_b'].id}").status_code == 404
     assert login(web_world["teacher"]).get("/admin/people").status_code == 404
+
+
+def test_a_school_admin_gives_a_one_time_password_that_must_be_changed_first(
+    app, login, web_world, db_session
+) -> None:
+    import re
+
+    from courses.models import User
+
+    admin = login(web_world["school_admin"])
+    sid = web_world["student"].id
+    db_session.get(User, sid).password_hash = None  # an imported student who never had a password
+    db_session.commit()
+    r = admin.post(f"/admin/people/{sid}", data={"op": "temp_password", "csrf_token": admin.csrf()})
+    page = admin.get(r.headers["Location"]).get_data(as_text=True)
+    password = re.search(r"임시 비밀번호: ([a-z0-9]+)", page).group(1)
+    assert len(password) >= 10 and "임시 비밀번호를 받았고" in page
+    # Another school's admin, a teacher and the student themself cannot do it.
+    for who in ("school_b_admin", "teacher"):
+        c = login(web_world[who])
+        assert c.post(
+            f"/admin/people/{sid}", data={"op": "temp_password", "csrf_token": c.csrf()}
+        ).status_code in (403, 404)
+    student = app.test_client()
+    student.get("/login")
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', student.get("/login").get_data(as_text=True)
+    ).group(1)
+    r = student.post(
+        "/login", data={"username": web_world["student"].username, "password": password, "csrf_token": token}
+    )
+    assert r.status_code == 302
+    # Every page but the account page sends them to choose their own password first.
+    for path in ("/", "/courses/", "/notifications"):
+        r = student.get(path)
+        assert r.status_code == 302 and "/account" in r.headers["Location"], path
+    assert student.get("/api/v1/me").status_code == 403
+    account = student.get("/account").get_data(as_text=True)
+    assert "먼저 나만의 새 비밀번호를 정하세요" in account
+    token = re.search(r'name="csrf_token" value="([^"]+)"', account).group(1)
+    r = student.post(
+        "/account/password",
+        data={
+            "current": password,
+            "new": "my-own-secret-42",
+            "confirm": "my-own-secret-42",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(User, sid).must_change_password is False
+    assert student.get("/").status_code == 200  # free to go now
