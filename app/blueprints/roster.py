@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
@@ -42,6 +43,8 @@ def import_page():  # type: ignore[no-untyped-def]
     # Row errors are part of a result (the good rows were kept): 200. Only an unusable form is 422.
     return render_template(
         "admin/import.html",
+        orgs=_known_orgs(user),
+        templates=list(roster_import.EXAMPLES),
         result=result,
         errors=errors,
         entities=roster_import.ENTITIES,
@@ -49,6 +52,42 @@ def import_page():  # type: ignore[no-untyped-def]
         default_year=roster_import.default_school_year(date.today()),
         values=request.form,
     ), (422 if errors else 200)
+
+
+def _known_orgs(user: Any) -> list[Any]:
+    """The office and its schools with the sourcedIds the files must refer to."""
+    from sqlalchemy import select
+
+    from courses.models import Organisation
+
+    return list(
+        dbs().scalars(
+            select(Organisation)
+            .where(Organisation.office_id == user.office_id)
+            .order_by(Organisation.kind, Organisation.name)
+            .limit(500)
+        )
+    )
+
+
+@bp.route("/admin/import/template/<kind>.csv")
+@login_required
+def template(kind: str):  # type: ignore[no-untyped-def]
+    """An empty roster file of one kind: its columns and one example row (CSV with BOM)."""
+    from flask import Response
+
+    from courses.exports import CSV_MIME, to_csv
+
+    if actor().role != Role.office_admin:
+        abort(403)
+    if kind not in roster_import.EXAMPLES:
+        abort(404)
+    columns, rows = roster_import.template_table(kind)
+    return Response(
+        to_csv(columns, rows),
+        mimetype=CSV_MIME,
+        headers={"Content-Disposition": f"attachment; filename={kind}.csv"},
+    )
 
 
 __all__ = ["bp"]

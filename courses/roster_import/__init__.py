@@ -41,13 +41,52 @@ passwords are never overwritten by an import.
 
 from __future__ import annotations
 
-from courses.roster_import.files import RosterFileError, decode_csv
+from courses.roster_import.files import OPTIONAL, REQUIRED, RosterFileError, decode_csv
 from courses.roster_import.importer import import_roster
 from courses.roster_import.report import ENTITIES, EntityCounts, ImportResult, RowError
 from courses.roster_import.users import MAX_PLAIN_PASSWORDS
 from courses.roster_import.validation import default_school_year
 
+# One example row per file, in the order of REQUIRED then OPTIONAL columns: what a template download shows.
+EXAMPLES: dict[str, dict[str, str]] = {
+    "orgs": {
+        "sourcedId": "sch-001",
+        "name": "이음초등학교",
+        "type": "school",
+        "parentSourcedId": "office-001",
+    },
+    "classes": {
+        "sourcedId": "cls-001-5-1",
+        "title": "5학년 1반",
+        "schoolSourcedId": "sch-001",
+        "grades": "05",
+        "schoolYear": "2026",
+    },
+    "users": {
+        "sourcedId": "stu-0001",
+        "username": "s20260001",
+        "givenName": "민준",
+        "familyName": "김",
+        "role": "student",
+        "orgSourcedIds": "sch-001",
+        "email": "",
+        "password": "",
+        "enabledUser": "true",
+    },
+    "enrollments": {"classSourcedId": "cls-001-5-1", "userSourcedId": "stu-0001", "role": "student"},
+}
+
+
+def template_table(kind: str) -> tuple[list[str], list[list[str]]]:
+    """The columns of one roster file (required first) and an example row. KeyError for an unknown kind."""
+    columns = [*REQUIRED[kind], *OPTIONAL[kind]]
+    example = EXAMPLES[kind]
+    return columns, [[example.get(c, "") for c in columns]]
+
+
 __all__ = [
+    "EXAMPLES",
+    "template_table",
     "ENTITIES",
     "MAX_PLAIN_PASSWORDS",
     "EntityCounts",

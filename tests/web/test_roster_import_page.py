@@ -104,3 +104,21 @@ def test_everyone_but_office_admins_gets_403(login, web_world, db_session, who):
 def test_anonymous_is_sent_to_login(client):
     r = client.get("/admin/import")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+@pytest.mark.parametrize("kind", ["orgs", "classes", "users", "enrollments"])
+def test_each_roster_file_has_a_template_the_importer_reads_back(login, web_world, kind) -> None:
+    import csv
+    import io
+
+    from courses.roster_import.files import REQUIRED
+
+    office = login(web_world["office_admin"])
+    r = office.get(f"/admin/import/template/{kind}.csv")
+    assert r.status_code == 200 and r.data.startswith(b"\xef\xbb\xbf")
+    header, example = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert header[: len(REQUIRED[kind])] == list(REQUIRED[kind]) and len(example) == len(header)
+    page = office.get("/admin/import").get_data(as_text=True)
+    assert "파일이 가리켜야 하는 기관의 sourcedId" in page and "가람초" in page and "임시 비밀번호" in page
+    assert login(web_world["school_admin"]).get(f"/admin/import/template/{kind}.csv").status_code == 403
+    assert office.get("/admin/import/template/secrets.csv").status_code == 404
