@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -27,14 +28,16 @@ def _tampered(token: str) -> str:
     return f"{header}.{forged}.{sig}"
 
 
+# Tokens are made when each test runs, not when the module is imported: a join token lives 5 minutes,
+# and in a long suite the valid ones would have expired before their test (and be refused as "expired").
 @pytest.mark.parametrize(
     ("token", "query", "reason"),
     [
-        (_tampered(make_token("u1")), "", "forged"),
-        (make_token("u1", now=time.time() - 1000), "", "expired"),
-        (make_token("u1", room="live-7"), "?room=live-42", "other_room"),
+        (lambda: _tampered(make_token("u1")), "", "forged"),
+        (lambda: make_token("u1", now=time.time() - 1000), "", "expired"),
+        (lambda: make_token("u1", room="live-7"), "?room=live-42", "other_room"),
         (
-            issue_join_token(
+            lambda: issue_join_token(
                 "another-secret-another-secret-xx",
                 room="live-42",
                 user_id="u",
@@ -45,13 +48,14 @@ def _tampered(token: str) -> str:
             "",
             "forged",
         ),
-        ("garbage", "", "malformed"),
+        (lambda: "garbage", "", "malformed"),
     ],
+    ids=["forged", "expired", "other_room", "other_secret", "malformed"],
 )
 async def test_bad_tokens_are_refused_before_media(
-    sfu: RunningSfu, token: str, query: str, reason: str
+    sfu: RunningSfu, token: Callable[[], str], query: str, reason: str
 ) -> None:
-    client = SfuClient(sfu.url + query, token)
+    client = SfuClient(sfu.url + query, token())
     with pytest.raises(SfuError) as info:
         await client.connect()
     assert info.value.code == "token_invalid" and info.value.payload["message"] == reason
