@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from courses.db import utcnow
+from courses.db import affected, utcnow
 from courses.models import Course, CourseStatus, Lesson, User
 from courses.models.calendar import CalendarFeed
 from courses.policy import course_filter
@@ -109,7 +109,7 @@ def make_feed(session: Session, actor: User) -> str:
 
 def revoke_feed(session: Session, actor: User) -> bool:
     """Stop the actor's feed; whether there was one."""
-    return bool(session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == actor.id)).rowcount)  # type: ignore[attr-defined]
+    return bool(affected(session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == actor.id))))
 
 
 def has_feed(session: Session, actor: User) -> CalendarFeed | None:

@@ -49,7 +49,7 @@ from courses.models import (
     VideoState,
     WatchProgress,
 )
-from courses.notifications import notify
+from courses.notifications import notify_many, with_parents
 from courses.policy import Rel, relations, require_action, results_school
 
 MIN_PCT, MAX_PCT = 50, 100
@@ -334,10 +334,10 @@ def course_matrix(session: Session, actor: User, course: Course, *, class_id: in
     return build_matrix(session, course, school_id=school_id, class_id=class_id)
 
 
-def own_standing(session: Session, actor: User, course: Course) -> StudentRow | None:
-    """An enrolled student's own row (None when the actor is not enrolled)."""
+def own_standing(session: Session, actor: User, course: Course) -> tuple[list[LessonFact], StudentRow | None]:
+    """The course's lessons and an enrolled student's own row (None when the actor is not enrolled)."""
     m = build_matrix(session, course, student_ids=[actor.id])
-    return m.rows[0] if m.rows else None
+    return m.facts, (m.rows[0] if m.rows else None)
 
 
 def children_standing(
@@ -529,20 +529,14 @@ def confirm(
     )
     if all(active_confirmation(session, course, s) is not None for s in schools_to_confirm(session, course)):
         workflow.mark_confirmed(session, actor, course)
-    notify(
+    notify_many(
         session,
-        [r.user_id for r in m.rows] + _parents_of([r.user_id for r in m.rows], session),
+        with_parents(session, [r.user_id for r in m.rows]),
         N_("이수 확인"),
         course.title,
         f"/courses/{course.id}",
     )
     return conf
-
-
-def _parents_of(student_ids: list[int], session: Session) -> list[int]:
-    if not student_ids:
-        return []
-    return list(session.scalars(select(ParentLink.parent_id).where(ParentLink.child_id.in_(student_ids))))
 
 
 def revoke(session: Session, actor: User, course: Course, reason: str | None) -> CompletionConfirmation:

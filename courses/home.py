@@ -110,8 +110,7 @@ def continue_learning(session: Session, actor: User, now: datetime) -> dict[str,
     ).scalars()
     best: dict[str, Any] | None = None
     for course in courses:
-        facts = completion.lesson_facts(session, course)
-        row = completion.own_standing(session, actor, course)
+        facts, row = completion.own_standing(session, actor, course)
         cells = row.cells if row else {}
         started = [
             f

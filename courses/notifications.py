@@ -15,8 +15,7 @@ def notify(
     session: Session, user_ids: Iterable[int], title: str, body: str = "", link: str | None = None
 ) -> None:
     """Add one notification per user (duplicates in user_ids are sent once)."""
-    for uid in sorted(set(user_ids)):
-        session.add(Notification(user_id=uid, title=title, body=body, link=link))
+    notify_many(session, user_ids, title, body, link)
 
 
 def with_parents(session: Session, student_ids: Iterable[int]) -> list[int]:

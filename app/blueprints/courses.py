@@ -268,8 +268,7 @@ def _learner_view(user: User, course: Any) -> dict[str, Any] | None:
     from courses import completion
 
     if user.role == Role.student:
-        facts = completion.lesson_facts(dbs(), course)
-        row = completion.own_standing(dbs(), user, course)
+        facts, row = completion.own_standing(dbs(), user, course)
         rows = [row] if row else []
     elif user.role == Role.parent:
         facts, rows = completion.children_standing(dbs(), user, course)
