@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import gettext
 from flask_login import current_user
+
+from courses import labels
 
 LOCALES = ("ko", "en")
 
@@ -42,9 +44,19 @@ def translate(message: str, params: dict[str, Any] | None = None) -> str:
         return str(text)
 
 
+def _current_locale() -> str:
+    """The locale labels are made in: the request's; Korean outside a request (CLI, worker)."""
+    return select_locale() if has_request_context() else "ko"
+
+
+def _label_gettext(message: str) -> str:
+    return gettext(message) if has_request_context() else message
+
+
 def init_app(app: Flask) -> None:
     """Expose locale helpers to templates (tr is a global so imported macros see it too)."""
     app.jinja_env.globals["tr"] = translate
+    labels.install(_label_gettext, _current_locale)
 
     def local_datetime(value: Any, pattern: str = "yyyy-MM-dd HH:mm") -> str:
         from flask_babel import format_datetime

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from courses import text
 from courses.db import utcnow
 from courses.errors import N_, Errors, Forbidden, InvalidTransition, NotFound
+from courses.labels import class_label
 from courses.models import (
     Attendance,
     ClassMembership,
@@ -315,7 +316,7 @@ def build_matrix(
     rows = []
     classes: dict[int, str] = {}
     for uid, name, org_id, cid, grade, cname, number in people:
-        label = f"{grade}학년 {cname}" if grade else ""
+        label = class_label(grade, cname) if grade else ""
         if cid:
             classes[cid] = label
         mine = cells.get(uid, {})
@@ -730,7 +731,7 @@ def transcript(
         .where(ClassMembership.user_id == student.id, ClassMembership.role == MemberRole.student)
         .order_by(SchoolClass.school_year.desc())
     ).first()
-    return Transcript(student, f"{label[0]}학년 {label[1]}" if label else "", lines)
+    return Transcript(student, class_label(label[0], label[1]) if label else "", lines)
 
 
 def confirmed_records(

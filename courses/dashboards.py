@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from courses.errors import N_, Forbidden
 from courses.exports import Report
+from courses.labels import class_label
 from courses.models import (
     Attendance,
     ClassMembership,
@@ -235,7 +236,7 @@ def completion_dashboard(session: Session, actor: User, f: Filters | None = None
     rows: list[list[object]] = []
     totals = {"enrolments": 0, "students": 0, "completed": 0, "not_completed": 0, "behind": 0, "hours": 0}
     for r in session.execute(stmt):
-        label = r[0] if level == "school" else (f"{r[0]}학년 {r[1]}" if r[0] else "-")
+        label = r[0] if level == "school" else (class_label(r[0], r[1]) if r[0] else "-")
         nums = [int(v or 0) for v in r[len(keys) :]]
         enrol, students, completed, not_completed, behind, hours = nums
         confirmed = completed + not_completed
@@ -264,7 +265,7 @@ def completion_dashboard(session: Session, actor: User, f: Filters | None = None
         .limit(200)
     )
     behind_rows = [
-        (school, f"{g}학년 {c}" if g else "", name, title, int(d), int(h))
+        (school, class_label(g, c) if g else "", name, title, int(d), int(h))
         for school, g, c, name, title, d, h in session.execute(behind_stmt)
     ]
     columns = [

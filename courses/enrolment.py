@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from courses.db import affected, utcnow
 from courses.errors import N_, Errors, NotFound
+from courses.labels import class_label, grade_label
 from courses.models import (
     ClassMembership,
     Course,
@@ -119,8 +120,8 @@ def _group_name(session: Session, school_id: int, grade: int | None, class_id: i
     name = school.name if school else ""
     if class_id is not None:
         cls = session.get(SchoolClass, class_id)
-        return f"{name} {cls.label}" if cls else name
-    return f"{name} {grade}학년" if grade else name
+        return f"{name} {class_label(cls.grade, cls.name, stored=True)}" if cls else name
+    return f"{name} {grade_label(grade, stored=True)}" if grade else name
 
 
 def _announce(session: Session, course: Course, student_ids: list[int]) -> None:

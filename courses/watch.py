@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from courses.db import utcnow
 from courses.errors import N_, DomainError, Errors, Forbidden, InvalidTransition, NotFound
+from courses.labels import class_label
 from courses.models import (
     ClassMembership,
     Course,
@@ -434,7 +435,7 @@ def course_report(
         for lid, duration in durations.items():
             w, done[lid] = watched.get((uid, lid), (0.0, False))
             pct[lid] = round(100 * min(duration, w) / duration, 1)
-        label = f"{grade}학년 {cname}" if grade else ""
+        label = class_label(grade, cname) if grade else ""
         rows.append(CourseProgressRow(uid, name, label, number, pct, done))
     return [lesson for lesson, _ in lessons], rows
 

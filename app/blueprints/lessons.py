@@ -247,7 +247,7 @@ def report(course_id: int, lesson_id: int):  # type: ignore[no-untyped-def]
     rows, video = watch.lesson_report(dbs(), user, course, lesson, class_id=class_id)
     table = Report(
         title=N_("시청 현황"),
-        context=[*course_context(course), (N_("차시"), f"{lesson.number}. {lesson.title}")],
+        context=[*course_context(course), (N_("차시"), f"{lesson.number}. {lesson.label}")],
         columns=PROGRESS_COLUMNS,
         rows=[
             [
@@ -306,7 +306,7 @@ def course_report(course_id: int):  # type: ignore[no-untyped-def]
         N_("반"),
         N_("번호"),
         N_("이름"),
-        *[f"{lesson.number}. {lesson.title}" for lesson in lessons],
+        *[f"{lesson.number}. {lesson.label}" for lesson in lessons],
         N_("이수한 차시"),
     ]
     table = Report(
@@ -347,7 +347,7 @@ def course_report(course_id: int):  # type: ignore[no-untyped-def]
         return export_response(table, fmt, f"progress-course-{course.id}")  # type: ignore[arg-type]
     audit(AccessAction.progress_viewed, "course", course.id, f"{course.title} ({len(rows)})")
     chart = {
-        "labels": [f"{lesson.number}. {lesson.title}" for lesson in lessons],
+        "labels": [f"{lesson.number}. {lesson.label}" for lesson in lessons],
         "datasets": [
             {
                 "label": translate(N_("이수한 학생 수")),

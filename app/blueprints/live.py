@@ -99,7 +99,7 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
         title=N_("출석 현황"),
         context=[
             *course_context(course),
-            (N_("차시"), f"{session.lesson.number}. {session.lesson.title}"),
+            (N_("차시"), f"{session.lesson.number}. {session.lesson.label}"),
             (N_("수업 일시"), _fmt(session.starts_at)),
         ],
         columns=ATTENDANCE_COLUMNS,

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from courses.db import Base
+from courses.labels import theme_name
 
 
 class Delivery(enum.StrEnum):
@@ -32,6 +33,11 @@ class Theme(Base):
     elements: Mapped[list[ContentElement]] = relationship(
         back_populates="theme", order_by="ContentElement.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def label(self) -> str:
+        """The theme's name in the reader's language."""
+        return theme_name(self.name, self.name_en)
 
 
 class ContentElement(Base):

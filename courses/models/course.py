@@ -9,6 +9,7 @@ from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from courses.db import Base, utcnow
+from courses.labels import lesson_title
 from courses.models.catalog import ContentElement, Delivery, Theme
 from courses.models.org import Organisation, SchoolClass
 from courses.models.people import User
@@ -148,6 +149,11 @@ class Lesson(Base):
     course: Mapped[Course] = relationship(back_populates="lessons")
 
     __table_args__ = (UniqueConstraint("course_id", "number"),)
+
+    @property
+    def label(self) -> str:
+        """The title as shown: a generated "3차시" in the reader's language, a written title as it is."""
+        return lesson_title(self.title)
 
 
 class Material(Base):

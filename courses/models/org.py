@@ -8,6 +8,7 @@ from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from courses.db import Base
+from courses.labels import class_label
 
 
 class OrgKind(enum.StrEnum):
@@ -65,4 +66,5 @@ class SchoolClass(Base):
 
     @property
     def label(self) -> str:
-        return f"{self.grade}학년 {self.name}"
+        """ "5학년 1반" in the reader's language."""
+        return class_label(self.grade, self.name)

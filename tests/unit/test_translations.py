@@ -173,3 +173,11 @@ def test_course_request_page_in_english(compiled_catalogue, login, web_world) ->
 def test_korean_stays_the_default(compiled_catalogue, login, web_world) -> None:  # type: ignore[no-untyped-def]
     page = login(web_world["teacher"]).get("/").get_data(as_text=True)
     assert '<html lang="ko">' in page and "강좌 요청하기" in page and "Request a course" not in page
+
+
+def test_generated_labels_and_menus_in_english(compiled_catalogue, login, web_world) -> None:  # type: ignore[no-untyped-def]
+    """Class names, lesson numbers and theme names are translated too; menu labels are plural."""
+    c = _english(login, web_world["teacher"])
+    page = c.get("/courses/new").get_data(as_text=True)
+    assert "Grade 5 Class 1" in page and "5학년 1반" not in page
+    assert ">Courses</a>" in page and ">Course</a>" not in page
