@@ -14,7 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
 
@@ -101,9 +108,17 @@ class SfuClient:
             self.messages.append({"type": "_closed"})
             self._changed.notify_all()
 
+    def _configuration(self) -> RTCConfiguration:
+        """The ICE servers the SFU named in ``joined`` — none when it named none (no public STUN by default)."""
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in (self.joined or {}).get("ice_servers") or []
+        ]
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
     async def _answer_subscribe(self, msg: dict[str, Any]) -> None:
         if self.subscribe_pc is None:
-            self.subscribe_pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+            self.subscribe_pc = RTCPeerConnection(self._configuration())
             pc = self.subscribe_pc
 
             @pc.on("track")
@@ -155,7 +170,7 @@ class SfuClient:
     ) -> dict[str, Any]:
         """Offer these tracks on the publish connection (optionally forcing e.g. ``video/H264``)."""
         if self.publish_pc is None:
-            self.publish_pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+            self.publish_pc = RTCPeerConnection(self._configuration())
         pc = self.publish_pc
         for track in tracks:
             transceiver = pc.addTransceiver(track, direction="sendonly")

@@ -77,6 +77,7 @@ import psutil
 from aiohttp import WSMsgType, web
 from aiortc import (
     RTCConfiguration,
+    RTCIceServer,
     RTCPeerConnection,
     RTCRtpCodecCapability,
     RTCRtpReceiver,
@@ -126,6 +127,8 @@ class SfuConfig:
     webhook_url: str | None = None
     public_ip: str | None = None
     ice_hosts: list[str] = field(default_factory=list)  # restrict ICE host candidates (e.g. 127.0.0.1)
+    # ICE servers are configuration: with none set, none is used (no public STUN server is ever contacted).
+    stun_urls: list[str] = field(default_factory=list)
     turn_urls: list[str] = field(default_factory=list)
     turn_secret: str | None = None
     heartbeat_s: float = 10.0
@@ -139,6 +142,21 @@ class SfuConfig:
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
     storage: Storage | None = None
     recording_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ieum-sfu-recordings")
+
+    def server_rtc_configuration(self) -> RTCConfiguration:
+        """The SFU's own peer connections: the configured STUN servers only (a server needs no TURN)."""
+        servers = [RTCIceServer(urls=url) for url in self.stun_urls]
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+    def client_ice_servers(self, user_id: str) -> list[dict[str, Any]]:
+        """What a joining browser is told to use: the STUN servers, and TURN with short-lived credentials."""
+        servers: list[dict[str, Any]] = [{"urls": url} for url in self.stun_urls]
+        if self.turn_urls:
+            creds = ice.turn_credentials(self.turn_secret or self.secret, user_id)
+            servers.append(
+                {"urls": self.turn_urls, "username": creds["username"], "credential": creds["credential"]}
+            )
+        return servers
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SfuConfig:
@@ -156,6 +174,7 @@ class SfuConfig:
             webhook_url=env.get("LMS_SFU_WEBHOOK_URL") or None,
             public_ip=env.get("LMS_SFU_PUBLIC_IP") or None,
             ice_hosts=split("LMS_SFU_ICE_HOSTS"),
+            stun_urls=split("LMS_STUN_URLS"),
             turn_urls=split("LMS_TURN_URLS"),
             turn_secret=env.get("LMS_TURN_SECRET") or None,
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
@@ -372,7 +391,7 @@ class Sfu:
     # --- publish side --------------------------------------------------------------------------
 
     def _new_pc(self, p: Participant, label: str) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc = RTCPeerConnection(self.config.server_rtc_configuration())
         self.peer_connections.add(pc)
 
         @pc.on("connectionstatechange")
@@ -972,12 +991,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     p = Participant(claims=claims, ws=ws)
     room.add(p)
     p.start_writer()
-    ice_servers = []
-    if sfu.config.turn_urls:
-        creds = ice.turn_credentials(sfu.config.turn_secret or sfu.config.secret, claims.user_id)
-        ice_servers.append(
-            {"urls": sfu.config.turn_urls, "username": creds["username"], "credential": creds["credential"]}
-        )
+    ice_servers = sfu.config.client_ice_servers(claims.user_id)
     p.send(
         {
             "type": "joined",
