@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from courses.errors import N_, Forbidden
 from courses.exports import Report
-from courses.labels import class_label
+from courses.labels import class_label, theme_name
 from courses.models import (
     Attendance,
     ClassMembership,
@@ -294,7 +294,12 @@ def as_report(d: Dashboard, scope_name: str) -> Report:
 def filter_options(session: Session, actor: User) -> dict[str, Any]:
     """What the filters offer: schools (office), classes, themes, courses, school years."""
     out: dict[str, Any] = {
-        "themes": list(session.execute(select(Theme.id, Theme.name).order_by(Theme.position)))
+        "themes": [
+            (tid, theme_name(name, name_en))
+            for tid, name, name_en in session.execute(
+                select(Theme.id, Theme.name, Theme.name_en).order_by(Theme.position)
+            )
+        ]
     }
     if actor.role == Role.office_admin:
         out["schools"] = list(

@@ -7,8 +7,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from courses.db import utcnow
 from courses.models import (
@@ -16,6 +16,7 @@ from courses.models import (
     CompletionConfirmation,
     Course,
     CourseStatus,
+    CourseTarget,
     Enrolment,
     InstructorProfile,
     Lesson,
@@ -29,6 +30,7 @@ from courses.models import (
     User,
 )
 from courses.policy import Rel, action_clause, course_filter, relation_clause
+from courses.text import contains_pattern
 
 LIST_LIMIT = 20
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -128,7 +130,7 @@ def continue_learning(session: Session, actor: User, now: datetime) -> dict[str,
 def _courses(session: Session, *where: Any, limit: int = LIST_LIMIT) -> list[Course]:
     stmt = (
         select(Course)
-        .options(joinedload(Course.theme))
+        .options(*LIST_LOADS)
         .where(*where)
         .order_by(Course.updated_at.desc(), Course.id.desc())
         .limit(limit)
@@ -136,16 +138,46 @@ def _courses(session: Session, *where: Any, limit: int = LIST_LIMIT) -> list[Cou
     return list(session.scalars(stmt))
 
 
+# What a course list shows besides the title: theme, requester, the school or class it is for.
+LIST_LOADS = (
+    joinedload(Course.theme),
+    joinedload(Course.requester),
+    joinedload(Course.school),
+    joinedload(Course.school_class),
+    selectinload(Course.targets).joinedload(CourseTarget.school),
+)
+
+
 def visible_courses(
-    session: Session, actor: User, *, status: CourseStatus | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    actor: User,
+    *,
+    status: CourseStatus | None = None,
+    school_id: int | None = None,
+    theme_id: int | None = None,
+    q: str = "",
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[Course]:
-    """Courses the actor may see, newest first."""
+    """Courses the actor may see, newest first; narrowed by status, school, theme and words of the title."""
     where = [course_filter(actor)]
     if status is not None:
         where.append(Course.status == status)
+    if school_id is not None:
+        # A course is a school's when it was requested there or that school is among its targets.
+        where.append(
+            or_(
+                Course.school_id == school_id,
+                exists().where(CourseTarget.course_id == Course.id, CourseTarget.school_id == school_id),
+            )
+        )
+    if theme_id is not None:
+        where.append(Course.theme_id == theme_id)
+    if q:
+        where.append(Course.title.ilike(contains_pattern(q), escape="\\"))
     stmt = (
         select(Course)
-        .options(joinedload(Course.theme))
+        .options(*LIST_LOADS)
         .where(*where)
         .order_by(Course.id.desc())
         .limit(limit)
@@ -237,8 +269,11 @@ def office_admin_home(session: Session, actor: User) -> dict[str, Any]:
         ).all()
     )
     pool = session.scalar(select(func.count()).where(InstructorProfile.office_id == actor.office_id)) or 0
+    from courses.dashboards import filter_options
+
     return {
         "pending": pending_approvals(session, actor),
+        "options": filter_options(session, actor),
         "recent": _courses(session, Course.office_id == actor.office_id),
         "status_counts": counts,
         "instructor_count": pool,

@@ -13,7 +13,7 @@ from app.auth import actor, login_required
 from app.extensions import dbs
 from app.forms import parse_course_input, parse_int, parse_local_datetime
 from app.i18n import translate
-from app.input import bounded_int
+from app.input import ID_MAX, bounded_int
 from app.transactions import discard
 from courses import catalog, enrolment, evaluation, videos, watch, workflow
 from courses.db import utcnow
@@ -31,6 +31,7 @@ from courses.models import (
     User,
 )
 from courses.policy import get_course, school_scope, taught_class_ids
+from courses.text import clean
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
@@ -38,18 +39,44 @@ bp = Blueprint("courses", __name__, url_prefix="/courses")
 @bp.route("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
+    from courses.dashboards import filter_options
+
     user = actor()
-    status_raw = request.args.get("status") or None
+    args = request.args
+    status_raw = args.get("status") or None
     status = None
     if status_raw:
         try:
             status = CourseStatus(status_raw)
         except ValueError:
             abort(400)
-    page = bounded_int(request.args.get("page"), 1, 1, 10_000)
-    items = visible_courses(dbs(), user, status=status, limit=50, offset=(page - 1) * 50)
+    school_id = bounded_int(args.get("school_id"), 0, 0, ID_MAX) or None
+    theme_id = bounded_int(args.get("theme_id"), 0, 0, ID_MAX) or None
+    q = clean(args.get("q"))[:60]
+    page = bounded_int(args.get("page"), 1, 1, 10_000)
+    items = visible_courses(
+        dbs(),
+        user,
+        status=status,
+        school_id=school_id,
+        theme_id=theme_id,
+        q=q,
+        limit=50,
+        offset=(page - 1) * 50,
+    )
+    filters = {
+        "status": status.value if status else None,
+        "school_id": school_id,
+        "theme_id": theme_id,
+        "q": q or None,
+    }
     return render_template(
-        "courses/index.html", courses=items, status=status, page=page, statuses=workflow.STATUS_LABELS
+        "courses/index.html",
+        courses=items,
+        filters=filters,
+        options=filter_options(dbs(), user),
+        page=page,
+        statuses=workflow.STATUS_LABELS,
     )
 
 
