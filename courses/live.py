@@ -146,6 +146,17 @@ def recording_enabled(course: Course) -> bool:
     return course.recording_policy != RecordingPolicy.none
 
 
+# How long after a recorded class ends its recording may still be on its way (the SFU stores it, then says so).
+RECORDING_ARRIVES_WITHIN = timedelta(minutes=5)
+
+
+def awaiting_recording(live: LiveSession, course: Course, now: datetime) -> bool:
+    """Whether a recording of this class is probably still being stored: it was recorded and ended just now."""
+    if not recording_enabled(course) or live.status != LiveStatus.ended or live.ended_at is None:
+        return False
+    return now - live.ended_at < RECORDING_ARRIVES_WITHIN
+
+
 def sfu_record_mode(course: Course) -> RecordMode:
     """The course's recording policy as the ``record`` claim of a teacher's join token."""
     return {RecordingPolicy.teacher_only: RecordMode.teacher, RecordingPolicy.full: RecordMode.stage}.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -24,6 +25,7 @@ from app.i18n import translate
 from app.transactions import discard
 from contracts.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
 from courses import live
+from courses.db import utcnow
 from courses.errors import N_
 from courses.exports import Report
 from courses.models import AccessAction
@@ -94,6 +96,9 @@ ATTENDANCE_COLUMNS = [
 def attendance(live_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     session, course = live.get_live_session(dbs(), user, live_id)
+    if request.args.get("part") == "recordings":
+        # Only the recordings (no student's record in it): what attendance.js asks for after the class.
+        return render_template("live/_recordings.html", **_recordings_context(user, session, course))
     rows = live.attendance_report(dbs(), user, session, course)
     table = Report(
         title=N_("출석 현황"),
@@ -134,22 +139,29 @@ def attendance(live_id: int):  # type: ignore[no-untyped-def]
         "labels": [r.user.name for r in rows],
         "datasets": [{"label": headers[5], "data": [row[5] for row in table.rows]}],
     }
+    return render_template(
+        "live/attendance.html",
+        table=table,
+        headers=headers,
+        chart=chart,
+        chat=live.chat_log(dbs(), user, session, course),
+        **_recordings_context(user, session, course),
+    )
+
+
+def _recordings_context(user: Any, session: Any, course: Any) -> dict[str, Any]:
     storage = current_app.extensions["storage"]
     recs = [
         (rec, storage.presigned_get_url(rec.object_key, 3600))
         for rec in live.recordings(dbs(), user, session, course)
     ]
-    return render_template(
-        "live/attendance.html",
-        live=session,
-        course=course,
-        table=table,
-        headers=headers,
-        chart=chart,
-        chat=live.chat_log(dbs(), user, session, course),
-        recordings=recs,
-        manage_videos=may(dbs(), user, course, "manage_videos"),
-    )
+    return {
+        "live": session,
+        "course": course,
+        "recordings": recs,
+        "awaiting_recording": not recs and live.awaiting_recording(session, course, utcnow()),
+        "manage_videos": may(dbs(), user, course, "manage_videos"),
+    }
 
 
 def _fmt(value: datetime | None) -> str:

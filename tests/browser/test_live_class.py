@@ -315,6 +315,8 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     teacher.wait_for_function(
         "() => window.ieumLive.pub && window.ieumLive.pub.connectionState === 'connected'", timeout=20_000
     )
+    # The teacher sees their own camera in the main tile, as the class will.
+    expect(teacher.locator("#main-tile .tile.self video")).to_have_js_property("readyState", 4)
 
     # Two students join and wait in the lobby.
     students = {u: _media_page(page_as, live_server, u) for u in (a, b)}
@@ -322,12 +324,20 @@ def test_live_class_video_stage_audio_chat_end_attendance(
         _join(page, room_url)
         expect(page.locator("#live-status")).to_have_text("대기실에서 기다리는 중입니다.")
     people = teacher.locator("#people")
+    lobby = teacher.get_by_role("region", name=re.compile("^대기실"))
     for u in (a, b):
-        expect(people.get_by_role("listitem").filter(has_text=names[u])).to_be_visible()
+        expect(lobby.get_by_role("listitem").filter(has_text=names[u])).to_contain_text("대기 중")
+        # Off stage, a student has no microphone or camera buttons that would do nothing.
+        expect(students[u].get_by_role("button", name=re.compile("마이크|카메라"))).to_have_count(0)
 
     # The teacher starts the class: both students decode the teacher's camera; everyone sees it is recorded.
     teacher.get_by_role("button", name="수업 시작").click()
     expect(teacher.locator("#rec-badge")).to_be_visible()
+    expect(teacher.get_by_text("수업 진행 중")).to_be_visible()
+    expect(teacher.get_by_role("button", name="수업 시작")).to_be_hidden()
+    expect(lobby).to_be_hidden()
+    for u in (a, b):
+        expect(people.get_by_role("listitem").filter(has_text=names[u])).to_be_visible()
     for u, page in students.items():
         expect(page.locator("#live-status")).to_have_text("수업이 시작되었습니다.")
         _assert_flowing(page, u, ids["teacher1"], "video", ["framesDecoded"], seen)
@@ -344,6 +354,7 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     on_stage = time.monotonic()
     expect(students[a].locator("#live-status")).to_have_text(re.compile("^무대에 올랐습니다"))
     expect(students[a].get_by_role("button", name="마이크 끄기")).to_be_visible(timeout=20_000)
+    expect(students[a].locator("#side-tiles .tile.self video")).to_have_js_property("readyState", 4)
     expect(raised).not_to_contain_text("손 듦")
 
     # The teacher and student B hear student A (and see them).
@@ -361,6 +372,11 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     students[b].get_by_role("button", name="보내기").click()
     expect(teacher.locator("#chat-log")).to_contain_text(f"{names[b]}: {text}")
 
+    # Removing a student asks first; declining keeps them in the class.
+    teacher.once("dialog", lambda d: d.dismiss())
+    teacher.get_by_role("button", name=f"{names[b]} 내보내기").click()
+    expect(people.get_by_role("listitem").filter(has_text=names[b])).to_be_visible()
+
     # Student B's connection drops (its socket dies, as on a network loss): the page rejoins by itself and the
     # teacher's video flows again on the new connection; the attendance record keeps both stretches (below).
     students[b].evaluate("() => window.ieumLive.ws.close()")
@@ -372,12 +388,19 @@ def test_live_class_video_stage_audio_chat_end_attendance(
 
     # The teacher ends the class: the students are told and hang up; the teacher lands on the attendance page.
     ending = time.monotonic()
+    teacher.get_by_role("button", name="수업 끝내기").click()  # asks first, in a dialog
+    dialog = teacher.get_by_role("dialog", name="수업을 끝낼까요?")
+    dialog.get_by_role("button", name="계속 수업하기").click()
+    expect(dialog).to_be_hidden()
+    teacher.get_by_role("button", name="수업 끝내기").click()
     with teacher.expect_navigation(url=re.compile(r"/live/\d+/attendance$"), timeout=15_000):
-        teacher.get_by_role("button", name="수업 끝내기").click()
+        dialog.get_by_role("button", name="예, 수업을 끝냅니다").click()
     seen["end_class_to_attendance_s"] = round(time.monotonic() - ending, 2)
     for page in students.values():
         expect(page.locator("#live-status")).to_have_text("수업이 끝났습니다.")
         expect(page.locator("#room")).to_be_hidden()
+        ended = page.get_by_role("region", name="이 수업은 끝났습니다.")
+        expect(ended.get_by_role("link", name="강좌로 돌아가기")).to_be_visible()
         page.wait_for_function(
             "() => { const s = window.ieumLive;"
             " return !s.sub && !s.pub && !s.localStream && s.ws.readyState === WebSocket.CLOSED; }",
@@ -397,14 +420,21 @@ def test_live_class_video_stage_audio_chat_end_attendance(
             assert float(rows[names[a]]["무대(분)"]) > 0, f"{a} has no stage time: {rows[names[a]]}"
             assert int(rows[names[a]]["손들기"]) >= 1, f"{a} raised no hand: {rows[names[a]]}"
             assert int(rows[names[b]]["채팅"]) >= 1, f"{b} sent no chat: {rows[names[b]]}"
-            assert teacher.locator("video.recording").count() == 1, "the recording is not listed yet"
             break
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
             teacher.wait_for_timeout(500)
             teacher.reload()
+    # The recording shows up on the page by itself once the SFU has stored it (no reload: the marker stays).
+    teacher.evaluate("() => { window.__sameDocument = true; }")
+    expect(teacher.locator("video.recording")).to_have_count(1, timeout=30_000)
+    assert teacher.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
     expect(teacher.get_by_role("region", name="채팅 기록")).to_contain_text(text)
+    # The ended room offers no way back in.
+    students[a].reload()
+    expect(students[a].get_by_role("heading", name="이 수업은 끝났습니다.")).to_be_visible()
+    expect(students[a].get_by_role("button", name="수업 입장")).to_have_count(0)
     _assert_recording_plays(teacher, live_server, seen)
     rejoined = _attendance_row(live_server, int(room_url.rsplit("/", 1)[1]), int(ids[b]))
     assert rejoined.joins == 2, f"{b} should have joined twice (drop and rejoin): {rejoined.joins}"
@@ -627,8 +657,9 @@ def test_a_school_confirms_credit_hours_for_what_a_student_watched_and_attended(
     # The one-minute class runs out; the teacher ends it and marks the course finished.
     left = (ends_at - datetime.now(UTC)).total_seconds() + 2
     teacher.wait_for_timeout(max(0.0, left) * 1000)
+    teacher.get_by_role("button", name="수업 끝내기").click()
     with teacher.expect_navigation(url=re.compile(r"/live/\d+/attendance$"), timeout=15_000):
-        teacher.get_by_role("button", name="수업 끝내기").click()
+        teacher.get_by_role("dialog").get_by_role("button", name="예, 수업을 끝냅니다").click()
     expect(student.locator("#live-status")).to_have_text("수업이 끝났습니다.")
     deadline = time.monotonic() + 15  # attendance comes by webhook, in the background
     while True:

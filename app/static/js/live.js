@@ -120,6 +120,7 @@
         $("lobby").hidden = !msg.in_lobby;
         status(msg.in_lobby ? T.lobby : T.connected);
         state.onStage = isTeacher; // stage is per connection: after a rejoin the teacher calls again
+        if (msg.class_started) markStarted();
         if (state.onStage) startPublishing();
         break;
       case "participants":
@@ -134,7 +135,9 @@
         renderPeople();
         break;
       case "class_started":
-        $("lobby").hidden = true; status(T.started);
+        $("lobby").hidden = true; status(T.started); markStarted();
+        Object.keys(state.participants).forEach(function (k) { state.participants[k].in_lobby = false; });
+        renderPeople();
         break;
       case "class_ended":
         classEnded();
@@ -203,6 +206,7 @@
       pc.onconnectionstatechange = function () { if (pc.connectionState === "failed" && state.pub === pc) restartAll(); };
       state.micOn = true; state.camOn = true; syncButtons();
       $("mic-btn").hidden = false; $("cam-btn").hidden = false;
+      showSelf(stream);
       return offerPublish();
     }).catch(function () { /* the message is already shown */ });
   }
@@ -223,6 +227,27 @@
     if (state.pub) { state.pub.close(); state.pub = null; }
     if (state.localStream) { state.localStream.getTracks().forEach(function (t) { t.stop(); }); state.localStream = null; }
     $("mic-btn").hidden = true; $("cam-btn").hidden = true;
+    var self = document.querySelector(".tile.self"); if (self) self.remove();
+  }
+
+  // What I send, as others see it: the teacher's in the main tile, a student's on stage beside it.
+  function showSelf(stream) {
+    var old = document.querySelector(".tile.self"); if (old) old.remove();
+    if (!stream.getVideoTracks().length) return;
+    var tile = document.createElement("div");
+    tile.className = "tile self"; tile.setAttribute("role", "group"); tile.setAttribute("aria-label", T.me);
+    var video = document.createElement("video");
+    video.autoplay = true; video.playsInline = true; video.muted = true;
+    video.srcObject = new MediaStream(stream.getVideoTracks());
+    var label = document.createElement("span"); label.className = "label"; label.textContent = T.me;
+    tile.appendChild(video); tile.appendChild(label);
+    var main = $("main-tile");
+    if (isTeacher && !main.querySelector(".tile")) {
+      var empty = main.querySelector(".tile-empty"); if (empty) empty.hidden = true;
+      main.appendChild(tile);
+    } else {
+      $("side-tiles").insertBefore(tile, $("side-tiles").firstChild);
+    }
   }
 
   // ---------- subscribing (SFU offers) ----------
@@ -314,7 +339,19 @@
   function renderPeople() {
     var ul = $("people");
     ul.textContent = "";
-    var list = Object.keys(state.participants).map(function (k) { return state.participants[k]; });
+    var all = Object.keys(state.participants).map(function (k) { return state.participants[k]; });
+    var list = all;
+    if ($("lobby-panel")) {
+      // The teacher sees who waits in the lobby apart from who is in the class.
+      var waiting = all.filter(function (p) { return p.in_lobby; });
+      list = all.filter(function (p) { return !p.in_lobby; });
+      $("lobby-panel").hidden = !waiting.length;
+      $("lobby-count").textContent = "(" + T.count.replace("{n}", waiting.length) + ")";
+      var lul = $("lobby-people"); lul.textContent = "";
+      waiting.sort(function (a, b) { return String(a.name).localeCompare(String(b.name), "ko"); }).forEach(function (p) {
+        var li = document.createElement("li"); li.textContent = p.name + " · " + T.waiting; lul.appendChild(li);
+      });
+    }
     list.sort(function (a, b) { return (b.hand_raised ? 1 : 0) - (a.hand_raised ? 1 : 0) || String(a.name).localeCompare(String(b.name), "ko"); });
     $("people-count").textContent = "(" + T.count.replace("{n}", list.length) + ")";
     list.forEach(function (p) {
@@ -327,7 +364,9 @@
       if (isTeacher && p.user !== me && p.role === "student") {
         li.appendChild(button(p.on_stage ? T.stage_off : T.stage_on, function () { send({ type: "stage", user: p.user, on: !p.on_stage }); }, p.name));
         li.appendChild(button(T.mute, function () { send({ type: "mute", user: p.user }); }, p.name));
-        li.appendChild(button(T.remove, function () { send({ type: "remove", user: p.user }); }, p.name));
+        li.appendChild(button(T.remove, function () {
+          if (window.confirm(T.confirm_remove.replace("{name}", p.name))) send({ type: "remove", user: p.user });
+        }, p.name));
       }
       ul.appendChild(li);
     });
@@ -351,6 +390,12 @@
     send({ type: state.handUp ? "lower_hand" : "raise_hand" }); setHand(!state.handUp);
   });
   if ($("start-btn")) $("start-btn").addEventListener("click", function () { send({ type: "start_class" }); $("start-btn").disabled = true; });
+
+  // Once the class runs, the start button gives way to a "수업 진행 중" sign.
+  function markStarted() {
+    if (!$("start-btn")) return;
+    $("start-btn").hidden = true; $("started-pill").hidden = false;
+  }
 
   function syncButtons() {
     $("mic-btn").textContent = state.micOn ? T.mic_off : T.mic_on;
@@ -433,6 +478,7 @@
     showError("");
     status(T.class_ended);
     $("room").hidden = true; $("prejoin").hidden = true;
+    $("ended").hidden = false; // what comes next: the course page
   }
 
   function submitEnd() {
@@ -443,12 +489,15 @@
     form.submit();
   }
 
+  // Ending is for everyone and final: the prominent button asks first, in a dialog.
+  if ($("end-btn")) $("end-btn").addEventListener("click", function () { $("end-dialog").showModal(); });
+  if ($("end-cancel")) $("end-cancel").addEventListener("click", function () { $("end-dialog").close(); });
   if ($("end-form")) $("end-form").addEventListener("submit", function (e) {
     if (!state.ws || state.ws.readyState !== 1) return; // not connected: just post the form
     e.preventDefault();
     if (state.endForm) return;
     state.endForm = e.target;
-    e.target.querySelector("button").disabled = true;
+    e.target.querySelector("button[type=submit]").disabled = true;
     send({ type: "end_class" });
     setTimeout(submitEnd, 3000); // the SFU did not confirm in time: end the class in the app regardless
   });
