@@ -1,11 +1,16 @@
-"""Load test: one SFU process, one publisher (pre-encoded VP8 + Opus), N non-decoding viewers.
+"""Load test: one SFU process, one publisher (pre-encoded VP8 + Opus), N viewers that behave like browsers.
 
-``./scripts/loadtest --viewers 200 --duration 30 [--ramp 20] [--sfu ws://host:port/ws] [--procs 2]``
+``./scripts/loadtest --viewers 200 --duration 30 [--ramp 20] [--sfu ws://host:port/ws] [--procs 2]
+[--viewer-loss PCT] [--no-rtcp] [--client-nice N]``
 
 The SFU runs in its own process (started here unless ``--sfu`` is given; then ``LMS_SFU_SECRET`` must match
 it) and its CPU is read with psutil on its pid. Viewers are real aiortc peer connections (ICE, DTLS, SRTP)
-spread over worker processes; they count RTP at the ICE layer without decrypting or decoding (a 1-in-50
-sample is SRTP-decrypted to prove the stream is valid). Prints a table, then one JSON line last.
+spread over worker processes that compete for the CPU as real load does. Like browsers, each viewer sends an
+SRTCP receiver report about once a second on its own clock and NACKs gaps in video at once; they count RTP at
+the ICE layer without decrypting or decoding (a 1-in-50 sample is SRTP-decrypted to prove the stream is
+valid). The publisher sends whole frames back to back, as aiortc and browsers do. In the same run the floor —
+libsrtp protect plus one ``sendto`` per packet in a tight loop — is measured and the SFU's CPU per forwarded
+packet reported as a multiple of it. Prints a table, then one JSON line last.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -32,6 +38,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from . import rtp
 
 _SEQ_SSRC = struct.Struct("!2xH4xI")
 SAMPLE_DECRYPT_EVERY = 50
@@ -152,16 +160,85 @@ def make_packet_track(kind: str, packets: list[bytes], rate: int, step: int) -> 
     return PacketTrack()
 
 
+def packet_sizes(video: list[bytes], audio: list[bytes], seconds: int = 2) -> list[int]:
+    """The RTP packet sizes of `seconds` of the teacher's stream (1200-byte MTU, 12-byte header + 1 byte VP8
+    descriptor, Opus whole), in sending order: what the floor below protects and sends."""
+    out: list[int] = []
+    fps = 30
+    for n in range(seconds * fps):
+        frame = len(video[n % len(video)])
+        parts = max(1, -(-frame // 1100))
+        out += [12 + 1 + -(-frame // parts)] * parts
+        if n % 3 != 2:  # 50 Opus packets a second against 30 frames
+            out.append(12 + len(audio[n % len(audio)]))
+    return out
+
+
+def measure_floor(sizes: list[int], seconds: float = 2.0) -> float:
+    """CPU µs per packet of the cheapest forward there can be: libsrtp protect plus one ``sendto`` of the
+    packet, in a tight loop, on this machine now. The SFU's cost is reported as a multiple of it."""
+    from pylibsrtp import Policy, Session
+
+    policy = Policy(
+        key=os.urandom(30),
+        ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    )
+    session = Session(policy)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        rx.bind(("127.0.0.1", 0))  # never read: once its buffer is full the kernel drops, sendto still sends
+        addr = rx.getsockname()
+        tx.setblocking(False)
+        bodies = [os.urandom(n - 12) for n in sizes]
+        header = struct.Struct("!BBHII")
+        seq = sent = 0
+        cpu0, wall_end = time.process_time(), time.monotonic() + seconds
+        while time.monotonic() < wall_end:
+            for body in bodies:
+                seq += 1
+                packet = header.pack(0x80, 96, seq & 0xFFFF, seq * 3000, 0x1234) + body
+                with contextlib.suppress(BlockingIOError):
+                    tx.sendto(session.protect(packet), addr)
+                sent += 1
+        return 1e6 * (time.process_time() - cpu0) / sent
+    finally:
+        rx.close()
+        tx.close()
+
+
 # --- viewers (worker processes) ----------------------------------------------------------------
 
 
 @dataclass
 class StreamCount:
-    """Packets seen on one SSRC, with the extended highest sequence number."""
+    """Packets seen on one SSRC, with the extended highest sequence number, and what a browser keeps to
+    report on it: the interval counters of its receiver reports and the sequence numbers it NACKed."""
 
     received: int = 0
     first: int = -1
     max_ext: int = -1
+    video: bool = False
+    expected_prior: int = 0
+    received_prior: int = 0
+    nacked: set[int] = field(default_factory=set)
+    recovered: int = 0
+    duplicates: int = 0
+
+    def report_block(self, ssrc: int) -> bytes:
+        """An RFC 3550 report block (fraction and cumulative loss, highest sequence); resets the interval."""
+        expected = self.max_ext - self.first + 1
+        lost = max(0, min(expected - self.received, 0x7FFFFF))
+        expected_interval = expected - self.expected_prior
+        lost_interval = expected_interval - (self.received - self.received_prior)
+        self.expected_prior, self.received_prior = expected, self.received
+        fraction = (
+            min(255, (lost_interval << 8) // expected_interval)
+            if expected_interval > 0 < lost_interval
+            else 0
+        )
+        return struct.pack("!IIIIII", ssrc, (fraction << 24) | lost, self.max_ext & 0xFFFFFFFF, 0, 0, 0)
 
 
 @dataclass
@@ -178,6 +255,11 @@ class Viewer:
     srtp_ok: int = 0
     srtp_errors: int = 0
     client: Any = None
+    rtcp_sent: int = 0
+    nacks_sent: int = 0
+    send_rtcp: Any = None  # protect and send one compound RTCP packet on the subscribe connection
+    own_ssrc: int = 0
+    loss: float = 0.0  # share of incoming video packets dropped on arrival, as a lossy network would
 
     def snapshot(self) -> dict[int, tuple[int, int]]:
         return {ssrc: (s.received, s.max_ext) for ssrc, s in self.streams.items()}
@@ -212,12 +294,24 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
     streams = viewer.streams
     unpack = _SEQ_SSRC.unpack_from
     counter = [0]
+    video_ssrcs = _video_ssrcs(pc.remoteDescription.sdp if pc.remoteDescription else "")
+    loop = asyncio.get_running_loop()
+
+    def send_rtcp(packet: bytes) -> None:
+        # As a browser's RTCP: SRTCP-protected on the same bundled transport (aiortc protects it).
+        if dtls.state == "connected":
+            loop.create_task(dtls._send_rtp(packet)).add_done_callback(_ignore_result)
+            viewer.rtcp_sent += 1
+
+    viewer.send_rtcp = send_rtcp
+    lossy = viewer.loss > 0
+    viewer.own_ssrc = viewer.own_ssrc or secrets.randbits(32) or 1
 
     def count(data: bytes) -> None:
         seq, ssrc = unpack(data)
         s = streams.get(ssrc)
         if s is None:
-            s = streams[ssrc] = StreamCount(first=seq, max_ext=seq)
+            s = streams[ssrc] = StreamCount(first=seq, max_ext=seq, video=ssrc in video_ssrcs)
             now = time.monotonic()
             if viewer.first_media is None:
                 viewer.first_media = now
@@ -227,6 +321,25 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
             d = (seq - ext) & 0xFFFF
             if d < 0x8000:
                 s.max_ext = ext + d
+                if d > 1 and s.video:
+                    # A gap: a browser NACKs the missing video packets at once (RFC 4585 generic NACK).
+                    missing = [ext + i for i in range(1, min(d, 33))]
+                    s.nacked.update(missing)
+                    rr = rtp.build_rr(viewer.own_ssrc, [s.report_block(ssrc)])
+                    send_rtcp(rr + rtp.build_nack(viewer.own_ssrc, ssrc, [m & 0xFFFF for m in missing]))
+                    viewer.nacks_sent += 1
+            elif d:
+                # An old sequence number: a retransmission we asked for, else a duplicate (not counted).
+                ext_seq = ext - ((ext - seq) & 0xFFFF)
+                if ext_seq in s.nacked:
+                    s.nacked.discard(ext_seq)
+                    s.recovered += 1
+                else:
+                    s.duplicates += 1
+                    return
+            else:
+                s.duplicates += 1
+                return
         s.received += 1
         counter[0] += 1
         if counter[0] % SAMPLE_DECRYPT_EVERY == 0 and dtls._rx_srtp is not None:
@@ -246,6 +359,8 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
         # recognisable by its first two bytes, so count it and skip the rest of the stack.
         def datagram_received(data: bytes, addr: Any, _original: Any = original) -> None:
             if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                if lossy and random.random() < viewer.loss and unpack(data)[1] in video_ssrcs:
+                    return  # lost on the way (--viewer-loss): the gap is NACKed when the next one comes
                 count(data)
                 return
             _original(data, addr)
@@ -255,6 +370,41 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+
+
+def _ignore_result(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a send on a closing transport: the viewer's state says so elsewhere
+
+
+def _video_ssrcs(sdp: str) -> set[int]:
+    """SSRCs the SFU announced in video m-sections of its subscribe offer (only video is NACKed)."""
+    out: set[int] = set()
+    video = False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+        elif video and line.startswith("a=ssrc:"):
+            with contextlib.suppress(ValueError):
+                out.add(int(line[7:].split(" ", 1)[0]))
+    return out
+
+
+async def _receiver_reports(viewers: list[Viewer]) -> None:
+    """Every viewer sends a receiver report about once a second on its own clock, as browsers do."""
+    # Each viewer at its own phase, 0.5–1.5 s apart (RFC 3550's randomised interval around 1 s).
+    due = {v.index: time.monotonic() + secrets.randbelow(1000) / 1000 for v in viewers}
+    while True:
+        now = time.monotonic()
+        for v in viewers:
+            if due[v.index] > now:
+                continue
+            due[v.index] = now + 0.5 + secrets.randbelow(1000) / 1000
+            if v.send_rtcp is None or v.failed or not v.streams:
+                continue
+            blocks = [s.report_block(ssrc) for ssrc, s in list(v.streams.items())]
+            v.send_rtcp(rtp.build_rr(v.own_ssrc, blocks))
+        await asyncio.sleep(0.05)
 
 
 async def _run_viewer(viewer: Viewer, url: str, token: str, session: Any) -> None:
@@ -285,6 +435,8 @@ async def _worker(
     indices: list[int],
     ramp: float,
     ice_hosts: list[str],
+    rtcp: bool,
+    loss: float = 0.0,
 ) -> None:
     import aiohttp
 
@@ -294,7 +446,8 @@ async def _worker(
 
     ice.restrict_host_addresses(ice_hosts)
     loop = asyncio.get_running_loop()
-    viewers = [Viewer(i) for i in indices]
+    viewers = [Viewer(i, loss=loss) for i in indices]
+    reports = loop.create_task(_receiver_reports(viewers)) if rtcp else None
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector)
     tasks = []
@@ -356,11 +509,16 @@ async def _worker(
                     "consent_failures": sum(1 for v in viewers if v.failed and v.index not in failed_before),
                     "srtp_ok": sum(v.srtp_ok for v in viewers),
                     "srtp_errors": sum(v.srtp_errors for v in viewers),
+                    "rtcp_sent": sum(v.rtcp_sent for v in viewers),
+                    "nacks_sent": sum(v.nacks_sent for v in viewers),
+                    "recovered": sum(s.recovered for v in viewers for s in v.streams.values()),
                     "worst": sorted(per_viewer, reverse=True)[:3],
                 }
             )
         elif command == "stop":
             break
+    if reports is not None:
+        reports.cancel()
     await asyncio.gather(*(v.client.close() for v in viewers if v.client is not None), return_exceptions=True)
     await session.close()
     conn.send({"event": "stopped"})
@@ -375,13 +533,17 @@ def worker_main(
     indices: list[int],
     ramp: float,
     ice_hosts: list[str],
+    rtcp: bool,
+    nice: int,
+    loss: float,
 ) -> None:
     """Entry point of a viewer process."""
-    # Load generators yield to the SFU and the publisher when the machine is busy: we measure the SFU,
-    # not how the scheduler shares two cores.
-    with contextlib.suppress(OSError):
-        os.nice(5)
-    asyncio.run(_worker(conn, wid, url, secret, room, indices, ramp, ice_hosts))
+    # By default the viewers compete for the CPU as real load does (nice 0): a load generator that yields
+    # to the SFU flatters it. --client-nice lowers their priority to isolate the SFU's own cost.
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+    asyncio.run(_worker(conn, wid, url, secret, room, indices, ramp, ice_hosts, rtcp, loss))
 
 
 # --- controller --------------------------------------------------------------------------------
@@ -437,6 +599,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from .client import SfuClient
 
     ice.restrict_host_addresses(args.ice_host)
+    video_path, audio_path = encode_media(Path(args.media_dir), kbps=args.video_kbps)
+    sizes = packet_sizes(load_packets(video_path), load_packets(audio_path))
+    floor_before = measure_floor(sizes)  # before anything else runs: the machine as it is now
     secret = os.environ.get("LMS_SFU_SECRET") or secrets.token_hex(32)
     sfu_proc: subprocess.Popen[bytes] | None = None
     if args.sfu:
@@ -481,7 +646,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 return t.user, t.system
             return float(_get_json(http + "/metrics")["cpu_seconds"]), 0.0
 
-        video_path, audio_path = encode_media(Path(args.media_dir), kbps=args.video_kbps)
         video = make_packet_track("video", load_packets(video_path), 90000, 3000)
         audio = make_packet_track("audio", load_packets(audio_path), 48000, 960)
         room = f"load-{secrets.token_hex(3)}"
@@ -502,7 +666,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         publish_pc = teacher.publish_pc
         assert publish_pc is not None
 
+        publisher_lost: list[str] = []
+        closing = [False]  # our own close at the end is not a loss
+
         def on_publisher_state() -> None:
+            if publish_pc.connectionState in ("failed", "closed") and not closing[0]:
+                publisher_lost.append(time.strftime("%X"))
             print(
                 f"[publisher] connection {publish_pc.connectionState} at {time.strftime('%X')}",
                 file=sys.stderr,
@@ -529,7 +698,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             indices = list(range(wid, args.viewers, procs))
             p = ctx.Process(
                 target=worker_main,
-                args=(child, wid, url, secret, room, indices, args.ramp / procs, args.ice_host),
+                args=(
+                    child,
+                    wid,
+                    url,
+                    secret,
+                    room,
+                    indices,
+                    args.ramp / procs,
+                    args.ice_host,
+                    not args.no_rtcp,
+                    args.client_nice,
+                    args.viewer_loss / 100.0,
+                ),
                 daemon=True,
             )
             p.start()
@@ -616,15 +797,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.wait_for(_recv(conn), 30)
             p.join(10)
         lag_task.cancel()
+        closing[0] = True
         await teacher.close()
 
+        # The floor again, now the viewers are gone: the lower of the two is the machine's.
+        floor = min(floor_before, measure_floor(sizes))
         cpu_s = sum(cpu1) - sum(cpu0)
         forwarded = m1["packets_out"] - m0["packets_out"]
         received = sum(e["received"] for e in ended)
         expected = sum(e["expected"] for e in ended)
         wall = t1 - t0
+        us_per_packet = 1e6 * cpu_s / forwarded if forwarded else None
         summary = {
             "viewers": args.viewers,
+            "workers": 1,
             "viewers_held": sum(e["held"] for e in ended),
             "join_p50_s": _round(_percentile(join_s, 0.5)),
             "join_p95_s": _round(_percentile(join_s, 0.95)),
@@ -632,15 +818,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "join_video_p95_s": _round(_percentile(join_all_s, 0.95)),
             "loss_pct": _round(100.0 * (expected - received) / expected if expected else None),
             "sfu_cpu_pct": _round(100.0 * cpu_s / wall),
-            "sfu_cpu_us_per_packet": _round(1e6 * cpu_s / forwarded if forwarded else None),
+            "sfu_cpu_us_per_packet": _round(us_per_packet),
+            "floor_us_per_packet": _round(floor),
+            "sfu_cost_over_floor": _round(us_per_packet / floor if us_per_packet else None),
             "sfu_rss_mb": _round(rss_mb),
             "sfu_user_pct": _round(100.0 * (cpu1[0] - cpu0[0]) / wall) if sfu is not None else None,
             "sfu_sys_pct": _round(100.0 * (cpu1[1] - cpu0[1]) / wall) if sfu is not None else None,
-            "consent_failures": sum(e["consent_failures"] for e in ended) + (m1["timeouts"] - m0["timeouts"]),
+            "consent_failures": sum(e["consent_failures"] for e in ended)
+            + (m1["timeouts"] - m0["timeouts"])
+            + len(publisher_lost),
+            "publisher_lost_at": publisher_lost,
             "forwarded_pps": _round(forwarded / wall),
             "packets_in_pps": _round((m1["packets_in"] - m0["packets_in"]) / wall),
             "srtp_sample_ok": sum(e["srtp_ok"] for e in ended),
             "srtp_sample_errors": sum(e["srtp_errors"] for e in ended),
+            "viewer_rtcp_sent": sum(e["rtcp_sent"] for e in ended),
+            "viewer_nacks_sent": sum(e["nacks_sent"] for e in ended),
+            "viewer_recovered": sum(e["recovered"] for e in ended),
+            "sfu_rtcp_in": m1["rtcp_in"] - m0["rtcp_in"],
+            "sfu_nacks_in": m1["nacks"] - m0["nacks"],
+            "sfu_retransmits": m1["retransmits"] - m0["retransmits"],
             "hold_s": _round(wall),
             # Context: the machine is shared; CPU used by processes outside this test during the hold
             # (percent of one core) and the 1-minute load average when the hold began.
@@ -695,6 +892,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--profile", default=None, help="py-spy output file (flamegraph .svg or speedscope .json)"
+    )
+    parser.add_argument(
+        "--no-rtcp", action="store_true", help="viewers send no receiver reports or NACKs (browsers do)"
+    )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="nice value of the viewer processes (0: compete as real load)",
+    )
+    parser.add_argument(
+        "--viewer-loss", type=float, default=0.0, help="percent of video packets each viewer loses (NACKed)"
     )
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the ramp before measuring")
     parser.add_argument("--media-dir", default=os.path.join(tempfile.gettempdir(), "ieum-loadtest-media"))
