@@ -9,6 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.db import utcnow
 from courses.models import User
 
 # argon2id. "owasp" is OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): the library default
@@ -60,11 +61,12 @@ def _safe_verify(hashed: str, password: str) -> bool:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
+    """The active user with these credentials, or None; a match is a login, noted as their last one."""
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
         _safe_verify(_dummy_hash(), password)
         return None
     if not check_password(user, password) or not user.active:
         return None
+    user.last_login_at = utcnow()
     return user

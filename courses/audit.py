@@ -38,6 +38,12 @@ ACTION_LABELS = {
     AccessAction.dashboard_exported: N_("이수 통계 내보내기"),
     AccessAction.survey_results_viewed: N_("만족도 조사 결과 열람"),
     AccessAction.survey_results_exported: N_("만족도 조사 결과 내보내기"),
+    AccessAction.people_listed: N_("사용자 목록 열람"),
+    AccessAction.person_viewed: N_("학생 정보 열람"),
+    AccessAction.person_edited: N_("사용자 정보 바꿈"),
+    AccessAction.student_moved: N_("학생 반 옮김"),
+    AccessAction.parent_linked: N_("보호자 연결"),
+    AccessAction.parent_unlinked: N_("보호자 연결 끊음"),
 }
 
 

@@ -73,6 +73,60 @@ def can_see_school(session: Session, actor: User, school_id: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
+# People: whose accounts an admin manages, and what they may do to them. Read by the people list (SQL),
+# the person page and every service that changes a person (Python); tests/unit/test_policy.py checks
+# that both forms agree.
+
+
+def may_manage_account(actor: User, user: User) -> bool:
+    """An office admin manages the office's people; a school admin their school's (not office admins)."""
+    if actor.id == user.id:
+        return True
+    if actor.role == Role.office_admin:
+        return user.office_id == actor.office_id
+    if actor.role == Role.school_admin:
+        return user.org_id == actor.org_id and user.role != Role.office_admin
+    return False
+
+
+def manageable_clause(actor: User) -> ColumnElement[bool]:
+    """The SQL form of may_manage_account (others than oneself): a filter on User for the people lists."""
+    if actor.role == Role.office_admin:
+        return User.office_id == actor.office_id
+    if actor.role == Role.school_admin:
+        return and_(User.org_id == actor.org_id, User.role != Role.office_admin)
+    return false()
+
+
+PEOPLE_ADMINS = frozenset({Role.office_admin, Role.school_admin})
+# What an admin may do to a person they manage, by the person's role.
+PERSON_ACTIONS: dict[str, frozenset[Role]] = {
+    "edit": frozenset(Role),  # name, e-mail, a student's number in class
+    "move_class": frozenset({Role.student}),
+    "link_family": frozenset({Role.student, Role.parent}),  # a parent to a child, from either side
+}
+
+
+def get_person(session: Session, actor: User, user_id: int) -> User:
+    """A person an admin manages (themself included); NotFound for anyone else, or for a non-admin."""
+    user = session.get(User, user_id)
+    if actor.role not in PEOPLE_ADMINS or user is None or not may_manage_account(actor, user):
+        raise NotFound()
+    return user
+
+
+def may_act_on_person(actor: User, person: User, action: str) -> bool:
+    """Whether the admin may take the action on a person they manage."""
+    return actor.role in PEOPLE_ADMINS and person.role in PERSON_ACTIONS[action]
+
+
+def require_person_action(actor: User, person: User, action: str, message: str) -> None:
+    """Forbidden (with the message) unless the admin may take the action on this person."""
+    if not may_act_on_person(actor, person, action):
+        raise Forbidden(message)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Relations of a person to a course, each as a Python predicate and a SQL clause.
 
 
@@ -519,13 +573,18 @@ __all__ = [
     "can_see_school",
     "course_filter",
     "get_course",
+    "get_person",
+    "manageable_clause",
     "markdown_table",
     "may",
+    "may_act_on_person",
     "may_ever",
+    "may_manage_account",
     "relation_clause",
     "relations",
     "require",
     "require_action",
+    "require_person_action",
     "require_status",
     "results_school",
     "school_scope",

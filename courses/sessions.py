@@ -9,13 +9,13 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from courses import text
 from courses.db import affected, utcnow
 from courses.errors import N_, Errors, Forbidden, NotFound
 from courses.models import LoginSession, Role, User
+from courses.policy import may_manage_account
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most once a minute per session
 PASSWORD_MIN, PASSWORD_MAX = 10, 256
@@ -133,37 +133,6 @@ def live_sessions(session: Session, user: User, *, now: datetime | None = None) 
 def is_current(row: LoginSession, token: str | None) -> bool:
     """Whether the row is the session this token belongs to."""
     return bool(token) and row.token_hash == _hash(token or "")
-
-
-def may_manage_account(actor: User, user: User) -> bool:
-    """An office admin manages the office's people; a school admin their school's (not office admins)."""
-    if actor.id == user.id:
-        return True
-    if actor.role == Role.office_admin:
-        return user.office_id == actor.office_id
-    if actor.role == Role.school_admin:
-        return user.org_id == actor.org_id and user.role != Role.office_admin
-    return False
-
-
-def manageable_clause(actor: User) -> ColumnElement[bool]:
-    """The SQL form of may_manage_account (others than oneself): a filter on User for the people lists."""
-    if actor.role == Role.office_admin:
-        return User.office_id == actor.office_id
-    if actor.role == Role.school_admin:
-        return and_(User.org_id == actor.org_id, User.role != Role.office_admin)
-    return false()
-
-
-def find_people(session: Session, actor: User, q: str, *, limit: int) -> list[User]:
-    """People the admin manages, by name or username containing q, in name order."""
-    if actor.role not in (Role.office_admin, Role.school_admin):
-        raise NotFound()
-    stmt = select(User).where(manageable_clause(actor)).order_by(User.name, User.id).limit(limit)
-    if q:
-        like = text.contains_pattern(q)
-        stmt = stmt.where(or_(User.name.like(like, escape="\\"), User.username.like(like, escape="\\")))
-    return list(session.scalars(stmt))
 
 
 def _managed_user(session: Session, actor: User, user_id: int) -> User:

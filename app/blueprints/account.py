@@ -1,7 +1,10 @@
-"""One's own account (devices, password); for admins, the people in their scope (sign out, disable) and,
-for office admins, the audit log of reads and exports of students' records."""
+"""One's own account (devices, password); for admins, the people in their scope (list and filters, edit,
+move a student to another class, link parents and children, sign out, disable) and, for office admins, the
+audit log of reads and exports of students' records and of changes to people."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
@@ -15,12 +18,11 @@ from app.forms import parse_date, parse_int
 from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
-from courses import api_tokens, audit, calendar, sessions
+from courses import api_tokens, audit, calendar, people, sessions, text
 from courses.errors import N_, Errors, NotFound, ValidationError
 from courses.models import AccessAction, Role, User
 
 bp = Blueprint("account", __name__)
-PEOPLE_LIMIT = 50
 
 
 @bp.route("/account", methods=["GET"])
@@ -68,12 +70,72 @@ def change_password():  # type: ignore[no-untyped-def]
     return redirect(url_for("account.page"))
 
 
-@bp.route("/admin/people")
+@bp.route("/admin/people", endpoint="people")
 @login_required
-def people():  # type: ignore[no-untyped-def]
-    q = (request.args.get("q") or "").strip()[:64]
-    people = sessions.find_people(dbs(), actor(), q, limit=PEOPLE_LIMIT)
-    return render_template("account/people.html", people=people, q=q, limit=PEOPLE_LIMIT)
+def people_list():  # type: ignore[no-untyped-def]
+    """Admins: the people they manage, searched by name or username and filtered, a page at a time."""
+    user = actor()
+    args = request.args
+    e = Errors()
+    f = people.PeopleFilter(
+        q=text.clean(args.get("q"))[:64],
+        role=_role(e, args.get("role")),
+        school_id=parse_int(e, args, "school_id", required=False),
+        grade=parse_int(e, args, "grade", required=False),
+        class_id=parse_int(e, args, "class_id", required=False),
+        status=(args.get("status") or "").strip(),
+    )
+    values = {k: args.get(k, "") for k in ("q", "role", "school_id", "grade", "class_id", "status")}
+    try:
+        options = people.filter_options(dbs(), user, f)
+        e.raise_if_any()
+    except ValidationError as err:
+        try:  # the filters as far as they are good, so the form shows its choices again
+            options = people.filter_options(
+                dbs(),
+                user,
+                people.PeopleFilter(school_id=f.school_id if "school_id" not in err.errors else None),
+            )
+        except ValidationError:
+            options = people.filter_options(dbs(), user, people.PeopleFilter())
+        return _people_page(options, None, values, _messages({**err.errors, **e.errors}), 422)
+    found = people.find_people(dbs(), user, f, options, page=bounded_int(args.get("page"), 1, 1, 100_000))
+    audit_entry(AccessAction.people_listed, "people", None, f"{people.describe(f, options)} ({found.total})")
+    return _people_page(options, found, values, {})
+
+
+def _people_page(
+    options: people.FilterOptions,
+    found: people.PeoplePage | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_template(
+        "account/people.html",
+        options=options,
+        found=found,
+        values=values,
+        query={k: v for k, v in values.items() if v},
+        errors=errors,
+        role_labels=people.ROLE_LABELS,
+        status_labels=people.STATUS_LABELS,
+        office=actor().role == Role.office_admin,
+    ), status
+
+
+def _role(e: Errors, raw: str | None) -> Role | None:
+    if not raw:
+        return None
+    try:
+        return Role(raw)
+    except ValueError:
+        e.add("role", N_("허용되지 않는 값입니다."))
+        return None
+
+
+def _messages(errors: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    return {f: translate(m, p) for f, (m, p) in errors.items()}
 
 
 @bp.route("/admin/people/<int:user_id>", methods=["GET", "POST"])
@@ -104,12 +166,128 @@ def person(user_id: int):  # type: ignore[no-untyped-def]
             e.add("op", N_("허용되지 않는 값입니다."))
             e.raise_if_any()
         return redirect(url_for("account.person", user_id=user_id))
-    target = dbs().get(User, user_id)
-    if target is None or not sessions.may_manage_account(user, target):
-        raise NotFound()
+    return _person_page(user_id)
+
+
+def _person_page(user_id: int, errors: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    """The person page; after a refused change, with the messages and what was typed (request.form)."""
+    user = actor()
+    p = people.profile(dbs(), user, user_id)
+    link_q = text.clean(request.values.get("link_q"))[:64]
+    if p.person.role == Role.student:
+        audit_entry(AccessAction.person_viewed, "user", p.person.id, _who(p.person))
     return render_template(
-        "account/person.html", person=target, devices=sessions.live_sessions(dbs(), target)
+        "account/person.html",
+        p=p,
+        person=p.person,
+        devices=sessions.live_sessions(dbs(), p.person),
+        role_labels=people.ROLE_LABELS,
+        link_q=link_q,
+        candidates=people.link_candidates(dbs(), user, p.person, link_q),
+        values=request.form if request.method == "POST" else {},
+        errors=errors or {},
+    ), status
+
+
+def _who(person: User) -> str:
+    return f"{person.name} ({person.username})"
+
+
+@bp.route("/admin/people/<int:user_id>/edit", methods=["POST"])
+@login_required
+def edit_person(user_id: int):  # type: ignore[no-untyped-def]
+    """Change a person's name, e-mail and (students) number in class."""
+    user = actor()
+    form = request.form
+    e = Errors()
+    has_number = "number" in form
+    number = parse_int(e, form, "number", required=False) if has_number else None
+    try:
+        changes = people.edit_person(
+            dbs(),
+            user,
+            user_id,
+            people.PersonEdit(
+                name=form.get("name", ""),
+                email=form.get("email", ""),
+                number=number,
+                set_number=has_number and "number" not in e.errors,
+            ),
+        )
+        e.raise_if_any()
+    except ValidationError as err:
+        discard()
+        return _person_page(user_id, _messages({**err.errors, **e.errors}), 422)
+    if changes:
+        person = dbs().get(User, user_id)
+        detail = ", ".join(
+            translate(c.label) + (f" {c.before} → {c.after}" if c.before is not None else "") for c in changes
+        )
+        audit_entry(AccessAction.person_edited, "user", user_id, f"{_who(person)}: {detail}")  # type: ignore[arg-type]
+        flash(_("바꾸었습니다."), "success")
+    else:
+        flash(_("바뀐 것이 없습니다."), "info")
+    return redirect(url_for("account.person", user_id=user_id))
+
+
+@bp.route("/admin/people/<int:user_id>/class", methods=["POST"])
+@login_required
+def move_student(user_id: int):  # type: ignore[no-untyped-def]
+    """Move a student to another class of their school and school year; their enrolments stay."""
+    user = actor()
+    form = request.form
+    e = Errors()
+    class_id = parse_int(e, form, "class_id")
+    number = parse_int(e, form, "new_number", required=False)
+    try:
+        e.raise_if_any()
+        move = people.move_to_class(dbs(), user, user_id, class_id, number)  # type: ignore[arg-type]
+    except ValidationError as err:
+        discard()
+        return _person_page(user_id, _messages({**err.errors, **e.errors}), 422)
+    before = move.before.label if move.before else "-"
+    audit_entry(
+        AccessAction.student_moved, "user", user_id, f"{_who(move.student)}: {before} → {move.after.label}"
     )
+    flash(_("반을 옮겼습니다: %(cls)s", cls=move.after.label), "success")
+    return redirect(url_for("account.person", user_id=user_id))
+
+
+@bp.route("/admin/people/<int:user_id>/family", methods=["POST"])
+@login_required
+def link_family(user_id: int):  # type: ignore[no-untyped-def]
+    """Link the student on this page to a parent, or the parent on this page to a child."""
+    user = actor()
+    e = Errors()
+    other_id = parse_int(e, request.form, "other_id")
+    try:
+        e.raise_if_any()
+        parent, child = people.link_family(dbs(), user, user_id, other_id)  # type: ignore[arg-type]
+    except ValidationError as err:
+        discard()
+        return _person_page(user_id, _messages(err.errors), 422)
+    audit_entry(AccessAction.parent_linked, "user", child.id, f"{_who(parent)} → {_who(child)}")
+    flash(
+        _("연결했습니다: 보호자 %(parent)s, 자녀 %(child)s", parent=parent.name, child=child.name), "success"
+    )
+    return redirect(url_for("account.person", user_id=user_id))
+
+
+@bp.route("/admin/people/<int:user_id>/family/<int:other_id>/remove", methods=["GET", "POST"])
+@login_required
+def unlink_family(user_id: int, other_id: int):  # type: ignore[no-untyped-def]
+    """Ask, then remove a parent's link to a child: the parent no longer sees that child."""
+    user = actor()
+    if request.method == "GET":
+        parent, child = people.family_link(dbs(), user, user_id, other_id)
+        return render_template("account/unlink.html", parent=parent, child=child, person_id=user_id)
+    parent, child = people.unlink_family(dbs(), user, user_id, other_id)
+    audit_entry(AccessAction.parent_unlinked, "user", child.id, f"{_who(parent)} → {_who(child)}")
+    flash(
+        _("연결을 끊었습니다: 보호자 %(parent)s, 자녀 %(child)s", parent=parent.name, child=child.name),
+        "success",
+    )
+    return redirect(url_for("account.person", user_id=user_id))
 
 
 __all__ = ["bp"]

@@ -13,7 +13,7 @@ from courses.models.people import User
 
 
 class AccessAction(enum.StrEnum):
-    """What was done with students' records."""
+    """What was done with students' records (and with people's accounts, by their admins)."""
 
     attendance_viewed = "attendance_viewed"
     attendance_exported = "attendance_exported"
@@ -35,6 +35,12 @@ class AccessAction(enum.StrEnum):
     dashboard_exported = "dashboard_exported"
     survey_results_viewed = "survey_results_viewed"
     survey_results_exported = "survey_results_exported"
+    people_listed = "people_listed"
+    person_viewed = "person_viewed"
+    person_edited = "person_edited"
+    student_moved = "student_moved"
+    parent_linked = "parent_linked"
+    parent_unlinked = "parent_unlinked"
 
 
 class AccessLog(Base):

@@ -44,6 +44,7 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]  # set by each successful login (password checked)
 
     org: Mapped[Organisation] = relationship(foreign_keys=[org_id])
 

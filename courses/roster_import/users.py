@@ -9,13 +9,13 @@ from sqlalchemy import select, update
 from courses.accounts import hash_password
 from courses.errors import N_
 from courses.models import OrgKind, ParentLink, Role, User
+from courses.people import ROLE_LABELS
 from courses.roster_import import bulk
 from courses.roster_import.bulk import chunks, matched
 from courses.roster_import.files import Table
 from courses.roster_import.report import Failed
 from courses.roster_import.validation import (
     FALSE_WORDS,
-    ROLE_LABELS,
     SCHOOL_ROLES,
     SPACE_RE,
     USER_ROLES,

@@ -28,14 +28,6 @@ ENROL_ROLES = {"student": MemberRole.student, "teacher": MemberRole.teacher, "ai
 SCHOOL_ROLES = (Role.teacher, Role.student, Role.parent, Role.school_admin)
 TEACHING_ROLES = (Role.teacher, Role.school_admin)
 FALSE_WORDS = {"false", "0", "no", "n", "아니오"}
-ROLE_LABELS = {
-    Role.teacher: N_("교사"),
-    Role.student: N_("학생"),
-    Role.parent: N_("보호자"),
-    Role.school_admin: N_("학교 관리자"),
-    Role.office_admin: N_("교육청 관리자"),
-    Role.instructor: N_("강사"),
-}
 
 TITLE_RE = re.compile(r"^\s*(\d{1,2})\s*학년\s*(.*?)\s*$")
 GRADE_RE = re.compile(r"^0*(\d{1,2})(?:\s*학년)?$")

@@ -126,6 +126,45 @@ def childs_transcript(page: Any) -> None:
     page.wait_for_url("**/transcript")
 
 
+def _student1_page(page: Any) -> None:
+    page.goto("/admin/people?role=student&q=student1")
+    page.locator("main tr:has(span.hint:text-is('student1')) a").first.click()
+    page.wait_for_url(re.compile(r".*/admin/people/\d+$"))
+
+
+def student_page_with_parent_search(page: Any) -> None:
+    """A student's page from the people list (class, parents, moving), then a search for a parent."""
+    _student1_page(page)
+    page.locator("#link_q").fill("parent")
+    page.locator("#link_q").press("Enter")
+    page.wait_for_selector("#cand-caption")
+
+
+def person_edit_with_errors(page: Any) -> None:
+    """The student's page after saving an empty name and a bad e-mail address."""
+    _student1_page(page)
+    page.locator("#name").fill("")
+    page.locator("#email").fill("not-an-address")
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        page.locator("#name").press("Enter")
+    page.wait_for_selector("#error-summary")
+
+
+def unlink_confirmation(page: Any) -> None:
+    """The question before a parent's link to a child is removed."""
+    _student1_page(page)
+    page.locator("main a[href$='/remove']").first.click()
+    page.wait_for_url("**/remove")
+
+
+def people_of_one_school(page: Any) -> None:
+    """The office's people list narrowed to a school, with its grade and class filters."""
+    page.goto("/admin/people")
+    page.locator("#school_id").select_option(index=1)
+    page.locator("form.filters button[type=submit]").click()
+    page.wait_for_selector("#class_id")
+
+
 def wait_for_charts(page: Any) -> None:
     """Every chart on the page is drawn."""
     page.wait_for_function(
@@ -158,6 +197,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("course request form (office)", "/courses/new", None),
             ("live attendance (office)", attendance, wait_for_chart),
             ("people", "/admin/people", None),
+            ("people of one school", people_of_one_school, None),
             ("access log", "/admin/audit", None),
             ("API tokens", "/admin/api-tokens", None),
             ("my account", "/account", None),
@@ -175,6 +215,10 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("reports/enrolment", "/reports/enrolment", wait_for_chart),
             ("notifications", "/notifications", None),
             ("people (school)", "/admin/people?q=학생", None),
+            ("people (school, one class)", "/admin/people?grade=5&role=student", None),
+            ("a student's page with a parent search", student_page_with_parent_search, None),
+            ("a student's page with errors", person_edit_with_errors, None),
+            ("unlinking a parent", unlink_confirmation, None),
             ("completion statistics (school)", "/reports/completion", wait_for_charts),
             ("completion confirmation", f"/courses/{sc.finished_id}/completion/confirm", wait_for_charts),
         ],

@@ -175,7 +175,7 @@ def test_a_schools_own_class_course_is_still_run_by_its_school(session, world):
 
 
 def test_who_manages_whose_account_agrees_in_python_and_sql(session, demo):
-    from courses.sessions import manageable_clause, may_manage_account
+    from courses.policy import manageable_clause, may_manage_account
 
     users, _courses = demo
     admins = [u for u in users if u.role.value in ("office_admin", "school_admin")]
