@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from courses import text
+from courses import labels, text
 from courses.errors import N_
 from courses.exports import Report
 from courses.models import AccessAction, AccessLog, Role, User
@@ -109,6 +109,56 @@ def entries(
     return list(rows), total
 
 
+# What a row is about when it names no one record (a report, a roster file).
+SUBJECT_KINDS = {
+    "report": N_("통계"),
+    "roster": N_("명단 가져오기"),
+    "people": N_("사용자 목록"),
+    "audit_log": N_("열람 기록"),
+    "enrolment": N_("수강생 명단"),
+}
+
+
+def subject_names(session: Session, rows: list[AccessLog]) -> dict[int, str]:
+    """What each row is about, as people say it (a course's title, a student's name), by row id; rows
+    about a record that no longer exists get the kind of record."""
+    from courses.models import Course, Lesson, LiveSession
+
+    wanted: dict[str, set[int]] = {}
+    for r in rows:
+        if r.subject_id is not None:
+            wanted.setdefault(r.subject_type, set()).add(r.subject_id)
+    names: dict[tuple[str, int], str] = {}
+    if ids := wanted.get("course"):
+        names |= {
+            ("course", i): t
+            for i, t in session.execute(select(Course.id, Course.title).where(Course.id.in_(ids)))
+        }
+    people = wanted.get("user", set()) | wanted.get("student", set())
+    if people:
+        found = dict(session.execute(select(User.id, User.name).where(User.id.in_(people))).tuples())
+        for kind in ("user", "student"):
+            names |= {(kind, i): found[i] for i in wanted.get(kind, set()) if i in found}
+    if ids := wanted.get("lesson"):
+        for i, ctitle, ltitle in session.execute(
+            select(Lesson.id, Course.title, Lesson.title).join(Course).where(Lesson.id.in_(ids))
+        ):
+            names[("lesson", i)] = f"{ctitle} · {labels.lesson_title(ltitle)}"
+    if ids := wanted.get("live_session"):
+        for i, ctitle, ltitle in session.execute(
+            select(LiveSession.id, Course.title, Lesson.title)
+            .join(Lesson, Lesson.id == LiveSession.lesson_id)
+            .join(Course, Course.id == Lesson.course_id)
+            .where(LiveSession.id.in_(ids))
+        ):
+            names[("live_session", i)] = f"{ctitle} · {labels.lesson_title(ltitle)}"
+    out = {}
+    for r in rows:
+        name = names.get((r.subject_type, r.subject_id or 0))
+        out[r.id] = name or SUBJECT_KINDS.get(r.subject_type, "")
+    return out
+
+
 def _start_of(day: date) -> datetime:
     from zoneinfo import ZoneInfo
 
@@ -118,8 +168,14 @@ def _start_of(day: date) -> datetime:
 COLUMNS = [N_("일시"), N_("이름"), N_("아이디"), N_("한 일"), N_("대상"), N_("내용"), N_("접속 주소")]
 
 
-def as_report(rows: list[AccessLog], local_time: Callable[[datetime], str], period: str = "") -> Report:
-    """The entries as a table for the page and the exports (period: the filter's dates, for the title)."""
+def as_report(
+    rows: list[AccessLog],
+    local_time: Callable[[datetime], str],
+    subjects: dict[int, str],
+    period: str = "",
+) -> Report:
+    """The entries as a table for the page and the exports (subjects: `subject_names`; period: the
+    filter's dates, for the title)."""
     return Report(
         title=N_("열람 기록"),
         context=[(N_("기간"), period)] if period else [],
@@ -130,7 +186,7 @@ def as_report(rows: list[AccessLog], local_time: Callable[[datetime], str], peri
                 r.actor.name,
                 r.actor.username,
                 ACTION_LABELS[r.action],
-                f"{r.subject_type} {r.subject_id or ''}".strip(),
+                subjects.get(r.id, ""),
                 r.detail,
                 r.ip,
             ]

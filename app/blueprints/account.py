@@ -331,7 +331,12 @@ def audit_log():  # type: ignore[no-untyped-def]
     if wants_export(fmt):
         rows, _total = audit.entries(dbs(), user, f, limit=50_000, offset=0)
         period = f"{f.since or ''} ~ {f.until or ''}" if f.since or f.until else ""
-        record = audit.as_report(rows, lambda at: format_datetime(at, "yyyy-MM-dd HH:mm:ss"), period)
+        record = audit.as_report(
+            rows,
+            lambda at: format_datetime(at, "yyyy-MM-dd HH:mm:ss"),
+            {k: translate(v) for k, v in audit.subject_names(dbs(), rows).items()},
+            period,
+        )
         audit_entry(AccessAction.audit_log_exported, "audit_log", None, f"{fmt}, {len(rows)}")
         return export_response(record, fmt, "audit-log")  # type: ignore[arg-type]
     rows, total = audit.entries(dbs(), user, f, limit=audit.PAGE, offset=(page_no - 1) * audit.PAGE)
@@ -339,6 +344,7 @@ def audit_log():  # type: ignore[no-untyped-def]
     return render_template(
         "account/audit.html",
         rows=rows,
+        subjects=audit.subject_names(dbs(), rows),
         total=total,
         f=f,
         page=page_no,

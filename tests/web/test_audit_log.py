@@ -110,3 +110,18 @@ def test_only_the_offices_admins_read_the_log(login, web_world, running, who):
         assert r.status_code == 200 and web_world["teacher"].username not in r.get_data(as_text=True)
     else:
         assert r.status_code == 404
+
+
+def test_the_log_names_what_was_read_never_a_raw_id(login, web_world, running, db_session):
+    course, ls = running
+    login(web_world["teacher"]).get(f"/live/{ls.id}/attendance")
+    login(web_world["teacher"]).get(f"/courses/{course.id}/enrolment")
+    login(web_world["school_admin"]).get("/reports/enrolment")
+    c = login(web_world["office_admin"])
+    page = c.get("/admin/audit").get_data(as_text=True)
+    assert f"<td>{course.title} · " in page  # the live session: its course and lesson
+    assert f"<td>{course.title}</td>" in page  # the course's enrolment list
+    assert "<td>통계</td>" in page
+    assert f"live_session {ls.id}" not in page and f"course {course.id}" not in page
+    csv = c.get("/admin/audit?format=csv").get_data().decode("utf-8-sig")
+    assert course.title in csv and f"course {course.id}" not in csv
