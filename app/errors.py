@@ -54,6 +54,10 @@ def init_app(app: Flask) -> None:
             return jsonify({"error": {"code": "TooManyRequests", "message": message}}), 429
         if request.endpoint == "auth.login":
             return render_template("auth/login.html", error=message), 429
+        if request.endpoint == "auth.forgot_password":
+            return render_template(
+                "auth/forgot.html", sent=False, errors={}, error=message, can_send=True
+            ), 429
         return render_template("error.html", status=429, message=message), 429
 
     @app.errorhandler(BadInput)

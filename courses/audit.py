@@ -38,6 +38,7 @@ ACTION_LABELS = {
     AccessAction.dashboard_exported: N_("이수 통계 내보내기"),
     AccessAction.survey_results_viewed: N_("만족도 조사 결과 열람"),
     AccessAction.survey_results_exported: N_("만족도 조사 결과 내보내기"),
+    AccessAction.password_reset: N_("이메일 링크로 비밀번호 재설정"),
 }
 
 

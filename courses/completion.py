@@ -39,6 +39,7 @@ from courses.models import (
     LessonKind,
     LiveSession,
     MemberRole,
+    NoticeCategory,
     Organisation,
     ParentLink,
     Role,
@@ -535,6 +536,7 @@ def confirm(
         N_("이수 확인"),
         course.title,
         f"/courses/{course.id}",
+        category=NoticeCategory.completion,
     )
     return conf
 

@@ -35,6 +35,7 @@ class AccessAction(enum.StrEnum):
     dashboard_exported = "dashboard_exported"
     survey_results_viewed = "survey_results_viewed"
     survey_results_exported = "survey_results_exported"
+    password_reset = "password_reset"  # a person chose a new password by an e-mailed link
 
 
 class AccessLog(Base):
