@@ -2,8 +2,9 @@
 what the outbox holds, and the class-start reminder scan.
 
     smtp_server (fixture, tests/conftest.py) → SmtpSink: its `.messages` are the parsed mails (email.message
-    .EmailMessage, UTF-8 decoded by `body(msg)`), `.clear()` forgets them, `.wait_for(n)` waits for mail sent
-    by another process or thread (the browser tests' server).
+    .EmailMessage, UTF-8 decoded by `body(msg)`), `.to(address)` those to one person, `.clear()` forgets them;
+    `.wait_for(n)` and `.wait_until(match)` wait for mail sent by another process or thread (the browser
+    tests' server, whose session-wide sink is the `mail_sink` fixture in tests/browser/conftest.py).
     run_delivery_job(app) → what a `deliver` job (and the worker's sweep) does: send the outbox, now.
     run_reminder_scan(app, now=…) → what the worker's sweep and `flask send-reminders` do: notify due lessons.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -107,6 +109,17 @@ class SmtpSink:
         while len(self.messages) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.messages
+
+    def wait_until(
+        self, match: Callable[[EmailMessage], bool], timeout_s: float = 15.0
+    ) -> EmailMessage | None:
+        """Wait for a mail that `match` accepts (sent by another process or thread); it, or None."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [m for m in self.messages if match(m)]
+            if found or time.monotonic() >= deadline:
+                return found[-1] if found else None
+            time.sleep(0.05)
 
 
 def body(message: EmailMessage) -> str:
