@@ -55,8 +55,10 @@ def init_app(app: Flask) -> None:
         if request.endpoint == "auth.login":
             return render_template("auth/login.html", error=message), 429
         if request.endpoint == "auth.forgot_password":
+            from courses.password_reset import can_send
+
             return render_template(
-                "auth/forgot.html", sent=False, errors={}, error=message, can_send=True
+                "auth/forgot.html", sent=False, errors={}, error=message, can_send=can_send()
             ), 429
         return render_template("error.html", status=429, message=message), 429
 

@@ -144,7 +144,7 @@ def test_without_smtp_nothing_is_queued_and_the_page_says_so(app, login, address
     assert app.extensions["jobs"].drain_jobs("deliver") == []
     page = login(addressed["parent"]).get("/account").get_data(as_text=True)
     assert "이 서버는 아직 이메일이나 문자를 보내도록 설정되어 있지 않습니다." in page
-    assert 'name="email-enrolment"' not in page
+    assert 'name="email-enrolment"' not in page and "알림 받는 방법 저장" not in page
 
 
 def test_a_person_without_an_address_is_told_why_there_is_no_email(login, web_world, smtp_server) -> None:
