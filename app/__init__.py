@@ -46,8 +46,9 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     transactions.init_app(app)
-    from app import jobs
+    from app import delivery, jobs
 
+    delivery.init_app(app)  # the channels (connecting to nothing) before the queue that runs deliveries
     jobs.init_app(app)
     headers.init_app(app)
 

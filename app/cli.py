@@ -1,4 +1,5 @@
-"""Flask CLI commands: `flask seed-demo`, `flask purge-recordings`."""
+"""Flask CLI commands: `flask seed-demo`, `flask purge-recordings`, `flask send-reminders`,
+`flask deliver-notifications`."""
 
 from __future__ import annotations
 
@@ -76,3 +77,32 @@ def init_app(app: Flask) -> None:
             return
         noticed, removed = purge_recordings(dbs(), current_app.extensions["storage"], days)
         click.echo(f"알림 {noticed}건, 삭제 {removed}건 / {noticed} notice(s), {removed} removed")
+
+    @app.cli.command("send-reminders")
+    def send_reminders_command() -> None:
+        """Class-start reminders now due (10 minutes before, and at the start); for cron, e.g. every minute.
+        Their e-mails and texts go with the next delivery: here at once, unless an RQ worker takes them."""
+        from flask import current_app
+
+        from app.delivery import run_delivery, send_reminders
+
+        n = send_reminders(dbs())
+        click.echo(f"수업 시작 알림 {n}건 / {n} reminder(s)")
+        if current_app.extensions["jobs"].kind == "rq":
+            current_app.extensions["jobs"].submit("deliver")
+            return
+        report = run_delivery(dbs())
+        click.echo(
+            f"보냄 {report.sent}건, 실패 {report.failed}건 / {report.sent} sent, {report.failed} failed"
+        )
+
+    @app.cli.command("deliver-notifications")
+    def deliver_notifications_command() -> None:
+        """Send what the notification outbox holds (e-mail, the school messaging service) now."""
+        from app.delivery import run_delivery
+
+        report = run_delivery(dbs())
+        click.echo(
+            f"보냄 {report.sent}건, 다시 시도 {report.retried}건, 실패 {report.failed}건 / "
+            f"{report.sent} sent, {report.retried} to retry, {report.failed} failed"
+        )

@@ -57,6 +57,20 @@ class Config:
     COMPLETION_ATTEND_PCT = 85  # share of a live lesson's scheduled time to attend
     COMPLETION_MIN_PCT = 50
     PASSWORD_HASHING = "owasp"
+    # Notices beyond the app. E-mail is on when SMTP_HOST is set; SMS when SMS_HOOK names the school messaging
+    # service's hook ("log": the development one). PUBLIC_URL is how links in mails and texts begin.
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 587
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = True
+    MAIL_FROM = "이음 <noreply@localhost>"
+    SMS_HOOK: str | None = None
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    DELIVERY_MAX_ATTEMPTS = 5
+    DELIVERY_LEASE_S = 120
+    PASSWORD_RESET_MINUTES = 30
+    PASSWORD_RESET_RATE_LIMIT = "5 per 15 minutes"
     DEFAULT_LOCALE = "ko"
     SESSION_COOKIE_SECURE = False
     TESTING = False
@@ -182,6 +196,39 @@ def _validate(s: dict[str, Any]) -> None:
         )
     if s["DEFAULT_LOCALE"] not in ("ko", "en"):
         raise ConfigError("LMS_DEFAULT_LOCALE must be 'ko' or 'en'")
+    _validate_delivery(s)
+
+
+def _validate_delivery(s: dict[str, Any]) -> None:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    if not 1 <= s["SMTP_PORT"] <= 65535:
+        raise ConfigError("LMS_SMTP_PORT must be between 1 and 65535")
+    if bool(s.get("SMTP_USER")) != bool(s.get("SMTP_PASSWORD")):
+        raise ConfigError("LMS_SMTP_USER and LMS_SMTP_PASSWORD are set together (or neither)")
+    _name, addr = parseaddr(s["MAIL_FROM"])
+    try:
+        if "@" not in addr:
+            raise ValueError(addr)
+        Address(addr_spec=addr)
+    except (ValueError, IndexError):
+        raise ConfigError("LMS_MAIL_FROM must be an address, e.g. '이음 <noreply@school.example>'") from None
+    if s.get("SMS_HOOK"):
+        from courses.delivery.channels import load_hook
+
+        try:
+            load_hook(s["SMS_HOOK"])
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    if not s["PUBLIC_URL"].startswith(("http://", "https://")):
+        raise ConfigError("LMS_PUBLIC_URL must be an http:// or https:// URL (how links in mails begin)")
+    if s["ENV"] == "production" and s.get("SMTP_HOST") and not s["PUBLIC_URL"].startswith("https://"):
+        raise ConfigError("LMS_PUBLIC_URL must be https:// in production (mails carry password-reset links)")
+    if not 1 <= s["DELIVERY_MAX_ATTEMPTS"] <= 20 or not 10 <= s["DELIVERY_LEASE_S"] <= 3600:
+        raise ConfigError("LMS_DELIVERY_MAX_ATTEMPTS must be 1-20 and LMS_DELIVERY_LEASE_S 10-3600")
+    if not 5 <= s["PASSWORD_RESET_MINUTES"] <= 24 * 60:
+        raise ConfigError("LMS_PASSWORD_RESET_MINUTES must be between 5 and 1440")
 
 
 def storage_settings(s: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,12 @@ def init_app(app: Flask) -> None:
             return jsonify({"error": {"code": "TooManyRequests", "message": message}}), 429
         if request.endpoint == "auth.login":
             return render_template("auth/login.html", error=message), 429
+        if request.endpoint == "auth.forgot_password":
+            from courses.password_reset import can_send
+
+            return render_template(
+                "auth/forgot.html", sent=False, errors={}, error=message, can_send=can_send()
+            ), 429
         return render_template("error.html", status=429, message=message), 429
 
     @app.errorhandler(BadInput)

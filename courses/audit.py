@@ -44,6 +44,7 @@ ACTION_LABELS = {
     AccessAction.student_moved: N_("학생 반 옮김"),
     AccessAction.parent_linked: N_("보호자 연결"),
     AccessAction.parent_unlinked: N_("보호자 연결 끊음"),
+    AccessAction.password_reset: N_("이메일 링크로 비밀번호 재설정"),
 }
 
 

@@ -40,6 +40,7 @@ from courses.models import (
     LessonKind,
     LiveSession,
     MemberRole,
+    NoticeCategory,
     Organisation,
     ParentLink,
     Role,
@@ -536,6 +537,7 @@ def confirm(
         N_("이수 확인"),
         course.title,
         f"/courses/{course.id}",
+        category=NoticeCategory.completion,
     )
     return conf
 

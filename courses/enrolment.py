@@ -18,6 +18,7 @@ from courses.models import (
     Enrolment,
     EventKind,
     MemberRole,
+    NoticeCategory,
     Organisation,
     Role,
     SchoolClass,
@@ -134,6 +135,7 @@ def _announce(session: Session, course: Course, student_ids: list[int]) -> None:
         N_("강좌에 등록되었습니다"),
         course.title,
         f"/courses/{course.id}",
+        category=NoticeCategory.enrolment,
     )
 
 

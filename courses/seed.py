@@ -162,6 +162,13 @@ def seed_demo(session: Session, *, students_per_class: int = 30, school_year: in
                 themes=themes[(i - 1) * 2 : (i - 1) * 2 + 3],
             )
         )
+    # Staff, parents and the demo student have addresses (on the reserved .example domain) so that e-mail
+    # notices and password reset can be tried against a local SMTP server; other students, like most real
+    # ones, have none.
+    named = {username for username, _label in DEMO_LOGINS}
+    for u in users:
+        if u.role != Role.student or u.username in named:
+            u.email = f"{u.username}@ieum.example"
     session.flush()
     seed_demo_courses(session, today=date.today())
     return True

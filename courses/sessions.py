@@ -181,6 +181,17 @@ def issue_temporary_password(session: Session, actor: User, user_id: int) -> str
     return password
 
 
+def check_new_password(e: Errors, new: str, confirm: str) -> bool:
+    """The rules every new password follows (its length, typed twice alike); whether it passed."""
+    if not PASSWORD_MIN <= len(new or "") <= PASSWORD_MAX:
+        e.add("new", N_("새 비밀번호는 %(min)d~%(max)d자로 입력하세요."), min=PASSWORD_MIN, max=PASSWORD_MAX)
+        return False
+    if new != confirm:
+        e.add("confirm", N_("새 비밀번호가 서로 다릅니다."))
+        return False
+    return True
+
+
 def change_password(session: Session, actor: User, current: str, new: str, confirm: str) -> None:
     """Change one's own password; every session ends (the caller opens a new one for this browser)."""
     from courses.accounts import check_password, hash_password
@@ -188,11 +199,7 @@ def change_password(session: Session, actor: User, current: str, new: str, confi
     e = Errors()
     if not check_password(actor, current or ""):
         e.add("current", N_("현재 비밀번호가 맞지 않습니다."))
-    if not PASSWORD_MIN <= len(new or "") <= PASSWORD_MAX:
-        e.add("new", N_("새 비밀번호는 %(min)d~%(max)d자로 입력하세요."), min=PASSWORD_MIN, max=PASSWORD_MAX)
-    elif new != confirm:
-        e.add("confirm", N_("새 비밀번호가 서로 다릅니다."))
-    elif new == current:
+    if check_new_password(e, new, confirm) and new == current:
         e.add("new", N_("현재와 다른 비밀번호를 입력하세요."))
     e.raise_if_any()
     actor.password_hash = hash_password(new)

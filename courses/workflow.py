@@ -31,6 +31,7 @@ from courses.models import (
     LessonKind,
     Material,
     MemberRole,
+    NoticeCategory,
     Organisation,
     OrgKind,
     RecordingPolicy,
@@ -448,6 +449,7 @@ def approve(session: Session, actor: User, course: Course, reason: str | None = 
         N_("강좌 요청이 승인되었습니다"),
         course.title,
         f"/courses/{course.id}",
+        category=NoticeCategory.decision,
     )
     return course
 
@@ -465,6 +467,7 @@ def reject(session: Session, actor: User, course: Course, reason: str | None) ->
         N_("강좌 요청이 반려되었습니다"),
         f"{course.title}: {text}",
         f"/courses/{course.id}",
+        category=NoticeCategory.decision,
     )
     return course
 
@@ -489,6 +492,7 @@ def cancel(session: Session, actor: User, course: Course, reason: str | None) ->
         N_("강좌가 취소되었습니다"),
         f"{course.title}: {text}",
         f"/courses/{course.id}",
+        category=NoticeCategory.decision,
     )
     return course
 
@@ -610,6 +614,7 @@ def update_lesson(
             N_("수업 일정이 바뀌었습니다"),
             f"{course.title} · {title}: {when}",
             f"/courses/{course.id}",
+            category=NoticeCategory.reschedule,
         )
     from courses.live import sync_live_session  # live builds on workflow, not the other way round
 

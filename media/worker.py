@@ -1,6 +1,8 @@
-"""The video worker: `python -m media.worker` runs RQ jobs from Redis; the embedded run calls `run_job` from a
-thread of the app. A job downloads the source, probes it, encodes the HLS ladder (media.transcode), uploads
-every file under `videos/<id>/hls/` and marks the video ready — or failed with a readable reason.
+"""The worker: `python -m media.worker` runs RQ jobs from Redis (videos, and deliveries of notifications); the
+embedded run calls `run_job` from a thread of the app. Its sweep also sends class-start reminders and whatever
+the notification outbox still holds. A video job downloads the source, probes it, encodes the HLS ladder
+(media.transcode), uploads every file under `videos/<id>/hls/` and marks the video ready — or failed with a
+readable reason.
 
 A job holds a lease on its video that progress reports renew; a worker that dies leaves a lease that expires,
 and the sweep re-enqueues the video until its attempts are spent. Nothing is lost with a worker."""
@@ -201,6 +203,34 @@ def process_video(video_id: int) -> str:
         )
 
 
+def deliver_notifications() -> int:
+    """The RQ job: send what the notification outbox holds (e-mail, the school messaging service)."""
+    from app.delivery import run_delivery
+    from app.extensions import dbs
+
+    app = _app()
+    with app.app_context():
+        return run_delivery(dbs()).sent
+
+
+def notify_and_deliver(app: Flask) -> None:
+    """The sweep's notification round: class-start reminders now due, then everything still to send (what a
+    lost job, a retry's wait or a worker busy with a long video left behind)."""
+    from app.delivery import tick
+    from app.extensions import dbs
+
+    with app.app_context():
+        reminded, report = tick(dbs())
+    if reminded or report.sent or report.failed:
+        log.info(
+            "sweep: %d reminder(s); %d message(s) sent, %d failed, %d to retry",
+            reminded,
+            report.sent,
+            report.failed,
+            report.retried,
+        )
+
+
 def _sweeper(app: Flask, stop: threading.Event, every_s: float) -> None:
     from app.extensions import dbs
 
@@ -222,6 +252,10 @@ def _sweeper(app: Flask, stop: threading.Event, every_s: float) -> None:
                 first = False
         except Exception:
             log.exception("sweep failed")
+        try:  # apart from the video sweep: one failing never stops the other
+            notify_and_deliver(app)
+        except Exception:
+            log.exception("reminders and deliveries failed")
         stop.wait(every_s)
 
 

@@ -204,3 +204,48 @@ def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture()
+def smtp_server(app, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that the app's e-mail channel sends to during this test: a
+    tests.mail_support.SmtpSink (`.messages`). Opening SMTP inside a web request fails the test."""
+    import smtplib
+
+    import flask
+
+    from app.delivery import use_channels
+    from courses.delivery.channels import SmtpChannel, SmtpSettings
+    from courses.models import ChannelKind
+    from tests.mail_support import SmtpSink
+
+    real_connect = smtplib.SMTP.connect
+
+    def connect(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if flask.has_request_context():
+            raise AssertionError("SMTP opened inside a web request: mail must leave from the worker")
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", connect)
+    sink = SmtpSink().start()
+    channel = SmtpChannel(
+        SmtpSettings(host=sink.host, port=sink.port, starttls=False, mail_from="이음 <noreply@ieum.test>")
+    )
+    previous = use_channels(app, {**app.extensions.get("delivery_channels", {}), ChannelKind.email: channel})
+    try:
+        yield sink
+    finally:
+        use_channels(app, previous)
+        sink.stop()
+
+
+@pytest.fixture()
+def channels_on():  # type: ignore[no-untyped-def]
+    """Domain tests without an app: the outbox writes rows for e-mail and SMS as if both were configured."""
+    from courses.delivery import outbox
+    from courses.models import ChannelKind
+
+    before = outbox.available_channels()
+    outbox.configure({ChannelKind.email, ChannelKind.sms})
+    yield
+    outbox.configure(before)

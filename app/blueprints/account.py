@@ -1,6 +1,6 @@
-"""One's own account (devices, password); for admins, the people in their scope (list and filters, edit,
-move a student to another class, link parents and children, sign out, disable) and, for office admins, the
-audit log of reads and exports of students' records and of changes to people."""
+"""One's own account (devices, password, where notices reach them); for admins, the people in their scope (list
+and filters, edit, move a student to another class, link parents and children, sign out, disable) and, for
+office admins, the audit log of reads and exports of students' records and of changes to people."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from app.i18n import translate
 from app.input import bounded_int
 from app.transactions import discard
 from courses import api_tokens, audit, calendar, people, sessions, text
+from courses.delivery import outbox, preferences
 from courses.errors import N_, Errors, NotFound, ValidationError
-from courses.models import AccessAction, Role, User
+from courses.models import AccessAction, ChannelKind, NoticeCategory, Role, User
 
 bp = Blueprint("account", __name__)
 
@@ -32,7 +33,12 @@ def page():  # type: ignore[no-untyped-def]
     return _render(user, {})
 
 
-def _render(user: User, errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _render(  # type: ignore[no-untyped-def]
+    user: User,
+    errors: dict[str, str],
+    status: int = 200,
+    notices: list[preferences.Choice] | None = None,
+):
     rows = sessions.live_sessions(dbs(), user)
     token = current_token()
     return render_template(
@@ -40,8 +46,54 @@ def _render(user: User, errors: dict[str, str], status: int = 200):  # type: ign
         person=user,
         devices=[(r, sessions.is_current(r, token)) for r in rows],
         feed=calendar.has_feed(dbs(), user),
+        notices=notices if notices is not None else preferences.choices(dbs(), user),
+        offered=_offered_channels(user),
+        email_configured=ChannelKind.email in outbox.available_channels(),
+        sms_configured=ChannelKind.sms in outbox.available_channels(),
+        has_email=preferences.has_email(user.email),
         errors=errors,
     ), status
+
+
+def _offered_channels(user: User) -> set[ChannelKind]:
+    """The channels the page lets this person switch: configured here, and e-mail only with an address."""
+    on = set(outbox.available_channels())
+    if not preferences.has_email(user.email):
+        on.discard(ChannelKind.email)
+    return on
+
+
+@bp.route("/account/notifications", methods=["POST"])
+@login_required
+def save_notifications():  # type: ignore[no-untyped-def]
+    """Where each kind of notice reaches the person (checkboxes `email-<category>`, `sms-<category>`)."""
+    user = actor()
+    form = request.form
+    e = Errors()
+    wanted: dict[NoticeCategory, set[ChannelKind]] = {}
+    for cat in preferences.categories_for(user):
+        wanted[cat] = set()
+        for ch in ChannelKind:
+            value = form.get(f"{ch.value}-{cat.value}")
+            if value is None:
+                continue
+            if value != "1":
+                e.add(f"{ch.value}-{cat.value}", N_("허용되지 않는 값입니다."))
+            wanted[cat].add(ch)
+    if e:  # shown again as ticked, with the field named
+        typed = [
+            preferences.Choice(
+                c.category,
+                c.label,
+                ChannelKind.email in wanted[c.category],
+                ChannelKind.sms in wanted[c.category],
+            )
+            for c in preferences.choices(dbs(), user)
+        ]
+        return _render(user, {f: translate(m, p) for f, (m, p) in e.errors.items()}, 422, typed)
+    preferences.save(dbs(), user, wanted, channels=_offered_channels(user))
+    flash(_("알림 받는 방법을 저장했습니다."), "success")
+    return redirect(url_for("account.page") + "#notify-h")
 
 
 @bp.route("/account/sessions/end-others", methods=["POST"])

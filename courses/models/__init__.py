@@ -31,6 +31,15 @@ from courses.models.evaluation import (
 )
 from courses.models.fees import FeeLine, FeeLineKind, FeeLocked, FeeRate, FeeStatement, StatementStatus
 from courses.models.live import Attendance, ChatMessage, LiveSession, LiveStatus, Recording, SfuEvent
+from courses.models.notify import (
+    ChannelKind,
+    LessonReminder,
+    NoticeCategory,
+    NotificationPreference,
+    OutboxMessage,
+    OutboxStatus,
+    ReminderKind,
+)
 from courses.models.org import Organisation, OrgKind, SchoolClass, SchoolLevel
 from courses.models.people import (
     ClassMembership,
@@ -41,10 +50,18 @@ from courses.models.people import (
     User,
     instructor_theme,
 )
-from courses.models.sessions import LoginSession
+from courses.models.sessions import LoginSession, PasswordReset
 from courses.models.video import Video, VideoState, WatchEvent, WatchProgress, WatchSession
 
 __all__ = [
+    "ChannelKind",
+    "LessonReminder",
+    "NoticeCategory",
+    "NotificationPreference",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PasswordReset",
+    "ReminderKind",
     "AccessAction",
     "AccessLog",
     "ApiToken",

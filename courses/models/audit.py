@@ -41,6 +41,7 @@ class AccessAction(enum.StrEnum):
     student_moved = "student_moved"
     parent_linked = "parent_linked"
     parent_unlinked = "parent_unlinked"
+    password_reset = "password_reset"  # a person chose a new password by an e-mailed link
 
 
 class AccessLog(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from courses.db import Base, utcnow
 from courses.labels import lesson_title
 from courses.models.catalog import ContentElement, Delivery, Theme
+from courses.models.notify import NoticeCategory
 from courses.models.org import Organisation, SchoolClass
 from courses.models.people import User
 
@@ -148,7 +149,8 @@ class Lesson(Base):
 
     course: Mapped[Course] = relationship(back_populates="lessons")
 
-    __table_args__ = (UniqueConstraint("course_id", "number"),)
+    # the reminder scan looks for live lessons starting soon
+    __table_args__ = (UniqueConstraint("course_id", "number"), Index("ix_lesson_starts_at", "starts_at"))
 
     @property
     def label(self) -> str:
@@ -223,6 +225,11 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(String(1000), default="")
     link: Mapped[str | None] = mapped_column(String(300))
+    category: Mapped[NoticeCategory] = mapped_column(
+        Enum(NoticeCategory, native_enum=False, length=20),
+        default=NoticeCategory.other,
+        server_default=NoticeCategory.other.value,
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 

@@ -1,7 +1,7 @@
 """When each person last logged in (shown on the people list and the person page)
 
 Revision ID: d3f5b7c9e1a2
-Revises: b9d1f3a5c7e9
+Revises: c2e4a6b8d0f1
 Create Date: 2026-12-02 06:22:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "d3f5b7c9e1a2"
-down_revision = "b9d1f3a5c7e9"
+down_revision = "c2e4a6b8d0f1"
 branch_labels = None
 depends_on = None
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.browser.support import DESKTOP, ROOT, login, set_locale, type_date
+from tests.mail_support import SmtpSink
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -93,6 +94,13 @@ class LiveServer:
     log: Path
     sfu_port: int
     storage_dir: Path  # LMS_STORAGE_DIR: where the app (and an SFU started beside it) keep media
+    env: dict[str, str]  # the server's environment: `flask_command` runs CLI commands on its database
+
+
+def flask_command(server: LiveServer, *args: str) -> str:
+    """Run a `flask` command against the live server's database and settings (e.g. "send-reminders", which
+    also delivers, or "deliver-notifications"); its output."""
+    return _flask(*args, env=server.env)
 
 
 def _free_port() -> int:
@@ -101,7 +109,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_env(database_url: str, workdir: Path, sfu_port: int) -> dict[str, str]:
+def _server_env(
+    database_url: str, workdir: Path, sfu_port: int, *, port: int, smtp_port: int
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
     env.update(
         FLASK_APP="app:create_app",
@@ -116,16 +126,23 @@ def _server_env(database_url: str, workdir: Path, sfu_port: int) -> dict[str, st
         LMS_DEMO_VIDEO_SECONDS="24",  # the demo lecture test_lecture_player.py plays (processed at start-up)  # the cheap argon2id profile (refused in production): fast logins
         PYTHONUNBUFFERED="1",
         NO_PROXY="127.0.0.1,localhost",
+        # Mail goes to the session's SMTP server (the mail_sink fixture); links in it point at this server.
+        LMS_SMTP_HOST="127.0.0.1",
+        LMS_SMTP_PORT=str(smtp_port),
+        LMS_SMTP_STARTTLS="false",
+        LMS_MAIL_FROM="이음 <noreply@ieum.example>",
+        LMS_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     return env
 
 
-def _flask(*args: str, env: dict[str, str]) -> None:
+def _flask(*args: str, env: dict[str, str]) -> str:
     flask_bin = Path(sys.executable).with_name("flask")
     cmd = [str(flask_bin)] if flask_bin.exists() else [sys.executable, "-m", "flask"]
     done = subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
@@ -151,9 +168,18 @@ def _pg_browser_database() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def mail_sink() -> Iterator[SmtpSink]:
+    """The SMTP server (aiosmtpd on 127.0.0.1) every live server sends its mail to: `.wait_for(n)`, `.to(addr)`,
+    `.clear()` (tests.mail_support.SmtpSink). Mail leaves the server from its own thread, after the request."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def live_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mail_sink: SmtpSink
 ) -> Iterator[LiveServer]:
     """The app, migrated and seeded with the demo data, serving on a free loopback port."""
     if not CHROMIUM.exists():
@@ -165,10 +191,10 @@ def live_server(
     else:
         database_url = f"sqlite:///{workdir / 'ieum.db'}"
     sfu_port = _free_port()
-    env = _server_env(database_url, workdir, sfu_port)
+    port = _free_port()
+    env = _server_env(database_url, workdir, sfu_port, port=port, smtp_port=mail_sink.port)
     _flask("db", "upgrade", env=env)
     _flask("seed-demo", env=env)
-    port = _free_port()
     log = workdir / "server.log"
     flask_bin = Path(sys.executable).with_name("flask")
     cmd = [str(flask_bin)] if flask_bin.exists() else [sys.executable, "-m", "flask"]
@@ -200,6 +226,7 @@ def live_server(
             log=log,
             sfu_port=sfu_port,
             storage_dir=workdir / "storage",
+            env=env,
         )
     finally:
         proc.terminate()

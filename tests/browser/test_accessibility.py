@@ -185,7 +185,12 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
     pending, approved = f"/courses/{sc.pending_id}", f"/courses/{sc.approved_id}"
     room, attendance = f"/live/{sc.live_id}", f"/live/{sc.live_id}/attendance"
     return {
-        "anonymous": [("login", "/login", None), ("404 (logged out)", "/no-such-page", None)],
+        "anonymous": [
+            ("login", "/login", None),
+            ("404 (logged out)", "/no-such-page", None),
+            ("forgotten password", "/password/forgot", None),
+            ("password reset link not valid", "/password/reset/not-a-link-we-made", None),
+        ],
         "office": [
             ("home", "/", None),
             ("courses", "/courses/", None),

@@ -38,6 +38,8 @@ def test_commands_name_modules_that_exist():
         svc = COMPOSE["services"][name]
         assert svc["build"]["dockerfile"] == "docker/Dockerfile"
     assert COMPOSE["services"]["sfu"]["command"][:3] == ["python", "-m", "webrtc"]
+    assert COMPOSE["services"]["worker"]["command"] == ["python", "-m", "media.worker"]
+    assert importlib.util.find_spec("media.worker") is not None
     assert importlib.util.find_spec("webrtc.__main__") is not None
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
     assert re.search(r'CMD \["gunicorn".*"app:create_app\(\)"\]', dockerfile)
