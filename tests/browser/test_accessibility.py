@@ -25,6 +25,7 @@ class Scenario:
     theme_id: int
     live_id: int  # the demo's live session of its running course (courses.seed), open now
     finished_id: int  # the demo's course that ran last month and awaits admin1's confirmation
+    ended_live_id: int  # one of that course's live sessions (ended)
 
 
 @pytest.fixture(scope="session")
@@ -87,12 +88,17 @@ def scenario(live_server: Any) -> Scenario:
             ).first()
             assert live_id is not None, "the demo seed has no live session"
             finished_id = s.scalars(select(Course.id).where(Course.title == DEMO_FINISHED_TITLE)).one()
+            ended_live_id = s.scalars(
+                select(LiveSession.id).where(LiveSession.course_id == finished_id).order_by(LiveSession.id)
+            ).first()
+            assert ended_live_id is not None, "the demo's finished course has no live session"
             return Scenario(
                 pending_id=pending.id,
                 approved_id=approved.id,
                 theme_id=theme.id,
                 live_id=live_id,
                 finished_id=finished_id,
+                ended_live_id=ended_live_id,
             )
     finally:
         engine.dispose()
@@ -194,6 +200,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
         "office": [
             ("home", "/", None),
             ("courses", "/courses/", None),
+            ("courses found by title and theme", f"/courses/?q=%EC%95%88&theme_id={sc.theme_id}", None),
             ("themes", "/themes", None),
             ("theme edit", f"/admin/themes/{sc.theme_id}", None),
             ("instructors", "/instructors", None),
@@ -253,6 +260,7 @@ def pages_for(role: str, sc: Scenario) -> list[Visit]:
             ("themes", "/themes", None),
             ("notifications", "/notifications", None),
             ("course detail (finished, student)", f"/courses/{sc.finished_id}", None),
+            ("live room after the class ended", f"/live/{sc.ended_live_id}", None),
             ("own learning record", own_transcript, None),
         ],
         "parent1": [
