@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from courses.accounts import hash_password
 from courses.catalog import seed_themes
+from courses.db import utcnow
 from courses.models import (
     Attendance,
     ClassMembership,
@@ -261,6 +262,19 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
         today=today,
     )
     workflow.approve(session, office_admin, shared, "데모: 승인")
+    # Its first lesson later today, so the instructor's home (and 5학년 1반's) shows it under 오늘.
+    first = shared.lessons[0]
+    later = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    workflow.update_lesson(
+        session,
+        office_admin,
+        shared,
+        first.id,
+        title=first.title,
+        starts_at=later,
+        ends_at=later + timedelta(minutes=40),
+        description="",
+    )
     enrolment.enrol_group(session, admin, shared, school_id=cls.school_id, class_id=cls.id)
     session.flush()
     seed_demo_finished_course(session, teacher, admin, cls, themes["character"].id, today)
@@ -376,7 +390,6 @@ def schedule_demo_live_lesson(session: Session, course=None) -> int | None:  # t
     """Put the demo's next live lesson on now (from 5 minutes ago for an hour), so that `./scripts/run` always
     has a class to join; returns its live session id. Lessons already held are left alone."""
     from courses import workflow
-    from courses.db import utcnow
     from courses.models import Course, LessonKind, LiveSession, LiveStatus
 
     if course is None:
