@@ -1,8 +1,9 @@
 """Request input hygiene, in one place: what no endpoint should ever see reaches none of them.
 
 JSON bodies: no NaN/Infinity, integers within 64 bits, finite floats, nesting at most MAX_DEPTH, strings
-without NUL or lone surrogates. Query strings and forms: no NUL. Ids in URL paths: within 64 bits (a
-larger one matches no route, so it is a 404 like any other id that does not exist). Redirect targets:
+without NUL or lone surrogates. Query strings and forms: no NUL. Ids in URL paths: within 32 bits, as the
+id columns are (a larger one matches no route, so it is a 404 like any other id that does not exist;
+PostgreSQL would refuse to compare it with an INTEGER column). Redirect targets:
 local paths only. Each refusal is a 400 with a message saying what was wrong, and nothing is written.
 """
 
@@ -105,11 +106,11 @@ class StrictRequest(Request):
         raise BadInput(BAD_JSON)
 
 
-class Int64Converter(IntegerConverter):
-    """`<int:…>` in routes: only ids a BIGINT column can hold match."""
+class IdConverter(IntegerConverter):
+    """`<int:…>` in routes: only ids an INTEGER id column can hold match (2**31 - 1 at most)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 (werkzeug's name)
-        kwargs.setdefault("max", INT64_MAX)
+        kwargs.setdefault("max", ID_MAX)
         super().__init__(map, *args, **kwargs)
 
 
@@ -134,7 +135,7 @@ def init_app(app: Flask) -> None:
     app.json_provider_class = StrictJSONProvider
     app.json = StrictJSONProvider(app)
     app.request_class = StrictRequest
-    app.url_map.converters["int"] = Int64Converter
+    app.url_map.converters["int"] = IdConverter
 
     @app.before_request
     def refuse_bad_text() -> None:

@@ -313,6 +313,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "from": NULL_STR,
             "to": NULL_STR,
             "detail": STR,
+            "summary": {**STR, "description": "what happened, in the caller's language, people named"},
             "actor": {"oneOf": [REF_NAME, {"type": "null"}]},
         }
     ),
@@ -341,7 +342,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "targets": {"type": "array", "items": _ref("Target")},
                     "lessons": {"type": "array", "items": _ref("Lesson")},
                     "materials": {"type": "array", "items": _ref("Material")},
-                    "history": {"type": "array", "items": _ref("HistoryEvent")},
+                    "history": {
+                        "type": "array",
+                        "items": _ref("HistoryEvent"),
+                        "description": "staff only (it names students); empty for students and parents",
+                    },
                     "allowed_actions": {
                         "type": "array",
                         "items": STR,
@@ -357,6 +362,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "TargetInput": _obj(
         {"school_id": INT, "grade": {**NULL_INT, "minimum": 1, "maximum": 12}, "class_id": NULL_INT},
         ["school_id"],
+    ),
+    "LessonTimeInput": _obj(
+        {
+            "number": {**INT, "minimum": 1, "maximum": 60},
+            "date": {**NULL_STR, "format": "date", "description": "within the course's start and end dates"},
+            "start": {**NULL_STR, "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"},
+            "end": {
+                **NULL_STR,
+                "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+                "description": "later than start",
+            },
+        },
+        ["number"],
     ),
     "CourseInput": _obj(
         {
@@ -403,6 +421,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "maximum": 100,
                 "default": 90,
                 "description": "share of a recorded lesson's video to watch (percent)",
+            },
+            "schedule": {
+                "type": "array",
+                "maxItems": 60,
+                "items": _ref("LessonTimeInput"),
+                "description": "lessons' dates and times (Seoul), by lesson number; a lesson left out is "
+                "scheduled after approval. Errors are keyed lesson_date_N, lesson_start_N, lesson_end_N.",
             },
         },
         [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from courses import text
-from courses.errors import N_, Errors
-from courses.models import ContentElement, Delivery, Role, Theme, User
-from courses.policy import require
+from courses.errors import N_, Conflict, Errors
+from courses.models import ContentElement, Course, Delivery, Role, Theme, User, instructor_theme
+from courses.policy import may_manage_themes, require
 
 # The ten themes of the 2022 revised national curriculum, with their content elements.
 THEMES: list[tuple[str, str, str, list[str]]] = [
@@ -96,6 +98,73 @@ def list_themes(session: Session, *, include_inactive: bool = False) -> list[The
     return list(session.scalars(stmt))
 
 
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+NAME_MAX, DESCRIPTION_MAX, ELEMENTS_MAX = 80, 2000, 40
+
+
+def _theme_fields(
+    session: Session,
+    e: Errors,
+    theme: Theme | None,
+    *,
+    name: str,
+    name_en: str,
+    description: str,
+    elements: list[str],
+) -> tuple[str, str, str, list[str]]:
+    """A theme's names, description and content elements, cleaned, with their rules checked into `e`."""
+    name, name_en = text.clean(name), text.clean(name_en)
+    description = text.clean(description, multiline=True)
+    if not 1 <= text.visible_length(name) <= NAME_MAX:
+        e.add("name", N_("이름은 1~%(max)d자로 입력하세요."), max=NAME_MAX)
+    else:
+        same = select(Theme.id).where(Theme.name == name)
+        if theme is not None:
+            same = same.where(Theme.id != theme.id)
+        if session.scalar(same) is not None:
+            e.add("name", N_("같은 이름의 주제가 이미 있습니다."))
+    if len(name_en) > NAME_MAX:
+        e.add("name_en", N_("%(max)d자 이내로 입력하세요."), max=NAME_MAX)
+    if len(description) > DESCRIPTION_MAX:
+        e.add("description", N_("%(max)d자 이내로 입력하세요."), max=DESCRIPTION_MAX)
+    clean = list(dict.fromkeys(text.clean(el) for el in elements if text.is_visible(text.clean(el))))
+    if any(len(el) > NAME_MAX for el in clean):
+        e.add("elements", N_("내용 요소는 %(max)d자 이내로 입력하세요."), max=NAME_MAX)
+    elif len(clean) > ELEMENTS_MAX:
+        e.add("elements", N_("내용 요소는 %(max)d개까지 넣을 수 있습니다."), max=ELEMENTS_MAX)
+    return name, name_en, description, clean
+
+
+def create_theme(
+    session: Session,
+    actor: User,
+    *,
+    code: str,
+    name: str,
+    name_en: str,
+    description: str,
+    elements: list[str],
+) -> Theme:
+    """Office admins add a theme to the list offered in new requests (placed last)."""
+    require(may_manage_themes(actor))
+    e = Errors()
+    code = code.strip().lower()
+    if not CODE_RE.match(code):
+        e.add("code", N_("코드는 영문 소문자로 시작하는 영문 소문자·숫자·_ 2~40자입니다."))
+    elif session.scalar(select(Theme.id).where(Theme.code == code)) is not None:
+        e.add("code", N_("이미 쓰이는 코드입니다."))
+    name, name_en, description, clean = _theme_fields(
+        session, e, None, name=name, name_en=name_en, description=description, elements=elements
+    )
+    e.raise_if_any()
+    position = (session.scalar(select(func.max(Theme.position))) or 0) + 1
+    theme = Theme(code=code, name=name, name_en=name_en, description=description, position=position)
+    theme.elements = [ContentElement(name=n, position=i) for i, n in enumerate(clean)]
+    session.add(theme)
+    session.flush()
+    return theme
+
+
 def update_theme(
     session: Session,
     actor: User,
@@ -103,24 +172,71 @@ def update_theme(
     *,
     name: str,
     description: str,
-    active: bool,
     elements: list[str],
+    name_en: str | None = None,
 ) -> Theme:
-    """Office admins edit a theme's name, description, visibility and content elements."""
-    require(actor.role == Role.office_admin)
+    """Office admins edit a theme's names, description and content elements.
+
+    A content element a course was requested with cannot be taken out (the course still names it).
+    """
+    require(may_manage_themes(actor))
     e = Errors()
-    name, description = text.clean(name), text.clean(description, multiline=True)
-    if not 1 <= text.visible_length(name) <= 80:
-        e.add("name", N_("이름은 1~%(max)d자로 입력하세요."), max=80)
-    if len(description) > 2000:
-        e.add("description", N_("%(max)d자 이내로 입력하세요."), max=2000)
-    clean = [text.clean(el) for el in elements if text.is_visible(text.clean(el))]
-    if any(len(el) > 80 for el in clean):
-        e.add("elements", N_("내용 요소는 %(max)d자 이내로 입력하세요."), max=80)
-    e.raise_if_any()
-    theme.name, theme.description, theme.active = name, description.strip(), active
+    name, name_en_clean, description, clean = _theme_fields(
+        session,
+        e,
+        theme,
+        name=name,
+        name_en=theme.name_en if name_en is None else name_en,
+        description=description,
+        elements=elements,
+    )
     by_name = {el.name: el for el in theme.elements}
-    theme.elements = [by_name.get(n) or ContentElement(name=n) for n in dict.fromkeys(clean)]
+    dropped = [el for n, el in by_name.items() if n not in clean]
+    if dropped and "elements" not in e.errors:
+        used = set(
+            session.scalars(
+                select(Course.content_element_id).where(
+                    Course.content_element_id.in_([el.id for el in dropped])
+                )
+            )
+        )
+        names = [el.name for el in dropped if el.id in used]
+        if names:
+            e.add(
+                "elements",
+                N_("강좌에서 쓰고 있는 내용 요소는 뺄 수 없습니다: %(names)s"),
+                names=", ".join(names),
+            )
+    e.raise_if_any()
+    theme.name, theme.name_en, theme.description = name, name_en_clean, description
+    theme.elements = [by_name.get(n) or ContentElement(name=n) for n in clean]
     for i, el in enumerate(theme.elements):
         el.position = i
     return theme
+
+
+def set_theme_active(session: Session, actor: User, theme: Theme, active: bool) -> Theme:
+    """Retire a theme (no longer offered in new requests; courses that use it still show it) or bring it back."""
+    require(may_manage_themes(actor))
+    theme.active = active
+    return theme
+
+
+def courses_using(session: Session, theme: Theme) -> int:
+    """How many courses (of any office, in any status) were requested with the theme."""
+    return session.scalar(select(func.count()).where(Course.theme_id == theme.id)) or 0
+
+
+def delete_theme(session: Session, actor: User, theme: Theme) -> None:
+    """Delete a theme no course uses; while any does, Conflict (retire it instead)."""
+    require(may_manage_themes(actor))
+    used = courses_using(session, theme)
+    if used:
+        raise Conflict(
+            N_("강좌 %(n)d개가 이 주제를 쓰고 있어 삭제할 수 없습니다. 새 요청에서 빼려면 사용 중지하세요."),
+            n=used,
+        )
+    # The pool's theme links go with it (the foreign key cascades too, where the database enforces it).
+    session.execute(delete(instructor_theme).where(instructor_theme.c.theme_id == theme.id))
+    session.delete(theme)
+    session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, and_, delete, exists, func, insert, literal, or_, select, update
@@ -14,6 +15,7 @@ from courses.labels import class_label, grade_label
 from courses.models import (
     ClassMembership,
     Course,
+    CourseLevel,
     CourseTarget,
     Enrolment,
     EventKind,
@@ -109,13 +111,13 @@ def enrol_group(
         EventKind.enrolment,
         None,
         f"+{added}",
-        _group_name(session, school_id, grade, class_id),
+        group_name(session, school_id, grade, class_id),
     )
     _announce(session, course, new_ids)
     return added
 
 
-def _group_name(session: Session, school_id: int, grade: int | None, class_id: int | None) -> str:
+def group_name(session: Session, school_id: int, grade: int | None, class_id: int | None) -> str:
     """A group as people say it: "이음초등학교 5학년 1반" (never raw ids)."""
     school = session.get(Organisation, school_id)
     name = school.name if school else ""
@@ -123,6 +125,78 @@ def _group_name(session: Session, school_id: int, grade: int | None, class_id: i
         cls = session.get(SchoolClass, class_id)
         return f"{name} {class_label(cls.grade, cls.name, stored=True)}" if cls else name
     return f"{name} {grade_label(grade, stored=True)}" if grade else name
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group the enrolment page offers to enrol in one action: a school, one grade of it, or one class."""
+
+    school_id: int
+    grade: int | None = None
+    class_id: int | None = None
+    class_label: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "class" if self.class_id is not None else "grade" if self.grade is not None else "school"
+
+
+def enrolment_groups(session: Session, actor: User, course: Course) -> list[tuple[Organisation, list[Group]]]:
+    """The groups that fit the course's level and targets, within the actor's reach, by school.
+
+    Office level: the target schools (or the grade or class a target names); school level: the school when
+    the whole of it is the target, its targeted grades and their classes; class level: that class.
+    """
+    if actor.role in (Role.school_admin, Role.teacher):
+        reach = {actor.org_id}
+    else:  # the office's admins and the course's instructor: every target school (all in the office)
+        reach = {t.school_id for t in course.targets}
+    targets = [t for t in course.targets if t.school_id in reach]
+    if not targets:
+        return []
+    schools = {
+        o.id: o
+        for o in session.scalars(
+            select(Organisation).where(Organisation.id.in_({t.school_id for t in targets}))
+        )
+    }
+    classes = list(
+        session.scalars(
+            select(SchoolClass)
+            .where(SchoolClass.school_id.in_(schools))
+            .order_by(SchoolClass.school_id, SchoolClass.grade, SchoolClass.name)
+        )
+    )
+    by_school: dict[int, list[Group]] = {sid: [] for sid in schools}
+    for t in targets:
+        found = by_school[t.school_id]
+        inside = [
+            c
+            for c in classes
+            if c.school_id == t.school_id
+            and (t.grade is None or c.grade == t.grade)
+            and t.class_id in (None, c.id)
+        ]
+        if t.class_id is not None:
+            found += [Group(t.school_id, c.grade, c.id, c.label) for c in inside]
+        elif course.level == CourseLevel.office:
+            found.append(Group(t.school_id, t.grade))
+        elif course.level == CourseLevel.school:
+            if t.grade is None:
+                found.append(Group(t.school_id))
+            found += [Group(t.school_id, g) for g in dict.fromkeys(c.grade for c in inside)]
+            found += [Group(t.school_id, c.grade, c.id, c.label) for c in inside]
+    order = {"school": 0, "grade": 1, "class": 2}
+    position = {c.id: i for i, c in enumerate(classes)}
+    out = []
+    for sid, found in by_school.items():
+        unique = sorted(
+            dict.fromkeys(found),
+            key=lambda g: (order[g.kind], g.grade or 0, position.get(g.class_id or 0, 0)),
+        )
+        if unique:
+            out.append((schools[sid], unique))
+    return sorted(out, key=lambda pair: pair[0].name)
 
 
 def _announce(session: Session, course: Course, student_ids: list[int]) -> None:
@@ -204,7 +278,8 @@ def unenrol(session: Session, actor: User, course: Course, student_id: int) -> N
     )
     if not affected(result):
         raise NotFound(N_("수강생이 아닙니다."))
-    _record(session, course, actor, EventKind.enrolment, None, "-1", f"id={student_id}")
+    name = session.scalar(select(User.name).where(User.id == student_id)) or ""
+    _record(session, course, actor, EventKind.enrolment, None, "-1", name)
 
 
 def enrolment_count(session: Session, course: Course) -> int:

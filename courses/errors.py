@@ -55,6 +55,12 @@ class InvalidTransition(DomainError):
     status = 409
 
 
+class Conflict(DomainError):
+    """The change would break something that depends on the record (e.g. deleting a theme courses use)."""
+
+    status = 409
+
+
 class Errors:
     """Collects field errors, then raises them together."""
 

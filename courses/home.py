@@ -268,7 +268,14 @@ def office_admin_home(session: Session, actor: User) -> dict[str, Any]:
             .group_by(Course.status)
         ).all()
     )
-    pool = session.scalar(select(func.count()).where(InstructorProfile.office_id == actor.office_id)) or 0
+    pool = (
+        session.scalar(
+            select(func.count()).where(
+                InstructorProfile.office_id == actor.office_id, InstructorProfile.active
+            )
+        )
+        or 0
+    )
     from courses.dashboards import filter_options
 
     return {

@@ -531,6 +531,16 @@ def require(condition: bool) -> None:
         raise Forbidden()
 
 
+def may_manage_themes(actor: User) -> bool:
+    """Office admins add, edit, retire and delete the cross-curricular themes (one national list)."""
+    return actor.role == Role.office_admin
+
+
+def may_manage_instructor(actor: User, office_id: int) -> bool:
+    """An office's admins edit, deactivate and reactivate the instructors of that office's pool."""
+    return actor.role == Role.office_admin and actor.office_id == office_id
+
+
 def markdown_table() -> str:
     """The table of actions as Markdown (docs/permissions.md is this text)."""
     status_order = list(CourseStatus)
@@ -580,6 +590,8 @@ __all__ = [
     "may_act_on_person",
     "may_ever",
     "may_manage_account",
+    "may_manage_instructor",
+    "may_manage_themes",
     "relation_clause",
     "relations",
     "require",

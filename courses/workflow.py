@@ -6,8 +6,10 @@ and writes a history row (who, when, from → to) and the notifications.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -84,6 +86,20 @@ class TargetInput:
 
 
 @dataclass
+class LessonTimeInput:
+    """One lesson's date and times as the requester set them (Seoul time); any may be missing."""
+
+    number: int
+    day: date | None = None
+    start: time | None = None
+    end: time | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.day is None and self.start is None and self.end is None
+
+
+@dataclass
 class CourseInput:
     """What a requester fills in. Strings come straight from forms or JSON and are validated here."""
 
@@ -105,6 +121,7 @@ class CourseInput:
     targets: list[TargetInput] = field(default_factory=list)
     completion_threshold_pct: int = 85
     watch_threshold_pct: int = 90
+    schedule: list[LessonTimeInput] = field(default_factory=list)  # lessons' dates and times, by number
 
 
 def _enum(errors: Errors, name: str, enum_cls: type, value: str):  # type: ignore[no-untyped-def]
@@ -155,12 +172,16 @@ def _validate(session: Session, actor: User, data: CourseInput, today: date) -> 
         e.add("end_date", N_("운영 기간은 1년 이내여야 합니다."))
 
     theme = session.get(Theme, data.theme_id) if data.theme_id else None
-    if theme is None or not theme.active:
+    if theme is None:
         e.add("theme_id", N_("주제를 선택하세요."))
+    elif not theme.active:
+        e.add("theme_id", N_("사용이 중지된 주제입니다. 다른 주제를 선택하세요."))
     if data.content_element_id is not None:
         element = session.get(ContentElement, data.content_element_id)
         if element is None or theme is None or element.theme_id != theme.id:
             e.add("content_element_id", N_("선택한 주제의 내용 요소가 아닙니다."))
+
+    times = _validate_schedule(e, data)
 
     targets: list[CourseTarget] = []
     school_id: int | None = None
@@ -212,8 +233,91 @@ def _validate(session: Session, actor: User, data: CourseInput, today: date) -> 
         school_id=school_id,
         class_obj=class_obj,
         instructor_id=instructor_id,
+        times=times,
     )
     return e, clean
+
+
+def lesson_field(kind: str, number: int) -> str:
+    """The form field of a lesson's date, start or end ("lesson_end_2"): errors are keyed by it."""
+    return f"lesson_{kind}_{number}"
+
+
+LESSON_FIELD_RE = re.compile(r"^lesson_(date|start|end)_([1-9][0-9]?)$")
+
+
+def _validate_schedule(e: Errors, data: CourseInput) -> dict[int, tuple[datetime, datetime]]:
+    """Each lesson's date and times: complete, the end after the start, inside the course's dates."""
+    count = data.lesson_count if data.lesson_count and 1 <= data.lesson_count <= MAX_LESSONS else None
+    period = (data.start_date, data.end_date) if data.start_date and data.end_date else None
+    out: dict[int, tuple[datetime, datetime]] = {}
+    seen: set[int] = set()
+    for row in data.schedule:
+        n = row.number
+        if not 1 <= n <= MAX_LESSONS or n in seen:
+            e.add("schedule", N_("차시 번호가 올바르지 않습니다."))
+            continue
+        seen.add(n)
+        if row.empty:
+            continue
+        if count is not None and n > count:
+            e.add(
+                lesson_field("date", n),
+                N_(
+                    "수업 횟수(%(count)d회)보다 뒤의 차시입니다. 수업 횟수를 늘리거나 이 차시의 일정을 지우세요."
+                ),
+                count=count,
+            )
+            continue
+        ok = True
+        if row.day is None:
+            e.add(lesson_field("date", n), N_("날짜를 입력하세요."))
+            ok = False
+        elif period and not period[0] <= row.day <= period[1]:
+            e.add(
+                lesson_field("date", n),
+                N_("운영 기간(%(start)s~%(end)s) 안의 날짜를 입력하세요."),
+                start=period[0].isoformat(),
+                end=period[1].isoformat(),
+            )
+            ok = False
+        if row.start is None:
+            e.add(lesson_field("start", n), N_("시작 시각을 입력하세요."))
+            ok = False
+        if row.end is None:
+            e.add(lesson_field("end", n), N_("종료 시각을 입력하세요."))
+            ok = False
+        elif row.start is not None and row.end <= row.start:
+            e.add(lesson_field("end", n), N_("시작보다 늦어야 합니다."))
+            ok = False
+        if ok and row.day and row.start and row.end:
+            out[n] = (
+                datetime.combine(row.day, row.start, tzinfo=SEOUL),
+                datetime.combine(row.day, row.end, tzinfo=SEOUL),
+            )
+    return out
+
+
+def _lesson_kind(delivery: Delivery, number: int) -> LessonKind:
+    if delivery == Delivery.blended:
+        return LessonKind.live if number % 2 else LessonKind.recorded
+    return LessonKind.recorded if delivery == Delivery.recorded else LessonKind.live
+
+
+def _set_lessons(course: Course, times: dict[int, tuple[datetime, datetime]]) -> None:
+    """Make the course's lessons match its count, delivery and hours, with the requested dates and times.
+
+    Only for requests (submitted or being fixed): no lesson of one has a live session or a video yet.
+    """
+    existing = {lesson.number: lesson for lesson in course.lessons}
+    lessons = []
+    for n in range(1, course.lesson_count + 1):
+        lesson = existing.get(n) or Lesson(number=n, title=f"{n}차시")
+        lesson.kind = _lesson_kind(course.delivery, n)
+        lesson.credit_hours = lesson_hours(course.hours, course.lesson_count, n)
+        lesson.starts_at, lesson.ends_at = times.get(n, (None, None))
+        lessons.append(lesson)
+    course.lessons = lessons
 
 
 def _targets_in_office(
@@ -293,6 +397,8 @@ def _check_instructor(
         profile = session.scalar(select(InstructorProfile).where(InstructorProfile.user_id == person.id))
         if profile is None or profile.external != (mode == InstructorMode.external):
             e.add("instructor_id", N_("강사 인력풀에 없는 강사입니다."))
+        elif not profile.active:
+            e.add("instructor_id", N_("비활성화된 강사는 새로 배정할 수 없습니다."))
     elif mode in (InstructorMode.school, InstructorMode.homeroom) and (
         person.role != Role.teacher or (school_id is not None and person.org_id != school_id)
     ):
@@ -334,21 +440,7 @@ def submit_request(session: Session, actor: User, data: CourseInput, *, today: d
         watch_threshold_pct=data.watch_threshold_pct,
         targets=c["targets"],
     )
-    kind = LessonKind.recorded if course.delivery == Delivery.recorded else LessonKind.live
-    for n in range(1, (data.lesson_count or 0) + 1):
-        lesson_kind = (
-            (LessonKind.live if n % 2 else LessonKind.recorded)
-            if course.delivery == Delivery.blended
-            else kind
-        )
-        course.lessons.append(
-            Lesson(
-                number=n,
-                title=f"{n}차시",
-                kind=lesson_kind,
-                credit_hours=lesson_hours(data.hours or 0, data.lesson_count or 1, n),
-            )
-        )
+    _set_lessons(course, c["times"])
     session.add(course)
     session.flush()
     _record(session, course, actor, EventKind.status, None, CourseStatus.submitted.value)
@@ -375,6 +467,9 @@ def resubmit(
     course.start_date, course.end_date = data.start_date, data.end_date  # type: ignore[assignment]
     course.schedule_note = text.clean(data.schedule_note)
     course.targets = c["targets"]
+    course.completion_threshold_pct = data.completion_threshold_pct
+    course.watch_threshold_pct = data.watch_threshold_pct
+    _set_lessons(course, c["times"])
     course.decision_reason = None
     _set_status(session, course, actor, CourseStatus.submitted, "")
     notify(session, approver_ids(session, course), N_("강좌 재요청"), course.title, f"/courses/{course.id}")
@@ -443,6 +538,10 @@ def approve(session: Session, actor: User, course: Course, reason: str | None = 
     text = _reason(reason, required=False)
     course.decision_reason = text or None
     _set_status(session, course, actor, CourseStatus.approved, text)
+    from courses.live import sync_live_session  # live builds on workflow, not the other way round
+
+    for lesson in course.lessons:  # lessons whose times the request set get their live rooms
+        sync_live_session(session, lesson)
     notify(
         session,
         [course.requester_id],
@@ -647,6 +746,95 @@ def history(session: Session, course: Course) -> list[CourseEvent]:
     )
 
 
+@dataclass
+class HistoryLine:
+    """A history row as people read it: what happened (a msgid and its params) and the names involved."""
+
+    event: CourseEvent
+    what: tuple[str, dict[str, Any]]
+    detail: str
+
+
+# Rows written before history named people and groups held ids (kept: history is never rewritten).
+_LEGACY_GROUP = re.compile(r"^school=(\d{1,18})(?: grade=(\d{1,2}))?(?: class=(\d{1,18}))?$")
+_LEGACY_STUDENT = re.compile(r"^id=(\d{1,18})$")
+_COMPLETION_EVENTS = {"confirmed": N_("이수 확인"), "revoked": N_("이수 확인 취소")}
+UNKNOWN_PERSON = N_("(알 수 없는 사용자)")
+
+
+def _user_id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
+def _status_label(value: str | None) -> str:
+    try:
+        return STATUS_LABELS[CourseStatus(value or "")]
+    except ValueError:
+        return value or ""
+
+
+def history_lines(session: Session, course: Course) -> list[HistoryLine]:
+    """The course's history, oldest first, with people, schools and classes named (never raw ids)."""
+    events = history(session, course)
+    user_ids: set[int] = set()
+    groups: dict[int, tuple[int, int | None, int | None]] = {}
+    for ev in events:
+        if ev.kind == EventKind.instructor:
+            user_ids.update(i for i in (_user_id(ev.from_value), _user_id(ev.to_value)) if i is not None)
+        elif ev.kind == EventKind.enrolment:
+            if m := _LEGACY_GROUP.match(ev.detail or ""):
+                groups[ev.id] = (int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+            elif m := _LEGACY_STUDENT.match(ev.detail or ""):
+                user_ids.add(int(m[1]))
+    names = (
+        {uid: name for uid, name in session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
+
+    def person(value: str | None) -> str:
+        uid = _user_id(value)
+        return names.get(uid, UNKNOWN_PERSON) if uid is not None else (value or UNKNOWN_PERSON)
+
+    lines = []
+    for ev in events:
+        detail = ev.detail or ""
+        what: tuple[str, dict[str, Any]]
+        if ev.kind == EventKind.status:
+            to = _status_label(ev.to_value)
+            if ev.from_value:
+                what = (N_("%(before)s → %(after)s"), {"before": _status_label(ev.from_value), "after": to})
+            else:
+                what = (to, {})
+        elif ev.kind == EventKind.enrolment:
+            raw = (ev.to_value or "").lstrip("+-")
+            n = int(raw) if raw.isdigit() else 0
+            if (ev.to_value or "").startswith("-"):
+                what = (N_("수강 취소 (%(n)d명)"), {"n": n})
+            else:
+                what = (N_("수강생 등록 (%(n)d명)"), {"n": n})
+            if ev.id in groups:
+                from courses.enrolment import group_name
+
+                detail = group_name(session, *groups[ev.id])
+            elif m := _LEGACY_STUDENT.match(detail):
+                detail = names.get(int(m[1]), UNKNOWN_PERSON)
+        elif ev.kind == EventKind.instructor:
+            if ev.from_value:
+                what = (
+                    N_("강사 변경: %(before)s → %(after)s"),
+                    {"before": person(ev.from_value), "after": person(ev.to_value)},
+                )
+            else:
+                what = (N_("강사 지정: %(name)s"), {"name": person(ev.to_value)})
+        elif ev.kind == EventKind.completion:
+            what = (_COMPLETION_EVENTS.get(ev.to_value or "", N_("이수 기준 변경")), {})
+        else:
+            what = (N_("요청 내용 수정"), {})
+        lines.append(HistoryLine(ev, what, detail))
+    return lines
+
+
 def allowed_actions(session: Session, actor: User, course: Course) -> set[str]:
     """Which workflow buttons the actor should see for this course now (the policy table decides)."""
     return _allowed_actions(session, actor, course)
@@ -682,6 +870,8 @@ __all__ = [
     "TRANSITIONS",
     "CourseInput",
     "Forbidden",
+    "HistoryLine",
+    "LessonTimeInput",
     "TargetInput",
     "add_material",
     "allowed_actions",
@@ -692,6 +882,7 @@ __all__ = [
     "complete",
     "confirm_completion",
     "history",
+    "history_lines",
     "lesson_text",
     "reject",
     "resubmit",

@@ -21,8 +21,9 @@ from app import api_tokens
 from app.audit import audit
 from app.auth import actor
 from app.extensions import dbs, limiter
-from app.forms import parse_course_input, parse_int
+from app.forms import parse_course_input, parse_id, parse_int
 from app.i18n import translate
+from app.input import ID_MAX
 from app.openapi import QueryParam, build_document, describe
 from courses import catalog, enrolment, instructors, notifications, videos, workflow
 from courses.errors import N_, DomainError, Errors, ValidationError
@@ -30,13 +31,13 @@ from courses.home import visible_courses
 from courses.models import (
     AccessAction,
     Course,
-    CourseEvent,
     CourseStatus,
     CourseTarget,
     InstructorProfile,
     Lesson,
     Material,
     Notification,
+    Role,
     SchoolClass,
     Theme,
     User,
@@ -253,14 +254,16 @@ def material_json(material: Material) -> dict[str, Any]:
     }
 
 
-def event_json(event: CourseEvent) -> dict[str, Any]:
-    """One history row: who changed what, when, from → to."""
+def event_json(line: workflow.HistoryLine) -> dict[str, Any]:
+    """One history row: who changed what, when, from → to, and the same said in words with names."""
+    event = line.event
     return {
         "at": _iso(event.at),
         "kind": event.kind.value,
         "from": event.from_value,
         "to": event.to_value,
-        "detail": event.detail,
+        "detail": line.detail,
+        "summary": translate(*line.what),
         "actor": _ref(event.actor),
     }
 
@@ -283,7 +286,10 @@ def course_json(course: Course, user: User) -> dict[str, Any]:
         "targets": [target_json(t) for t in course.targets],
         "lessons": [lesson_json(lesson, by_lesson.get(lesson.id)) for lesson in course.lessons],
         "materials": [material_json(m) for m in course.materials],
-        "history": [event_json(ev) for ev in workflow.history(dbs(), course)],
+        # History names students (who was enrolled): staff only, as on the course page.
+        "history": []
+        if user.role in (Role.student, Role.parent)
+        else [event_json(line) for line in workflow.history_lines(dbs(), course)],
         "allowed_actions": sorted(workflow.allowed_actions(dbs(), user, course)),
     }
 
@@ -477,7 +483,7 @@ def assign_instructor(course_id: int) -> ResponseReturnValue:
     body = _body()
     e = Errors()
     _json_types(e, body, strings=("instructor_mode",), ints=("instructor_id",))
-    instructor_id = parse_int(e, body, "instructor_id")
+    instructor_id = parse_id(e, body, "instructor_id")
     e.raise_if_any()
     workflow.assign_instructor(dbs(), user, course, body.get("instructor_mode") or "", instructor_id)  # type: ignore[arg-type]
     return jsonify(course_json(course, user))
@@ -543,16 +549,16 @@ def add_enrolments(course_id: int) -> ResponseReturnValue:
         if (
             not isinstance(ids, list)
             or not 1 <= len(ids) <= STUDENT_IDS_MAX
-            or any(isinstance(i, bool) or not isinstance(i, int) for i in ids)
+            or any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= ID_MAX for i in ids)
         ):
             e.add("student_ids", N_("학생 번호(정수) 목록을 %(max)d개 이내로 보내세요."), max=STUDENT_IDS_MAX)
         e.raise_if_any()
         added = enrolment.enrol_students(dbs(), user, course, ids)
     else:
         _json_types(e, body, ints=("school_id", "grade", "class_id"))
-        school_id = parse_int(e, body, "school_id")
+        school_id = parse_id(e, body, "school_id")
         grade = parse_int(e, body, "grade", required=False)
-        class_id = parse_int(e, body, "class_id", required=False)
+        class_id = parse_id(e, body, "class_id", required=False)
         e.raise_if_any()
         added = enrolment.enrol_group(
             dbs(),
@@ -596,7 +602,7 @@ def list_instructors() -> ResponseReturnValue:
     """Instructors of the caller's office, optionally of one theme."""
     user = actor()
     e = Errors()
-    theme_id = parse_int(e, request.args, "theme_id", required=False)
+    theme_id = parse_id(e, request.args, "theme_id", required=False)
     e.raise_if_any()
     pool = instructors.list_pool(dbs(), user, theme_id=theme_id)
     return jsonify(items=[instructor_json(p) for p in pool])

@@ -7,17 +7,18 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.audit import audit
 from app.auth import actor, login_required
 from app.extensions import dbs
-from app.forms import parse_course_input, parse_int, parse_local_datetime
+from app.forms import SEOUL, parse_course_input, parse_id, parse_int, parse_local_datetime
 from app.i18n import translate
 from app.input import ID_MAX, bounded_int
 from app.transactions import discard
-from courses import catalog, enrolment, evaluation, videos, watch, workflow
+from courses import catalog, enrolment, evaluation, instructors, videos, watch, workflow
 from courses.db import utcnow
-from courses.errors import Errors, ValidationError
+from courses.errors import N_, Errors, ValidationError
 from courses.home import visible_courses
 from courses.models import (
     AccessAction,
@@ -119,13 +120,14 @@ def form_options(user: User) -> dict[str, Any]:
 
 
 def instructor_choices(user: User) -> dict[str, Any]:
-    """Who can be made a course's instructor: the office's pool, and the teachers of the user's school."""
+    """Who can be made a course's instructor: the office's active pool, and the teachers of the user's school."""
     s = dbs()
     pool = list(
         s.execute(
             select(User, InstructorProfile)
             .join(InstructorProfile, InstructorProfile.user_id == User.id)
-            .where(InstructorProfile.office_id == user.office_id, User.active)
+            .options(selectinload(InstructorProfile.themes))
+            .where(InstructorProfile.office_id == user.office_id, InstructorProfile.active, User.active)
             .order_by(User.name)
         )
     )
@@ -141,6 +143,77 @@ def instructor_choices(user: User) -> dict[str, Any]:
     return {"pool": pool, "teachers": teachers}
 
 
+# What each field of the request form is called, so that every error names its field.
+FIELD_LABELS = {
+    "level": N_("요청 단위"),
+    "theme_id": N_("주제"),
+    "content_element_id": N_("내용 요소"),
+    "title": N_("강좌명"),
+    "goals": N_("목표"),
+    "delivery": N_("운영 방식"),
+    "lesson_count": N_("수업 횟수"),
+    "hours": N_("차시 (총 수업시수)"),
+    "start_date": N_("시작일"),
+    "end_date": N_("종료일"),
+    "schedule_note": N_("일정 메모"),
+    "schedule": N_("차시별 일정"),
+    "class_id": N_("대상 학급"),
+    "targets": N_("대상"),
+    "instructor_mode": N_("강사 유형"),
+    "instructor_id": N_("강사"),
+    "recording_policy": N_("녹화"),
+    "completion_threshold_pct": N_("실시간 수업 출석 기준"),
+    "watch_threshold_pct": N_("녹화 강의 시청 기준"),
+}
+LESSON_LABELS = {
+    "date": N_("%(n)d차시 날짜"),
+    "start": N_("%(n)d차시 시작 시각"),
+    "end": N_("%(n)d차시 종료 시각"),
+}
+
+
+def field_label(name: str) -> str:
+    """The label of a request form field, translated ("2차시 종료 시각" for lesson_end_2)."""
+    if m := workflow.LESSON_FIELD_RE.match(name):
+        return translate(LESSON_LABELS[m[1]], {"n": int(m[2])})
+    return translate(FIELD_LABELS.get(name, name))
+
+
+def lesson_rows(values: dict[str, Any]) -> int:
+    """How many lessons' date-and-time rows the form shows: the lesson count, or more where more are filled."""
+    raw = str(values.get("lesson_count") or "").strip()
+    count = int(raw) if raw.isdigit() and len(raw) <= 3 else 0
+    count = min(count, workflow.MAX_LESSONS)
+    for n in range(workflow.MAX_LESSONS, count, -1):
+        if any(values.get(workflow.lesson_field(k, n)) for k in ("date", "start", "end")):
+            return n
+    return count
+
+
+def _render_form(
+    options: dict[str, Any], values: dict[str, Any], errors: dict[str, str], **extra: Any
+) -> tuple[str, int]:
+    values.setdefault("level", options["levels"][0])
+    labels = {f: field_label(f) for f in errors}
+    page = render_template(
+        "courses/new.html",
+        errors=errors,
+        labels=labels,
+        values=values,
+        rows=lesson_rows(values),
+        lesson_field=workflow.lesson_field,
+        **options,
+        **extra,
+    )
+    return page, 422 if errors else 200
+
+
+def _posted_values() -> dict[str, Any]:
+    values: dict[str, Any] = dict(request.form)
+    values["targets"] = request.form.getlist("targets")
+    return values
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():  # type: ignore[no-untyped-def]
@@ -149,8 +222,11 @@ def new():  # type: ignore[no-untyped-def]
     if not options["levels"]:
         abort(403)
     errors: dict[str, str] = {}
-    values: dict[str, Any] = dict(request.form) if request.method == "POST" else {}
+    values: dict[str, Any] = {"targets": []}
     if request.method == "POST":
+        values = _posted_values()
+        if request.form.get("op") == "rows":  # without JavaScript: show as many lesson rows as lessons
+            return _render_form(options, values, {})
         try:
             data = parse_course_input(request.form, request.form.getlist)
             course = workflow.submit_request(dbs(), user, data)
@@ -159,15 +235,11 @@ def new():  # type: ignore[no-untyped-def]
         except ValidationError as err:
             discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
-    values.setdefault("level", options["levels"][0])
-    values["targets"] = request.form.getlist("targets") if request.method == "POST" else []
-    return render_template("courses/new.html", errors=errors, values=values, **options), (
-        422 if errors else 200
-    )
+    return _render_form(options, values, errors)
 
 
-def course_values(course: Course) -> dict[str, Any]:
-    """A course as the request form's values (to fix a rejected request or copy one for the next term)."""
+def course_values(course: Course, *, with_dates: bool = True) -> dict[str, Any]:
+    """A course as the request form's values (to fix a rejected request, or, without its dates, to copy one)."""
     targets = []
     for t in course.targets:
         if t.class_id is not None:
@@ -176,7 +248,7 @@ def course_values(course: Course) -> dict[str, Any]:
             targets.append(f"grade:{t.school_id}:{t.grade}")
         else:
             targets.append(f"school:{t.school_id}")
-    return {
+    values: dict[str, Any] = {
         "level": course.level.value,
         "theme_id": course.theme_id,
         "content_element_id": course.content_element_id or "",
@@ -185,8 +257,8 @@ def course_values(course: Course) -> dict[str, Any]:
         "delivery": course.delivery.value,
         "lesson_count": course.lesson_count,
         "hours": course.hours,
-        "start_date": course.start_date.isoformat(),
-        "end_date": course.end_date.isoformat(),
+        "start_date": course.start_date.isoformat() if with_dates else "",
+        "end_date": course.end_date.isoformat() if with_dates else "",
         "schedule_note": course.schedule_note,
         "class_id": course.class_id or "",
         "targets": targets,
@@ -196,6 +268,16 @@ def course_values(course: Course) -> dict[str, Any]:
         "completion_threshold_pct": course.completion_threshold_pct,
         "watch_threshold_pct": course.watch_threshold_pct,
     }
+    for lesson in course.lessons:  # the times of day are kept for a copy; its dates are chosen anew
+        if lesson.starts_at is None:
+            continue
+        starts = lesson.starts_at.astimezone(SEOUL)
+        if with_dates:
+            values[workflow.lesson_field("date", lesson.number)] = starts.date().isoformat()
+        values[workflow.lesson_field("start", lesson.number)] = f"{starts:%H:%M}"
+        if lesson.ends_at is not None:
+            values[workflow.lesson_field("end", lesson.number)] = f"{lesson.ends_at.astimezone(SEOUL):%H:%M}"
+    return values
 
 
 @bp.route("/<int:course_id>/edit", methods=["GET", "POST"])
@@ -207,11 +289,15 @@ def edit(course_id: int):  # type: ignore[no-untyped-def]
     if not workflow.may_resubmit(dbs(), user, course):
         abort(403)
     options = form_options(user)
+    options["levels"] = [course.level.value]  # a request keeps its level (and its class)
+    if course.school_class is not None:
+        options["classes"] = [course.school_class]
     errors: dict[str, str] = {}
     values: dict[str, Any] = course_values(course)
     if request.method == "POST":
-        values = dict(request.form)
-        values["targets"] = request.form.getlist("targets")
+        values = _posted_values()
+        if request.form.get("op") == "rows":
+            return _render_form(options, values, {}, editing=course)
         try:
             workflow.resubmit(dbs(), user, course, parse_course_input(request.form, request.form.getlist))
             flash(_("고쳐서 다시 요청했습니다. 승인되면 알림으로 알려 드립니다."), "success")
@@ -219,10 +305,7 @@ def edit(course_id: int):  # type: ignore[no-untyped-def]
         except ValidationError as err:
             discard()
             errors = {f: translate(m, p) for f, (m, p) in err.errors.items()}
-    options["levels"] = [course.level.value]  # a request keeps its level
-    return render_template("courses/new.html", errors=errors, values=values, editing=course, **options), (
-        422 if errors else 200
-    )
+    return _render_form(options, values, errors, editing=course)
 
 
 @bp.route("/<int:course_id>/copy")
@@ -234,16 +317,14 @@ def copy(course_id: int):  # type: ignore[no-untyped-def]
     options = form_options(user)
     if course.requester_id != user.id or course.level.value not in options["levels"]:
         abort(403)
-    values = course_values(course)
-    values["start_date"] = values["end_date"] = ""
-    return render_template(
-        "courses/new.html",
-        errors={},
-        values=values,
+    page, _status = _render_form(
+        options,
+        course_values(course, with_dates=False),
+        {},
         copying=course,
         form_action=url_for("courses.new"),
-        **options,
     )
+    return page
 
 
 @bp.route("/<int:course_id>")
@@ -283,7 +364,8 @@ def detail(course_id: int):  # type: ignore[no-untyped-def]
         course=course,
         actions=actions,
         live_sessions=live_sessions_for(dbs(), course),
-        history=workflow.history(dbs(), course),
+        history=workflow.history_lines(dbs(), course) if user.role not in (Role.student, Role.parent) else [],
+        instructor_from=instructors.affiliation_of(dbs(), course.instructor) if course.instructor else "",
         enrolled=count,
         statuses=workflow.STATUS_LABELS,
         options=options,
@@ -340,9 +422,18 @@ def assign_instructor(course_id: int):  # type: ignore[no-untyped-def]
     user = actor()
     course = get_course(dbs(), user, course_id)
     e = Errors()
-    instructor_id = parse_int(e, request.form, "instructor_id")
-    e.raise_if_any()
-    workflow.assign_instructor(dbs(), user, course, request.form.get("instructor_mode", ""), instructor_id)  # type: ignore[arg-type]
+    instructor_id = parse_id(e, request.form, "instructor_id")
+    try:
+        e.raise_if_any()
+        assert instructor_id is not None  # raise_if_any: a missing one is an error above
+        workflow.assign_instructor(
+            dbs(), user, course, request.form.get("instructor_mode", ""), instructor_id
+        )
+    except ValidationError as err:
+        discard()
+        for f, (m, p) in err.errors.items():
+            flash(f"{field_label(f)}: {translate(m, p)}", "error")
+        return redirect(url_for("courses.detail", course_id=course_id))
     flash(_("강사를 지정했습니다."), "success")
     return redirect(url_for("courses.detail", course_id=course_id))
 
@@ -357,9 +448,9 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
         e = Errors()
         op = form.get("op")
         if op == "group":
-            school_id = parse_int(e, form, "school_id")
+            school_id = parse_id(e, form, "school_id")
             grade = parse_int(e, form, "grade", required=False)
-            class_id = parse_int(e, form, "class_id", required=False)
+            class_id = parse_id(e, form, "class_id", required=False)
             e.raise_if_any()
             added = enrolment.enrol_group(
                 dbs(),
@@ -379,7 +470,7 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
                 added = enrolment.enrol_students(dbs(), user, course, [student.id])
                 flash(_("%(n)d명을 등록했습니다.", n=added), "success")
         elif op == "remove":
-            sid = parse_int(e, form, "student_id")
+            sid = parse_id(e, form, "student_id")
             e.raise_if_any()
             enrolment.unenrol(dbs(), user, course, sid)  # type: ignore[arg-type]
             flash(_("등록을 취소했습니다."), "success")
@@ -388,49 +479,15 @@ def enrolment_page(course_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("courses.enrolment_page", course_id=course_id))
     rows = enrolment.list_enrolled(dbs(), user, course)
     audit(AccessAction.enrolment_viewed, "course", course.id, f"{course.title} ({len(rows)})")
-    groups = _enrol_groups(user, course)
+    can_edit = "enrol" in workflow.allowed_actions(dbs(), user, course)
     return render_template(
         "courses/enrolment.html",
         course=course,
         rows=rows,
-        groups=groups,
-        can_edit="enrol" in workflow.allowed_actions(dbs(), user, course),
+        groups=enrolment.enrolment_groups(dbs(), user, course) if can_edit else [],
+        can_edit=can_edit,
         total=enrolment.enrolment_count(dbs(), course),
     )
-
-
-def _enrol_groups(user: User, course: Any) -> list[tuple[Organisation, list[SchoolClass]]]:
-    """The schools and classes inside both the course's targets and the actor's scope."""
-    s = dbs()
-    target_schools = {t.school_id for t in course.targets}
-    schools = list(
-        s.scalars(
-            select(Organisation)
-            .where(Organisation.id.in_(target_schools), school_scope(user))
-            .order_by(Organisation.name)
-        )
-    )
-    out = []
-    for school in schools:
-        classes = list(
-            s.scalars(
-                select(SchoolClass)
-                .where(SchoolClass.school_id == school.id)
-                .order_by(SchoolClass.grade, SchoolClass.name)
-            )
-        )
-        in_target = [
-            c
-            for c in classes
-            if any(
-                t.school_id == school.id
-                and (t.grade is None or t.grade == c.grade)
-                and (t.class_id in (None, c.id))
-                for t in course.targets
-            )
-        ]
-        out.append((school, in_target))
-    return out
 
 
 @bp.route("/<int:course_id>/lessons/<int:lesson_id>", methods=["POST"])

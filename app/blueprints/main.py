@@ -11,6 +11,7 @@ from app.input import safe_redirect_target
 from courses import catalog, notifications
 from courses import home as home_data
 from courses.models import Role
+from courses.policy import may_manage_themes
 from courses.workflow import STATUS_LABELS
 
 bp = Blueprint("main", __name__)
@@ -36,9 +37,11 @@ def home():  # type: ignore[no-untyped-def]
 @login_required
 def themes():  # type: ignore[no-untyped-def]
     user = actor()
+    manage = may_manage_themes(user)  # those who manage the list also see the retired themes
     return render_template(
         "themes.html",
-        themes=catalog.list_themes(dbs()),
+        themes=catalog.list_themes(dbs(), include_inactive=manage),
+        manage=manage,
         deliveries=catalog.DELIVERY_GUIDE,
         role_guide=catalog.ROLE_GUIDE[user.role],
     )

@@ -6,7 +6,19 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from courses.db import Base, utcnow
@@ -127,6 +139,9 @@ class InstructorProfile(Base):
     availability: Mapped[str] = mapped_column(String(300), default="")
     phone: Mapped[str | None] = mapped_column(String(30))
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A deactivated instructor is offered for no new course; their past and current courses keep them.
+    # Their login account is a separate matter (User.active).
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     themes: Mapped[list[Theme]] = relationship(secondary=instructor_theme)

@@ -49,9 +49,9 @@ def test_teacher_requests_admin_approves_teacher_enrols_student_sees(
     expect(teacher).to_have_url(re.compile(r"/courses/new$"))
     check_accessible(teacher, "course request form")
 
-    level = teacher.get_by_role("radio", name="학급 단위")
-    tab_to(teacher, level)
-    expect(level).to_be_checked()  # a teacher can request class courses only; it is preselected
+    # A teacher can request class courses only, for their one class: both are said, not offered as choices.
+    expect(teacher.get_by_role("radio", name="학급 단위")).to_have_count(0)
+    expect(teacher.locator(".static-field").first).to_have_text("요청 단위: 학급 단위")
 
     theme = teacher.get_by_label("주제", exact=True)
     tab_to(teacher, theme)
@@ -86,10 +86,9 @@ def test_teacher_requests_admin_approves_teacher_enrols_student_sees(
     tab_to(teacher, teacher.get_by_label(re.compile("^일정 메모")))
     teacher.keyboard.type("매주 목 6교시")
 
-    target = teacher.get_by_label("대상 학급 (학급 단위)")
-    tab_to(teacher, target)
-    teacher.keyboard.press("ArrowDown")
-    expect(target.locator("option:checked")).to_have_text("5학년 1반")
+    expect(teacher.locator(".static-field", has_text="대상 학급")).to_have_text("대상 학급: 5학년 1반")
+    # The lesson count made a row of date and times per lesson.
+    expect(teacher.locator("#lesson-rows fieldset")).to_have_count(4)
 
     tab_to(teacher, teacher.get_by_role("radio", name="교육청 제공 강사"))
     for _ in range(3):  # 교육청 제공 강사 → 외부 강사 → 학교 지정 교사 → 담임 교사
@@ -176,7 +175,10 @@ def test_request_form_errors_are_shown_kept_and_announced(page_as: Callable[...,
     page.get_by_label("시작일").fill(start.isoformat())
     page.get_by_label("종료일").fill(end.isoformat())
     page.get_by_label(re.compile("^일정 메모")).fill("매주 금 3교시")
-    page.get_by_label("대상 학급 (학급 단위)").select_option(label="5학년 1반")
+    lesson2 = page.get_by_role("group", name="2차시")
+    lesson2.get_by_label("날짜").fill((start + timedelta(days=1)).isoformat())
+    lesson2.get_by_label("시작 시각").fill("10:00")
+    lesson2.get_by_label("종료 시각").fill("09:15")
     page.get_by_role("radio", name="녹화 강의").check()
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
         page.get_by_role("button", name="요청하기").click()
@@ -193,8 +195,10 @@ def test_request_form_errors_are_shown_kept_and_announced(page_as: Callable[...,
         ("강좌명", "title", "제목은"),
         ("차시 (총 수업시수)", "hours", "차시는"),
         ("종료일", "end_date", "종료일은 시작일 이후"),
+        ("종료 시각", "lesson_end_2", "2차시 종료 시각: 시작보다 늦어야 합니다."),
     ]:
-        field = page.get_by_label(label, exact=True)
+        field = page.locator(f"#{field_id}")
+        expect(field).to_have_accessible_name(label)
         error = page.locator(f"#{field_id}-error")
         expect(error).to_contain_text(message)
         expect(field).to_have_attribute("aria-invalid", "true")
@@ -216,8 +220,10 @@ def test_request_form_errors_are_shown_kept_and_announced(page_as: Callable[...,
     expect(page.get_by_label("종료일")).to_have_value(end.isoformat())
     expect(page.get_by_label(re.compile("^일정 메모"))).to_have_value("매주 금 3교시")
     expect(page.get_by_label("주제", exact=True)).not_to_have_value("")
-    expect(page.get_by_label("대상 학급 (학급 단위)").locator("option:checked")).to_have_text("5학년 1반")
     expect(page.get_by_role("radio", name="녹화 강의")).to_be_checked()
+    expect(page.locator("#lesson_start_2")).to_have_value("10:00")
+    expect(page.locator("#lesson_end_2")).to_have_value("09:15")
+    expect(page.locator("#lesson-rows fieldset")).to_have_count(3)
     check_accessible(page, "course request form with errors")
 
     # From the summary, the keyboard reaches a field in one step: Tab to its link, Enter.
@@ -227,3 +233,52 @@ def test_request_form_errors_are_shown_kept_and_announced(page_as: Callable[...,
     assert is_focused(page.get_by_label("차시 (총 수업시수)")), (
         "the summary link did not move focus to its field"
     )
+
+
+def test_the_request_form_offers_what_fits_the_choices_made(page_as: Callable[..., Any]) -> None:
+    """Content elements follow the theme, instructors the instructor type and theme; a homeroom course needs no pick."""
+    page = page_as("admin1", locale="ko")
+    page.goto("/courses/new")
+    element = page.locator("#content_element_id")
+    expect(element).to_be_disabled()
+    expect(page.locator("#content_element_id-hint")).to_have_text("주제를 먼저 선택하세요.")
+    theme = page.get_by_label("주제", exact=True)
+    theme.select_option(label="안전·건강")
+    expect(element).to_be_enabled()
+    offered = element.locator("option").all_inner_texts()
+    assert offered[0] == "선택하세요" and "교통 안전" in offered and "효" not in offered, offered
+    element.select_option(label="교통 안전")
+    theme.select_option(label="인성")
+    expect(element).to_have_value("")  # an element of the other theme is not kept
+    assert "효" in element.locator("option").all_inner_texts()
+
+    instructor = page.locator("#instructor_id")
+    page.get_by_role("radio", name="학교 지정 교사").check()
+    kinds = instructor.locator("option[data-kind]").evaluate_all("os => os.map(o => o.dataset.kind)")
+    assert kinds and set(kinds) == {"teacher"}, kinds
+    page.get_by_role("radio", name="교육청 제공 강사").check()
+    kinds = instructor.locator("option[data-kind]").evaluate_all("os => os.map(o => o.dataset.kind)")
+    assert set(kinds) <= {"office"}, kinds
+    page.get_by_role("radio", name="담임 교사").check()
+    expect(instructor).to_be_hidden()
+    expect(page.locator("#instructor_id-hint")).to_have_text("담임 교사가 강사가 됩니다.")
+
+    # Only the fields of the chosen level.
+    page.get_by_role("radio", name="학급 단위").check()
+    expect(page.locator("#class_id")).to_be_visible()
+    expect(page.locator("#targets")).to_be_hidden()
+    page.get_by_role("radio", name="학교 단위").check()
+    expect(page.locator("#class_id")).to_be_hidden()
+    expect(page.locator("#targets")).to_be_visible()
+
+    # Lesson rows follow the count; a filled row is kept when the count drops.
+    count = page.get_by_label("수업 횟수")
+    count.fill("3")
+    expect(page.locator("#lesson-rows fieldset")).to_have_count(3)
+    page.locator("#lesson_start_3").fill("09:00")
+    count.fill("1")
+    expect(page.locator("#lesson-rows fieldset")).to_have_count(3)
+    page.locator("#lesson_start_3").fill("")
+    count.fill("1")
+    expect(page.locator("#lesson-rows fieldset")).to_have_count(1)
+    check_accessible(page, "course request form, guided")

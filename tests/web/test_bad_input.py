@@ -84,6 +84,20 @@ def test_ids_beyond_64_bits_in_every_path_are_404(app, login, world, db_session,
     assert _counts(db_session) == before
 
 
+@pytest.mark.parametrize("huge", ["2147483648", "3000000000", "9223372036854775807"])
+def test_ids_beyond_32_bits_in_paths_are_404_not_a_database_error(login, world, huge):
+    """Id columns are 32-bit: PostgreSQL refuses to compare a bigger number with one (a 500 before)."""
+    w, _course, _ls = world
+    c = login(w["office_admin"])
+    for path in (
+        f"/courses/{huge}",
+        f"/courses/{huge}/enrolment",
+        f"/admin/themes/{huge}",
+        f"/api/v1/courses/{huge}",
+    ):
+        assert c.get(path).status_code == 404, path
+
+
 @pytest.mark.parametrize(
     "field",
     [
