@@ -181,3 +181,11 @@ def test_generated_labels_and_menus_in_english(compiled_catalogue, login, web_wo
     page = c.get("/courses/new").get_data(as_text=True)
     assert "Grade 5 Class 1" in page and "5학년 1반" not in page
     assert ">Courses</a>" in page and ">Course</a>" not in page
+
+
+def test_theme_names_follow_the_language(compiled_catalogue, login, web_world) -> None:  # type: ignore[no-untyped-def]
+    theme = web_world.themes[0]
+    assert theme.name_en, "the seeded themes carry English names"
+    c = _english(login, web_world["teacher"])
+    page = c.get("/courses/new").get_data(as_text=True)
+    assert f">{theme.name_en}</option>" in page and f">{theme.name}</option>" not in page
