@@ -91,7 +91,7 @@ from aiortc.sdp import candidate_from_sdp
 from contracts.tokens import TokenError, verify_join_token
 from contracts.webhooks import MAX_CHAT_CHARS, EventType
 
-from . import ice
+from . import ice, internals
 from .forward import (
     Binding,
     Codec,
@@ -101,7 +101,6 @@ from .forward import (
     SourceTrack,
     SubscriberDemux,
     Transport,
-    silence_sender,
 )
 from .guards import SharedTokenReplayGuard, TokenReplayGuard
 from .recording import RoomRecording
@@ -496,17 +495,12 @@ class Sfu:
             await pc.close()
 
     def _hook_receiver(self, room: Room, p: Participant, transceiver: RTCRtpTransceiver) -> None:
-        receiver = transceiver.receiver
-        if getattr(receiver, "_ieum_hooked", False):
-            return
-
         async def receive(parameters: RTCRtpReceiveParameters) -> None:
             # aiortc calls this once DTLS is up; instead of starting its decoder we register the track.
             self._add_track(room, p, transceiver, parameters)
 
-        receiver.receive = receive  # type: ignore[method-assign]
-        receiver._ieum_hooked = True  # type: ignore[attr-defined]
-        silence_sender(transceiver)
+        if internals.replace_receive(transceiver.receiver, receive):
+            internals.silence_sender(transceiver)
 
     def _add_track(
         self, room: Room, p: Participant, transceiver: RTCRtpTransceiver, params: RTCRtpReceiveParameters
@@ -644,7 +638,7 @@ class Sfu:
 
     def _new_slot(self, pc: RTCPeerConnection, p: Participant, track: SourceTrack) -> OutSlot:
         transceiver = pc.addTransceiver(track.kind, direction="sendonly")
-        silence_sender(transceiver)
+        internals.silence_sender(transceiver)
         codec = track.codec
         capabilities = RTCRtpReceiver.getCapabilities(track.kind)
         chosen = _match_capability(capabilities.codecs if capabilities else [], codec)
@@ -653,7 +647,7 @@ class Sfu:
             # NACKed packets on the primary SSRC, RFC 4585 style).
             transceiver.setCodecPreferences([chosen])
         # The page can also find the owner from the msid (stream id = user id).
-        transceiver.sender._stream_id = track.owner
+        internals.set_sender_stream_id(transceiver.sender, track.owner)
         slot = OutSlot(transceiver, track.kind, codec, cname=f"ieum-{p.user}")
         p.slots.append(slot)
         return slot
@@ -834,7 +828,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 def _negotiated_pt(transceiver: RTCRtpTransceiver, default: int) -> int:
-    codecs = transceiver._codecs
+    codecs = internals.negotiated_codecs(transceiver)
     pt = codecs[0].payloadType if codecs else None
     return default if pt is None else pt
 
