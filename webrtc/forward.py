@@ -566,7 +566,7 @@ class PublisherDemux:
         if track.ssrc is None or header.payload_type != track.rtx_payload_type:
             self.counters.dropped_in += 1
             return
-        end = len(data) - (data[-1] if header.padding else 0)
+        end = rtp.payload_end(data, header)
         if end - header.payload_offset < 3:  # padding-only bandwidth probe
             return
         osn = (data[header.payload_offset] << 8) | data[header.payload_offset + 1]
@@ -584,7 +584,7 @@ class PublisherDemux:
         # Browsers may omit a=ssrc lines; the RFC 8843 mid extension then names the m-line.
         track: SourceTrack | None = None
         if self.mid_ext_id and header.extension_offset >= 0:
-            mid = _read_one_byte_ext(data, header, self.mid_ext_id)
+            mid = rtp.one_byte_extension(data, header, self.mid_ext_id)
             if mid is not None:
                 track = self.by_mid.get(mid.decode(errors="replace"))
         if track is None:
@@ -613,24 +613,6 @@ class PublisherDemux:
                 track = self.by_ssrc.get(info.ssrc)
                 if track is not None:
                     track.on_sender_report(info)
-
-
-def _read_one_byte_ext(data: bytes, header: rtp.RtpHeader, ext_id: int) -> bytes | None:
-    off = header.extension_offset
-    profile, words = struct.unpack_from("!HH", data, off)
-    if profile != 0xBEDE:
-        return None
-    pos, end = off + 4, off + 4 + 4 * words
-    while pos < end:
-        byte = data[pos]
-        if byte == 0:
-            pos += 1
-            continue
-        ident, length = byte >> 4, (byte & 0x0F) + 1
-        if ident == ext_id:
-            return data[pos + 1 : pos + 1 + length]
-        pos += 1 + length
-    return None
 
 
 @dataclass
