@@ -10,7 +10,7 @@ from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_t
 
 from webrtc import internals
 from webrtc.client import SfuClient
-from webrtc.server import SfuConfig
+from webrtc.config import SfuConfig
 
 
 async def test_client_that_vanishes_from_ice_is_timed_out(

@@ -225,7 +225,7 @@ async def test_webhook_sender_retries_until_2xx() -> None:
 
 
 async def test_join_reply_carries_turn_credentials() -> None:
-    from webrtc.server import SfuConfig
+    from webrtc.config import SfuConfig
 
     config = SfuConfig.from_env(
         {
