@@ -69,7 +69,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psutil
 from aiohttp import WSMsgType, web
 from aiortc import (
     RTCPeerConnection,
@@ -97,6 +96,7 @@ from .forward import (
     Transport,
 )
 from .guards import SharedTokenReplayGuard, TokenReplayGuard
+from .metrics import ProcessMetrics, snapshot
 from .recording import RoomRecording
 from .room import Participant, Room
 from .rtp import AUDIO_LEVEL_URI
@@ -118,12 +118,9 @@ class Sfu:
         self.counters = Counters()
         self.webhooks = WebhookSender(config.webhook_url, config.secret)
         self.peer_connections: set[RTCPeerConnection] = set()
-        self.started_at = time.monotonic()
-        self.process = psutil.Process()
-        self.process.cpu_percent(None)  # prime: the first call always reports 0
+        self.process_metrics = ProcessMetrics()
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
-        self.loop_lag_max_s = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recordings: set[asyncio.Task[None]] = set()
         # Rooms whose class was ended, by monotonic time: join tokens live 5 minutes, so a token fetched just
@@ -133,14 +130,13 @@ class Sfu:
         self.shared_tokens = (
             SharedTokenReplayGuard(config.redis_url, self.used_tokens) if config.redis_url else None
         )
-        self.timeouts = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start background work (periodic receiver reports)."""
         self._rtcp_task = asyncio.get_running_loop().create_task(self._rtcp_loop())
-        self._lag_task = asyncio.get_running_loop().create_task(self._watch_lag())
+        self._lag_task = asyncio.get_running_loop().create_task(self.process_metrics.watch_lag())
 
     async def shutdown(self) -> None:
         """Tell everyone, close every peer connection and flush webhooks."""
@@ -178,13 +174,6 @@ class Sfu:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _watch_lag(self) -> None:
-        # Event-loop lag is what breaks ICE consent (0.5 s per check) and jitter; /metrics reports the max.
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(0.1)
-            self.loop_lag_max_s = max(self.loop_lag_max_s, time.monotonic() - t - 0.1)
-
     async def _rtcp_loop(self) -> None:
         # Receiver reports (and a REMB cap) keep publishers' congestion control and stats alive, since
         # aiortc's own receivers never see the packets.
@@ -203,47 +192,7 @@ class Sfu:
 
     def metrics(self) -> dict[str, Any]:
         """The JSON served at /metrics."""
-        c = self.counters
-        cpu = self.process.cpu_times()
-        tracks = [t for r in self.rooms.values() for t in r.tracks()]
-        expected_in = sum(
-            t.stats.extended_max - t.stats.base_seq + 1 for t in tracks if t.stats.base_seq >= 0
-        )
-        return {
-            "rooms": len(self.rooms),
-            "participants": sum(len(r.participants) for r in self.rooms.values()),
-            "tracks": sum(len(r.tracks()) for r in self.rooms.values()),
-            "peer_connections": len(self.peer_connections),
-            "packets_in": c.packets_in,
-            # publisher → SFU loss, from the sequence numbers of the live tracks
-            "packets_in_expected": expected_in,
-            "packets_in_received": sum(t.stats.received for t in tracks),
-            "dropped_in": c.dropped_in,
-            "packets_out": c.packets_out,
-            "bytes_out": c.bytes_out,
-            "rtcp_in": c.rtcp_in,
-            "rtcp_out": c.rtcp_out,
-            "nacks": c.nacks,
-            "nacks_to_publishers": c.nacks_out,
-            "rtx_in": c.rtx_in,
-            "retransmits": c.retransmits,
-            "plis_in": c.plis_in,
-            "plis_out": c.plis_out,
-            "timeouts": self.timeouts,
-            "webhooks_pending": self.webhooks.pending,
-            "webhooks_delivered": self.webhooks.delivered,
-            "cpu": self.process.cpu_percent(None),
-            "cpu_seconds": cpu.user + cpu.system,
-            "rss": (rss := self.process.memory_info().rss),
-            "rss_mb": round(rss / 2**20, 1),
-            "pid": self.process.pid,
-            "uptime_s": round(time.monotonic() - self.started_at, 1),
-            "loop_lag_max_ms": round(self._take_lag() * 1000, 1),
-        }
-
-    def _take_lag(self) -> float:
-        lag, self.loop_lag_max_s = self.loop_lag_max_s, 0.0
-        return lag
+        return snapshot(self)
 
     # --- participants --------------------------------------------------------------------------
 
@@ -316,7 +265,7 @@ class Sfu:
                 and pc in (p.publish_pc, p.subscribe_pc)
             ):
                 log.info("%s pc of %s is %s", label, p.user, pc.connectionState)
-                self.timeouts += 1
+                self.process_metrics.timeouts += 1
                 await self.leave(p, "timeout")
 
         return pc

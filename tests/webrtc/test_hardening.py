@@ -158,6 +158,19 @@ async def test_metrics_without_a_token_answer_loopback_only(sfu: RunningSfu) -> 
     assert SfuConfig.from_env({"LMS_SFU_SECRET": "s", "LMS_SFU_METRICS_TOKEN": "m"}).metrics_token == "m"
 
 
+def test_metrics_keep_their_format(sfu: RunningSfu) -> None:
+    # Monitoring and the load test read these keys in this order: add at the end, never rename.
+    metrics = sfu.sfu.metrics()
+    assert list(metrics) == [
+        "rooms", "participants", "tracks", "peer_connections", "packets_in", "packets_in_expected",
+        "packets_in_received", "dropped_in", "packets_out", "bytes_out", "rtcp_in", "rtcp_out", "nacks",
+        "nacks_to_publishers", "rtx_in", "retransmits", "plis_in", "plis_out", "timeouts", "webhooks_pending",
+        "webhooks_delivered", "cpu", "cpu_seconds", "rss", "rss_mb", "pid", "uptime_s", "loop_lag_max_ms",
+    ]  # fmt: skip
+    assert metrics["rooms"] == metrics["participants"] == metrics["timeouts"] == 0
+    assert metrics["rss_mb"] > 0 and metrics["pid"] > 0
+
+
 # --- chat and hand rate limits ----------------------------------------------------------------------
 
 
