@@ -1,4 +1,4 @@
-"""Room and participant state, and the class rules (lobby, stage, hands, who may publish, fan-out).
+"""Room and participant state, and the class rules read off it (lobby, stage, hands, who may publish).
 
 Kept free of aiortc so the rules can be read and tested on their own; the media objects a participant
 owns are attached by ``server.py``.
@@ -178,12 +178,6 @@ class Room:
     def tracks(self) -> list[SourceTrack]:
         """Every published track in the room."""
         return [t for p in self.participants.values() for t in p.tracks.values()]
-
-    def wanted_by(self, subscriber: Participant) -> dict[str, SourceTrack]:
-        """Tracks forwarded to a subscriber: teacher and on-stage speakers go to everyone out of the lobby."""
-        if subscriber.in_lobby or subscriber.left:
-            return {}
-        return {t.id: t for t in self.tracks() if t.owner != subscriber.user}
 
     def roster(self) -> list[dict[str, Any]]:
         """Everyone in the room, for the ``participants`` message."""

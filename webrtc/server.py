@@ -99,6 +99,7 @@ from .guards import SharedTokenReplayGuard, TokenReplayGuard
 from .metrics import ProcessMetrics, snapshot
 from .recording import RoomRecording
 from .room import Participant, Room
+from .router import Router
 from .rtp import AUDIO_LEVEL_URI
 from .webhooks import WebhookSender
 
@@ -119,6 +120,7 @@ class Sfu:
         self.webhooks = WebhookSender(config.webhook_url, config.secret)
         self.peer_connections: set[RTCPeerConnection] = set()
         self.process_metrics = ProcessMetrics()
+        self.router = Router(self)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -231,7 +233,7 @@ class Sfu:
         if room is not None:
             room.discard(p)
             self.announce(room, p, "left")
-            self.resync_room(room)
+            self.router.resync_room(room)
             if not room.participants:
                 self.stop_recording(room)
                 self.rooms.pop(room.name, None)
@@ -345,7 +347,7 @@ class Sfu:
             self._drop_track(p, track)
         if gone:
             self.announce(room, p, "updated")
-            self.resync_room(room)
+            self.router.resync_room(room)
 
     async def _reset_publish(self, p: Participant) -> None:
         pc, p.publish_pc = p.publish_pc, None
@@ -421,7 +423,7 @@ class Sfu:
             demux.by_rtx_ssrc[track.rtx_ssrc] = track
         self.emit(EventType.publish_started, p, {"kind": source})
         self.announce(room, p, "updated")
-        self.resync_room(room)
+        self.router.resync_room(room)
 
     def _on_level(self, room: Room, p: Participant, level: int) -> None:
         change = p.speaking.update(level)
@@ -432,19 +434,8 @@ class Sfu:
 
     # --- subscribe side ------------------------------------------------------------------------
 
-    def resync_room(self, room: Room) -> None:
-        """Bring every participant's subscriptions in line with the room's tracks."""
-        for p in list(room.participants.values()):
-            self.spawn(self.sync_subscriptions(room, p))
-
-    async def sync_subscriptions(self, room: Room, p: Participant) -> None:
-        """Add/remove forwarded tracks for one subscriber and send a new offer if anything changed."""
-        if p.left:
-            return
-        if p.negotiating:
-            p.resync = True  # re-offer once the pending offer is answered
-            return
-        wanted = room.wanted_by(p)
+    async def apply_subscriptions(self, room: Room, p: Participant, wanted: dict[str, SourceTrack]) -> None:
+        """Bind/unbind forwarded tracks so a subscriber gets ``wanted``; send a new offer if anything changed."""
         changed = False
         for track_id, binding in list(p.bindings.items()):
             if wanted.get(track_id) is not binding.track:
@@ -571,7 +562,7 @@ class Sfu:
         p.negotiating = False
         if p.resync:
             p.resync = False
-            self.spawn(self.sync_subscriptions(room, p))
+            self.spawn(self.router.sync(room, p))
 
     def _on_subscribe_ready(self, p: Participant) -> None:
         # DTLS just came up: whatever video is bound needs a key frame to start decoding.
@@ -615,7 +606,7 @@ class Sfu:
                 await self._reset_publish(p)
         room.broadcast({"type": "stage", "user": p.user, "on": on})
         self.announce(room, p, "updated")
-        self.resync_room(room)
+        self.router.resync_room(room)
 
     # --- recording -----------------------------------------------------------------------------
 
@@ -683,7 +674,7 @@ class Sfu:
                 p.in_lobby = False
                 self.announce(room, p, "updated")
         room.broadcast({"type": "class_started"})
-        self.resync_room(room)
+        self.router.resync_room(room)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -865,7 +856,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     p.send({"type": "participants", "participants": room.roster()})
     room.broadcast({"type": "participant", "event": "joined", "participant": p.describe()}, exclude=p)
     sfu.emit(EventType.participant_joined, p, {"name": claims.name, "role": claims.role})
-    sfu.spawn(sfu.sync_subscriptions(room, p))
+    sfu.spawn(sfu.router.sync(room, p))
 
     reason = "timeout"
     try:
@@ -931,7 +922,7 @@ async def _candidate(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) 
 async def _unpublish(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     await sfu._reset_publish(p)
     sfu.announce(room, p, "updated")
-    sfu.resync_room(room)
+    sfu.router.resync_room(room)
 
 
 async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:

@@ -1,14 +1,17 @@
-"""Pure helpers of the server and room: SDP inspection, codec matching, NAT announcement, speaking."""
+"""Pure helpers and rules: SDP inspection, codec matching, NAT announcement, speaking, lobby, the fan-out policy."""
 
 from __future__ import annotations
+
+from typing import cast
 
 import pytest
 from aiortc import RTCRtpReceiver
 
 from contracts.tokens import JoinClaims
-from webrtc.forward import Codec
+from webrtc.forward import Codec, Counters, SourceTrack, Transport
 from webrtc.ice import announce
 from webrtc.room import Participant, Room, SpeakingDetector
+from webrtc.router import wanted_by
 from webrtc.server import _match_capability, _sending_media
 
 OFFER = "\r\n".join(
@@ -87,5 +90,41 @@ def test_lobby_and_publish_rules() -> None:
     assert teacher.may_publish("screen") and not student.may_publish("audio")
     student.on_stage = True
     assert student.may_publish("audio") and student.may_publish("video") and not student.may_publish("screen")
-    assert room.wanted_by(student) == {}  # still in the lobby
+    assert wanted_by(room, student) == {}  # still in the lobby
     assert [p["user"] for p in room.roster()] == ["t", "s"]
+
+
+def _track(owner: Participant, mid: str, kind: str = "video") -> SourceTrack:
+    track = SourceTrack(
+        track_id=f"{owner.user}:{mid}",
+        owner=owner.user,
+        kind=kind,
+        source=kind,
+        codec=Codec("video/VP8", 90000, None, (), 96),
+        ssrc=None,
+        mid=mid,
+        publisher=cast(Transport, None),  # never sent to here
+        counters=Counters(),
+    )
+    owner.tracks[mid] = track
+    return track
+
+
+def test_router_forwards_every_track_but_ones_own_once_out_of_the_lobby() -> None:
+    room = Room("r")
+    teacher, speaker, listener = (
+        Participant(_claims("t", "teacher")),
+        Participant(_claims("s1", "student")),
+        Participant(_claims("s2", "student")),
+    )
+    for p in (teacher, speaker, listener):
+        room.add(p)
+    camera, screen, mic = _track(teacher, "0"), _track(teacher, "1"), _track(speaker, "0", "audio")
+    assert wanted_by(room, listener) == {}  # in the lobby
+    room.started = True
+    listener.in_lobby = speaker.in_lobby = False
+    assert wanted_by(room, listener) == {camera.id: camera, screen.id: screen, mic.id: mic}
+    assert wanted_by(room, speaker) == {camera.id: camera, screen.id: screen}
+    assert wanted_by(room, teacher) == {mic.id: mic}
+    listener.left = True
+    assert wanted_by(room, listener) == {}
