@@ -75,4 +75,4 @@ class Router:
         if p.negotiating:
             p.resync = True  # re-offer once the pending offer is answered
             return
-        await self.sfu.apply_subscriptions(room, p, wanted_by(room, p))
+        await self.sfu.subscriber.apply(room, p, wanted_by(room, p))

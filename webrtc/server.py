@@ -63,51 +63,30 @@ import hmac
 import ipaddress
 import json
 import logging
-import random
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiortc import (
-    RTCPeerConnection,
-    RTCRtpCodecCapability,
-    RTCRtpReceiver,
-    RTCRtpTransceiver,
-    RTCSessionDescription,
-)
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
-from aiortc.sdp import candidate_from_sdp
+from aiortc import RTCPeerConnection
 
 from contracts.tokens import TokenError, verify_join_token
 from contracts.webhooks import MAX_CHAT_CHARS, EventType
 
-from . import ice, internals
+from . import ice
 from .config import SfuConfig as SfuConfig
-from .forward import (
-    Binding,
-    Codec,
-    Counters,
-    OutSlot,
-    PublisherDemux,
-    SourceTrack,
-    SubscriberDemux,
-    Transport,
-)
+from .forward import Counters, SourceTrack
 from .guards import SharedTokenReplayGuard, TokenReplayGuard
 from .metrics import ProcessMetrics, snapshot
+from .peers import Publisher, Subscriber, add_candidate, close_peer_connections, peer_connection
 from .recording import RoomRecording
-from .room import Participant, Room
+from .room import Participant, Room, error
 from .router import Router
-from .rtp import AUDIO_LEVEL_URI
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
-MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (contracts.tokens.MAX_TTL_S)
-PUBLISHER_RCVBUF = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
 
 
 class Sfu:
@@ -121,6 +100,8 @@ class Sfu:
         self.peer_connections: set[RTCPeerConnection] = set()
         self.process_metrics = ProcessMetrics()
         self.router = Router(self)
+        self.publisher = Publisher(self)
+        self.subscriber = Subscriber(self)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -137,7 +118,7 @@ class Sfu:
 
     async def start(self) -> None:
         """Start background work (periodic receiver reports)."""
-        self._rtcp_task = asyncio.get_running_loop().create_task(self._rtcp_loop())
+        self._rtcp_task = asyncio.get_running_loop().create_task(self.publisher.rtcp_loop())
         self._lag_task = asyncio.get_running_loop().create_task(self.process_metrics.watch_lag())
 
     async def shutdown(self) -> None:
@@ -176,20 +157,6 @@ class Sfu:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _rtcp_loop(self) -> None:
-        # Receiver reports (and a REMB cap) keep publishers' congestion control and stats alive, since
-        # aiortc's own receivers never see the packets.
-        while True:
-            await asyncio.sleep(self.config.rtcp_interval_s * (0.75 + 0.5 * random.random()))
-            for room in list(self.rooms.values()):
-                for p in list(room.participants.values()):
-                    if p.publish_transport is None:
-                        continue
-                    reports = [t.receiver_report(self.config.remb_bps) for t in p.tracks.values()]
-                    packet = b"".join(r for r in reports if r)
-                    if packet:
-                        p.publish_transport.send_rtcp(packet)
-
     # --- metrics -------------------------------------------------------------------------------
 
     def metrics(self) -> dict[str, Any]:
@@ -219,16 +186,10 @@ class Sfu:
             return
         room = self.rooms.get(p.claims.room)
         for track in list(p.tracks.values()):
-            self._drop_track(p, track)
-        for binding in list(p.bindings.values()):
-            binding.track.remove_binding(binding)
-        p.bindings.clear()
+            self.publisher.drop_track(p, track)
+        self.subscriber.release(p)
         p.left = True
-        for pc in (p.publish_pc, p.subscribe_pc):
-            if pc is not None:
-                self.peer_connections.discard(pc)
-                await pc.close()
-        p.publish_pc = p.subscribe_pc = None
+        await close_peer_connections(self, p)
         self.emit(EventType.participant_left, p, {"reason": reason})
         if room is not None:
             room.discard(p)
@@ -241,189 +202,23 @@ class Sfu:
         if p.ws is not None and not p.ws.closed:
             await p.ws.close()
 
-    def _drop_track(self, p: Participant, track: SourceTrack) -> None:
-        track.close()
-        p.tracks.pop(track.mid or "", None)
-        if p.publish_demux is not None:
-            p.publish_demux.by_mid.pop(track.mid or "", None)
-            if track.ssrc is not None:
-                p.publish_demux.by_ssrc.pop(track.ssrc, None)
-            if track.rtx_ssrc is not None:
-                p.publish_demux.by_rtx_ssrc.pop(track.rtx_ssrc, None)
-        self.emit(EventType.publish_stopped, p, {"kind": track.source})
-
-    # --- publish side --------------------------------------------------------------------------
-
-    def _new_pc(self, p: Participant, label: str) -> RTCPeerConnection:
-        pc = RTCPeerConnection(self.config.server_rtc_configuration())
-        self.peer_connections.add(pc)
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            # ICE consent expiry (aioice closes the connection) or DTLS failure: the client vanished.
-            if (
-                pc.connectionState in ("failed", "closed")
-                and not p.left
-                and pc in (p.publish_pc, p.subscribe_pc)
-            ):
-                log.info("%s pc of %s is %s", label, p.user, pc.connectionState)
-                self.process_metrics.timeouts += 1
-                await self.leave(p, "timeout")
-
-        return pc
-
-    def _wrap_transports(self, p: Participant, pc: RTCPeerConnection, publish: bool) -> None:
-        for transceiver in pc.getTransceivers():
-            dtls = transceiver.receiver.transport
-            if publish:
-                assert p.publish_demux is not None
-                if p.publish_transport is None or p.publish_transport.dtls is not dtls:
-                    p.publish_transport = Transport(
-                        dtls,
-                        p.publish_demux.on_rtp,
-                        p.publish_demux.on_rtcp,
-                        self.counters,
-                        receive_buffer=PUBLISHER_RCVBUF,
-                    )
-            else:
-                assert p.subscribe_demux is not None
-                if p.subscribe_transport is None or p.subscribe_transport.dtls is not dtls:
-                    p.subscribe_transport = Transport(
-                        dtls, p.subscribe_demux.on_rtp, p.subscribe_demux.on_rtcp, self.counters
-                    )
-                    p.subscribe_transport.on_ready.append(lambda: self._on_subscribe_ready(p))
-
-    async def handle_publish_offer(self, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-        """Answer a publish offer if everything it sends is allowed."""
-        sdp = msg.get("sdp")
-        if not isinstance(sdp, str) or not sdp.strip():
-            p.send(_error("bad_sdp", "offer needs an sdp string"))
-            return
-        screen = msg.get("screen") or []
-        if not isinstance(screen, list) or not all(isinstance(m, str) for m in screen):
-            p.send(_error("bad_message", "screen must be a list of mids"))
-            return
-        try:
-            sending = _sending_media(sdp)
-        except ValueError as exc:
-            log.info("unparsable publish offer from %s: %s", p.user, exc)
-            p.send(_error("bad_sdp", "the offer is not an SDP document with media"))
-            return
-        for mid, kind in sending:
-            source = "screen" if kind == "video" and mid in screen else kind
-            if not p.may_publish(source):
-                self.counters.dropped_not_allowed += 1
-                p.send(_error("publish_denied", f"you may not publish {source} now"))
-                return
-        if p.in_lobby:
-            p.send(_error("publish_denied", "the class has not started"))
-            return
-
-        p.screen_mids = set(screen)
-        if p.publish_pc is None:
-            p.publish_pc = self._new_pc(p, "publish")
-            p.publish_demux = PublisherDemux(self.counters)
-        pc = p.publish_pc
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception:  # aiortc raises ValueError, KeyError, AssertionError... on bad SDP
-            log.info("publish offer from %s could not be applied", p.user, exc_info=True)
-            p.send(_error("bad_sdp", "cannot apply the offer"))
-            if pc.signalingState != "stable":
-                await self._reset_publish(p)
-            return
-        self._wrap_transports(p, pc, publish=True)
-        for transceiver in pc.getTransceivers():
-            self._hook_receiver(room, p, transceiver)
-        answer = await pc.createAnswer()
-        assert answer is not None
-        await pc.setLocalDescription(answer)
-        local = pc.localDescription
-        p.send({"type": "answer", "pc": "publish", "sdp": ice.announce(local.sdp, self.config.public_ip)})
-        # Tracks the new offer no longer sends are unpublished now; new ones register on receive().
-        active = {t.mid for t in pc.getTransceivers() if t.currentDirection in ("recvonly", "sendrecv")}
-        gone = [t for mid, t in p.tracks.items() if mid not in active]
-        for track in gone:
-            self._drop_track(p, track)
-        if gone:
-            self.announce(room, p, "updated")
-            self.router.resync_room(room)
-
-    async def _reset_publish(self, p: Participant) -> None:
-        pc, p.publish_pc = p.publish_pc, None
-        for track in list(p.tracks.values()):
-            self._drop_track(p, track)
-        p.publish_transport = None
-        p.publish_demux = None
-        if pc is not None:
-            self.peer_connections.discard(pc)
-            await pc.close()
-
-    def _hook_receiver(self, room: Room, p: Participant, transceiver: RTCRtpTransceiver) -> None:
-        async def receive(parameters: RTCRtpReceiveParameters) -> None:
-            # aiortc calls this once DTLS is up; instead of starting its decoder we register the track.
-            self._add_track(room, p, transceiver, parameters)
-
-        if internals.replace_receive(transceiver.receiver, receive):
-            internals.silence_sender(transceiver)
-
-    def _add_track(
-        self, room: Room, p: Participant, transceiver: RTCRtpTransceiver, params: RTCRtpReceiveParameters
-    ) -> None:
-        if p.left or p.publish_transport is None or p.publish_demux is None:
-            return
-        mid = params.muxId or transceiver.mid or ""
-        if mid in p.tracks:
-            return
-        codecs = [c for c in params.codecs if c.name.lower() not in ("rtx", "red", "ulpfec")]
-        if not codecs:
-            return
-        kind = transceiver.kind
-        source = "screen" if kind == "video" and mid in p.screen_mids else kind
-        if not p.may_publish(source):
-            return
-        ext = {e.uri: e.id for e in params.headerExtensions}
-        demux = p.publish_demux
-        demux.mid_ext_id = ext.get(MID_EXT_URI, 0)
-        ssrc = params.encodings[0].ssrc if params.encodings else None
-        rtx = params.encodings[0].rtx if params.encodings else None
-        main_pt = codecs[0].payloadType
-        rtx_pt = next(
-            (
-                c.payloadType
-                for c in params.codecs
-                if c.name.lower() == "rtx" and c.parameters.get("apt") == main_pt
-            ),
-            None,
-        )
-        track = SourceTrack(
-            track_id=f"{p.user}:{mid}",
-            owner=p.user,
-            kind=kind,
-            source=source,
-            codec=_codec(codecs[0]),
-            ssrc=ssrc,
-            mid=mid,
-            publisher=p.publish_transport,
-            counters=self.counters,
-            audio_level_id=ext.get(AUDIO_LEVEL_URI, 0) if kind == "audio" else 0,
-            rtx_ssrc=rtx.ssrc if rtx is not None else None,
-            rtx_payload_type=rtx_pt,
-        )
-        if kind == "audio":
+    def track_added(self, room: Room, p: Participant, track: SourceTrack) -> None:
+        """A track was negotiated and is about to be forwarded: muted if its owner is, speaking, recording."""
+        if track.kind == "audio":
             track.on_level = lambda level: self._on_level(room, p, level)
             track.muted = p.muted_by is not None
         if room.recording is not None and room.recording.wants(p.is_teacher):
             room.recording.add(track)
-        p.tracks[mid] = track
-        demux.by_mid[mid] = track
-        if ssrc is not None:
-            demux.by_ssrc[ssrc] = track
-        if track.rtx_ssrc is not None:
-            demux.by_rtx_ssrc[track.rtx_ssrc] = track
-        self.emit(EventType.publish_started, p, {"kind": source})
+
+    def track_published(self, room: Room, p: Participant, track: SourceTrack) -> None:
+        """A track is forwarded from now on: tell the app and the room, and forward it to whom the router says."""
+        self.emit(EventType.publish_started, p, {"kind": track.source})
         self.announce(room, p, "updated")
         self.router.resync_room(room)
+
+    def track_unpublished(self, p: Participant, track: SourceTrack) -> None:
+        """A track is no longer published."""
+        self.emit(EventType.publish_stopped, p, {"kind": track.source})
 
     def _on_level(self, room: Room, p: Participant, level: int) -> None:
         change = p.speaking.update(level)
@@ -433,160 +228,6 @@ class Sfu:
         self.emit(EventType.speaking_started if change else EventType.speaking_stopped, p)
 
     # --- subscribe side ------------------------------------------------------------------------
-
-    async def apply_subscriptions(self, room: Room, p: Participant, wanted: dict[str, SourceTrack]) -> None:
-        """Bind/unbind forwarded tracks so a subscriber gets ``wanted``; send a new offer if anything changed."""
-        changed = False
-        for track_id, binding in list(p.bindings.items()):
-            if wanted.get(track_id) is not binding.track:
-                self._unbind(p, binding)
-                binding.slot.transceiver.direction = "inactive"
-                changed = True
-        new = [t for tid, t in wanted.items() if tid not in p.bindings]
-        if not new and not changed:
-            return
-        p.negotiating = True
-        try:
-            if p.subscribe_pc is None and new:
-                p.subscribe_pc = self._new_pc(p, "subscribe")
-                p.subscribe_demux = SubscriberDemux(self.counters)
-            pc = p.subscribe_pc
-            if pc is None:
-                p.negotiating = False
-                return
-            for track in new:
-                slot = next(
-                    (
-                        s
-                        for s in p.slots
-                        if s.binding is None and s.kind == track.kind and s.codec == track.codec
-                    ),
-                    None,
-                )
-                if slot is None:
-                    slot = self._new_slot(pc, p, track)
-                    self._wrap_transports(p, pc, publish=False)
-                slot.transceiver.direction = "sendonly"
-                assert p.subscribe_transport is not None
-                binding = Binding(track, p.subscribe_transport, slot)
-                slot.binding = binding
-                p.bindings[track.id] = binding
-            offer = await pc.createOffer()
-            await pc.setLocalDescription(offer)
-            self._wrap_transports(p, pc, publish=False)
-            for slot in p.slots:
-                slot.payload_type = _negotiated_pt(slot.transceiver, slot.payload_type)
-            if p.left:
-                return
-            p.send({"type": "tracks", "tracks": self._track_map(room, p)})
-            p.send(
-                {
-                    "type": "offer",
-                    "pc": "subscribe",
-                    "sdp": ice.announce(pc.localDescription.sdp, self.config.public_ip),
-                }
-            )
-        except Exception:
-            p.negotiating = False
-            raise
-
-    def _new_slot(self, pc: RTCPeerConnection, p: Participant, track: SourceTrack) -> OutSlot:
-        transceiver = pc.addTransceiver(track.kind, direction="sendonly")
-        internals.silence_sender(transceiver)
-        codec = track.codec
-        capabilities = RTCRtpReceiver.getCapabilities(track.kind)
-        chosen = _match_capability(capabilities.codecs if capabilities else [], codec)
-        if chosen is not None:
-            # Offer exactly the publisher's codec so no subscriber needs a transcode; no RTX (we resend
-            # NACKed packets on the primary SSRC, RFC 4585 style).
-            transceiver.setCodecPreferences([chosen])
-        # The page can also find the owner from the msid (stream id = user id).
-        internals.set_sender_stream_id(transceiver.sender, track.owner)
-        slot = OutSlot(transceiver, track.kind, codec, cname=f"ieum-{p.user}")
-        p.slots.append(slot)
-        return slot
-
-    def _unbind(self, p: Participant, binding: Binding) -> None:
-        binding.track.remove_binding(binding)
-        binding.slot.binding = None
-        p.bindings.pop(binding.track.id, None)
-        if p.subscribe_demux is not None:
-            p.subscribe_demux.by_ssrc.pop(binding.ssrc, None)
-
-    def _track_map(self, room: Room, p: Participant) -> list[dict[str, Any]]:
-        out = []
-        for slot in p.slots:
-            b = slot.binding
-            if b is None or slot.mid is None:
-                continue
-            owner = room.participants.get(b.track.owner)
-            out.append(
-                {
-                    "mid": slot.mid,
-                    "user": b.track.owner,
-                    "name": owner.claims.name if owner else "",
-                    "kind": b.track.source,
-                }
-            )
-        return out
-
-    async def handle_subscribe_answer(self, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-        """Apply the browser's answer and start forwarding what it accepted."""
-        sdp = msg.get("sdp")
-        pc = p.subscribe_pc
-        if pc is None or pc.signalingState != "have-local-offer":
-            p.send(_error("unexpected_answer", "no subscribe offer is pending"))
-            return
-        if not isinstance(sdp, str) or not sdp.strip():
-            p.send(_error("bad_sdp", "answer needs an sdp string"))
-            return
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-        except Exception:
-            log.info("subscribe answer from %s could not be applied", p.user, exc_info=True)
-            p.send(_error("bad_sdp", "cannot apply the answer"))
-            return  # still have-local-offer: the client may send a corrected answer
-        self._wrap_transports(p, pc, publish=False)
-        assert p.subscribe_demux is not None and p.subscribe_transport is not None
-        for slot in p.slots:
-            b = slot.binding
-            if b is None or b.active:
-                continue
-            slot.payload_type = _negotiated_pt(slot.transceiver, slot.payload_type)
-            b.pt = slot.payload_type
-            b.transport = p.subscribe_transport
-            b.active = True
-            p.subscribe_demux.by_ssrc[b.ssrc] = b
-            b.track.add_binding(b)
-            b.track.request_keyframe()
-        p.negotiating = False
-        if p.resync:
-            p.resync = False
-            self.spawn(self.router.sync(room, p))
-
-    def _on_subscribe_ready(self, p: Participant) -> None:
-        # DTLS just came up: whatever video is bound needs a key frame to start decoding.
-        for b in p.bindings.values():
-            b.track.request_keyframe()
-
-    async def handle_candidate(self, p: Participant, msg: dict[str, Any]) -> None:
-        """Add a trickled remote ICE candidate."""
-        pc = p.subscribe_pc if msg.get("pc") == "subscribe" else p.publish_pc
-        cand = msg.get("candidate")
-        if pc is None or not isinstance(cand, dict):
-            p.send(_error("bad_message", "candidate needs a pc and a candidate object"))
-            return
-        text = cand.get("candidate")
-        if not text:
-            return  # end-of-candidates
-        try:
-            candidate = candidate_from_sdp(str(text).removeprefix("candidate:"))
-            candidate.sdpMid = cand.get("sdpMid")
-            candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
-            await pc.addIceCandidate(candidate)
-        except Exception:
-            log.info("ICE candidate from %s could not be added", p.user, exc_info=True)
-            p.send(_error("bad_candidate", "cannot add the ICE candidate"))
 
     # --- class control -------------------------------------------------------------------------
 
@@ -603,7 +244,7 @@ class Sfu:
         else:
             self.emit(EventType.stage_off, p)
             if not p.is_teacher:
-                await self._reset_publish(p)
+                await self.publisher.reset(p)
         room.broadcast({"type": "stage", "user": p.user, "on": on})
         self.announce(room, p, "updated")
         self.router.resync_room(room)
@@ -616,7 +257,7 @@ class Sfu:
         if not mode or room.recording is not None or room.ended:
             return
         if self.config.storage is None:
-            teacher.send(_error("recording_unavailable", "this SFU has no storage configured: not recording"))
+            teacher.send(error("recording_unavailable", "this SFU has no storage configured: not recording"))
             return
         recording = room.recording = RoomRecording(
             room.name, mode, self.config.recording_dir, started_by=teacher.user
@@ -675,76 +316,6 @@ class Sfu:
                 self.announce(room, p, "updated")
         room.broadcast({"type": "class_started"})
         self.router.resync_room(room)
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
-
-
-def _negotiated_pt(transceiver: RTCRtpTransceiver, default: int) -> int:
-    codecs = internals.negotiated_codecs(transceiver)
-    pt = codecs[0].payloadType if codecs else None
-    return default if pt is None else pt
-
-
-def _codec(params: RTCRtpCodecParameters) -> Codec:
-    if params.payloadType is None:
-        raise ValueError("codec without a payload type")
-    return Codec(
-        mime_type=params.mimeType,
-        clock_rate=params.clockRate,
-        channels=params.channels,
-        parameters=tuple(sorted((str(k), str(v)) for k, v in params.parameters.items())),
-        payload_type=params.payloadType,
-    )
-
-
-def _match_capability(caps: list[RTCRtpCodecCapability], codec: Codec) -> RTCRtpCodecCapability | None:
-    same = [c for c in caps if c.mimeType.lower() == codec.mime_type.lower()]
-    if codec.name.lower() == "h264":
-        want = dict(codec.parameters)
-        mode = want.get("packetization-mode", "0")
-        profile = want.get("profile-level-id", "42e01f").lower()[:4]
-        for c in same:
-            if (
-                str(c.parameters.get("packetization-mode")) == mode
-                and str(c.parameters.get("profile-level-id", "")).lower()[:4] == profile
-            ):
-                return c
-    return same[0] if same else None
-
-
-_MLINE = re.compile(r"^m=(\w+) (\d+) ")
-
-
-def _sending_media(sdp: str) -> list[tuple[str, str]]:
-    """(mid, kind) of every audio/video m-line the offerer sends on; ValueError if the SDP is not SDP."""
-    lines = sdp.replace("\r\n", "\n").split("\n")
-    if not lines or not lines[0].startswith("v=0"):
-        raise ValueError("not an SDP document")
-    if not any(_MLINE.match(line) for line in lines):
-        raise ValueError("SDP has no media sections")
-    out: list[tuple[str, str]] = []
-    kind: str | None = None
-    mid = ""
-    direction = "sendrecv"
-    rejected = False
-
-    def flush() -> None:
-        if kind in ("audio", "video") and not rejected and direction in ("sendrecv", "sendonly"):
-            out.append((mid, kind))
-
-    for line in lines:
-        m = _MLINE.match(line)
-        if m:
-            flush()
-            kind, rejected, mid, direction = m.group(1), m.group(2) == "0", "", "sendrecv"
-        elif line.startswith("a=mid:"):
-            mid = line[6:].strip()
-        elif line.strip() in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
-            direction = line.strip()[2:]
-    flush()
-    return out
 
 
 # --- HTTP handlers ---------------------------------------------------------------------------------
@@ -811,28 +382,28 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             raise TokenError("already_used")
     except (TokenError, TimeoutError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "timeout"
-        await ws.send_json(_error("token_invalid", reason))
+        await ws.send_json(error("token_invalid", reason))
         await ws.close(code=4001, message=b"token_invalid")
         return ws
 
     ended_at = sfu.ended_rooms.get(claims.room)
     if ended_at is not None and time.monotonic() - ended_at < ENDED_ROOM_MEMORY_S:
-        await ws.send_json(_error("class_ended", "this class has ended"))
+        await ws.send_json(error("class_ended", "this class has ended"))
         await ws.close(code=4004, message=b"class_ended")
         return ws
     room = sfu.room(claims.room)
     if room.ended:
-        await ws.send_json(_error("class_ended", "this class has ended"))
+        await ws.send_json(error("class_ended", "this class has ended"))
         await ws.close(code=4004, message=b"class_ended")
         return ws
     if claims.user_id in room.removed:
-        await ws.send_json(_error("removed", "you were removed from this class"))
+        await ws.send_json(error("removed", "you were removed from this class"))
         await ws.close(code=4003, message=b"removed")
         return ws
     previous = room.participants.get(claims.user_id)
     if previous is not None:
         # Same user from a second tab or after a reconnect: the new session wins.
-        previous.send(_error("replaced", "you joined from somewhere else"))
+        previous.send(error("replaced", "you joined from somewhere else"))
         await sfu.leave(previous, "bye")
         room = sfu.room(claims.room)
 
@@ -863,30 +434,30 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         async for raw in ws:
             if raw.type != WSMsgType.TEXT:
                 if raw.type == WSMsgType.BINARY:
-                    p.send(_error("bad_message", "text frames only"))
+                    p.send(error("bad_message", "text frames only"))
                     continue
                 break
             try:
                 msg = json.loads(raw.data)
             except ValueError:
-                p.send(_error("bad_json", "message is not JSON"))
+                p.send(error("bad_json", "message is not JSON"))
                 continue
             if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-                p.send(_error("bad_message", "message must be an object with a type"))
+                p.send(error("bad_message", "message must be an object with a type"))
                 continue
             if msg["type"] == "leave":
                 reason = "bye"
                 break
             handler = HANDLERS.get(msg["type"])
             if handler is None:
-                p.send(_error("unknown_type", f"unknown message type {msg['type']!r}"))
+                p.send(error("unknown_type", f"unknown message type {msg['type']!r}"))
                 continue
             try:
                 await handler(sfu, room, p, msg)
             except Exception:  # one bad message must never take the room down
                 # The details go to the log only: exception text can carry paths, SDP and internals.
                 log.exception("handling %s from %s failed", msg["type"], p.user)
-                p.send(_error("internal", "the server could not handle this message"))
+                p.send(error("internal", "the server could not handle this message"))
             if p.left:
                 return ws
         else:
@@ -903,31 +474,52 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 async def _offer(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     if msg.get("pc", "publish") != "publish":
-        p.send(_error("bad_message", "clients only offer on the publish connection"))
+        p.send(error("bad_message", "clients only offer on the publish connection"))
         return
-    await sfu.handle_publish_offer(room, p, msg)
+    sdp = msg.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        p.send(error("bad_sdp", "offer needs an sdp string"))
+        return
+    screen = msg.get("screen") or []
+    if not isinstance(screen, list) or not all(isinstance(m, str) for m in screen):
+        p.send(error("bad_message", "screen must be a list of mids"))
+        return
+    await sfu.publisher.apply_offer(room, p, sdp, screen)
 
 
 async def _answer(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     if msg.get("pc", "subscribe") != "subscribe":
-        p.send(_error("bad_message", "clients only answer on the subscribe connection"))
+        p.send(error("bad_message", "clients only answer on the subscribe connection"))
         return
-    await sfu.handle_subscribe_answer(room, p, msg)
+    if not sfu.subscriber.awaiting_answer(p):
+        p.send(error("unexpected_answer", "no subscribe offer is pending"))
+        return
+    sdp = msg.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        p.send(error("bad_sdp", "answer needs an sdp string"))
+        return
+    await sfu.subscriber.apply_answer(room, p, sdp)
 
 
 async def _candidate(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-    await sfu.handle_candidate(p, msg)
+    pc = peer_connection(p, "subscribe" if msg.get("pc") == "subscribe" else "publish")
+    cand = msg.get("candidate")
+    if pc is None or not isinstance(cand, dict):
+        p.send(error("bad_message", "candidate needs a pc and a candidate object"))
+        return
+    text = cand.get("candidate")
+    if not text:
+        return  # end-of-candidates
+    await add_candidate(p, pc, text, cand.get("sdpMid"), cand.get("sdpMLineIndex"))
 
 
 async def _unpublish(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-    await sfu._reset_publish(p)
-    sfu.announce(room, p, "updated")
-    sfu.router.resync_room(room)
+    await sfu.publisher.unpublish(room, p)
 
 
 async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     if not p.hand_limit.take():
-        p.send(_error("rate_limited", "too many hand raises; wait a moment"))
+        p.send(error("rate_limited", "too many hand raises; wait a moment"))
         return
     raised = msg["type"] == "raise_hand"
     if p.hand_raised == raised:
@@ -940,10 +532,10 @@ async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> No
 async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     text = msg.get("text")
     if not isinstance(text, str) or not text.strip():
-        p.send(_error("bad_message", "chat needs text"))
+        p.send(error("bad_message", "chat needs text"))
         return
     if not p.chat_limit.take():
-        p.send(_error("rate_limited", "too many chat messages; wait a moment"))
+        p.send(error("rate_limited", "too many chat messages; wait a moment"))
         return
     text = text[:MAX_CHAT_CHARS]
     at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -964,7 +556,7 @@ def _teacher_only(
 ) -> Handler:
     async def wrapper(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
         if not p.is_teacher:
-            p.send(_error("forbidden", f"only a teacher may {msg['type']}"))
+            p.send(error("forbidden", f"only a teacher may {msg['type']}"))
             return
         await fn(sfu, room, p, msg)
 
@@ -975,7 +567,7 @@ def _target(room: Room, p: Participant, msg: dict[str, Any]) -> Participant | No
     user = msg.get("user")
     target = room.participants.get(user) if isinstance(user, str) else None
     if target is None:
-        p.send(_error("unknown_user", f"no participant {user!r} in this room"))
+        p.send(error("unknown_user", f"no participant {user!r} in this room"))
     return target
 
 

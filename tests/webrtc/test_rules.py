@@ -10,9 +10,9 @@ from aiortc import RTCRtpReceiver
 from contracts.tokens import JoinClaims
 from webrtc.forward import Codec, Counters, SourceTrack, Transport
 from webrtc.ice import announce
+from webrtc.peers import match_capability, sending_media
 from webrtc.room import Participant, Room, SpeakingDetector
 from webrtc.router import wanted_by
-from webrtc.server import _match_capability, _sending_media
 
 OFFER = "\r\n".join(
     [
@@ -40,24 +40,24 @@ OFFER = "\r\n".join(
 
 
 def test_sending_media_lists_what_the_offer_sends() -> None:
-    assert _sending_media(OFFER) == [("0", "audio"), ("1", "video")]
+    assert sending_media(OFFER) == [("0", "audio"), ("1", "video")]
     with pytest.raises(ValueError):
-        _sending_media("hello")
+        sending_media("hello")
     with pytest.raises(ValueError):
-        _sending_media("v=0\r\ns=-\r\n")
+        sending_media("v=0\r\ns=-\r\n")
 
 
 def test_codec_matching_for_subscribers() -> None:
     caps = RTCRtpReceiver.getCapabilities("video")
     assert caps is not None
-    vp8 = _match_capability(caps.codecs, Codec("video/VP8", 90000, None, (), 96))
+    vp8 = match_capability(caps.codecs, Codec("video/VP8", 90000, None, (), 96))
     assert vp8 is not None and vp8.mimeType == "video/VP8"
     h264 = Codec(
         "video/H264", 90000, None, (("packetization-mode", "1"), ("profile-level-id", "42e01f")), 102
     )
-    chosen = _match_capability(caps.codecs, h264)
+    chosen = match_capability(caps.codecs, h264)
     assert chosen is not None and chosen.parameters["profile-level-id"] == "42e01f"
-    assert _match_capability(caps.codecs, Codec("video/AV1", 90000, None, (), 45)) is None
+    assert match_capability(caps.codecs, Codec("video/AV1", 90000, None, (), 45)) is None
 
 
 def test_announce_rewrites_host_candidates_only() -> None:
