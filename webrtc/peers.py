@@ -150,13 +150,13 @@ class Publisher:
         for track in gone:
             self.drop_track(p, track)
         if gone:
-            sfu.announce(room, p, "updated")
+            sfu.classroom.announce(room, p, "updated")
             sfu.router.resync_room(room)
 
     async def unpublish(self, room: Room, p: Participant) -> None:
         """Stop everything the participant publishes (the ``unpublish`` message)."""
         await self.reset(p)
-        self.sfu.announce(room, p, "updated")
+        self.sfu.classroom.announce(room, p, "updated")
         self.sfu.router.resync_room(room)
 
     async def reset(self, p: Participant) -> None:
@@ -180,7 +180,7 @@ class Publisher:
                 p.publish_demux.by_ssrc.pop(track.ssrc, None)
             if track.rtx_ssrc is not None:
                 p.publish_demux.by_rtx_ssrc.pop(track.rtx_ssrc, None)
-        self.sfu.track_unpublished(p, track)
+        self.sfu.classroom.track_unpublished(p, track)
 
     def _wrap_transports(self, p: Participant, pc: RTCPeerConnection) -> None:
         assert p.publish_demux is not None
@@ -247,14 +247,14 @@ class Publisher:
             rtx_payload_type=rtx_pt,
         )
         # Before the track is reachable: the classroom sets it up (mute, speaking, recording).
-        self.sfu.track_added(room, p, track)
+        self.sfu.classroom.track_added(room, p, track)
         p.tracks[mid] = track
         demux.by_mid[mid] = track
         if ssrc is not None:
             demux.by_ssrc[ssrc] = track
         if track.rtx_ssrc is not None:
             demux.by_rtx_ssrc[track.rtx_ssrc] = track
-        self.sfu.track_published(room, p, track)
+        self.sfu.classroom.track_published(room, p, track)
 
     async def rtcp_loop(self) -> None:
         """Run forever, sending each publisher receiver reports (and a REMB cap) for its tracks."""

@@ -58,12 +58,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hmac
 import ipaddress
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -71,22 +69,19 @@ from aiohttp import WSMsgType, web
 from aiortc import RTCPeerConnection
 
 from contracts.tokens import TokenError, verify_join_token
-from contracts.webhooks import MAX_CHAT_CHARS, EventType
 
 from . import ice
+from .classroom import Classroom
 from .config import SfuConfig as SfuConfig
-from .forward import Counters, SourceTrack
+from .forward import Counters
 from .guards import SharedTokenReplayGuard, TokenReplayGuard
 from .metrics import ProcessMetrics, snapshot
 from .peers import Publisher, Subscriber, add_candidate, close_peer_connections, peer_connection
-from .recording import RoomRecording
 from .room import Participant, Room, error
 from .router import Router
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
-
-ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (contracts.tokens.MAX_TTL_S)
 
 
 class Sfu:
@@ -102,13 +97,10 @@ class Sfu:
         self.router = Router(self)
         self.publisher = Publisher(self)
         self.subscriber = Subscriber(self)
+        self.classroom = Classroom(self)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._recordings: set[asyncio.Task[None]] = set()
-        # Rooms whose class was ended, by monotonic time: join tokens live 5 minutes, so a token fetched just
-        # before the end must not reopen the room once everyone has left and the Room object is gone.
-        self.ended_rooms: dict[str, float] = {}
         self.used_tokens = TokenReplayGuard()
         self.shared_tokens = (
             SharedTokenReplayGuard(config.redis_url, self.used_tokens) if config.redis_url else None
@@ -137,9 +129,8 @@ class Sfu:
         self.peer_connections.clear()
         for task in list(self._tasks):
             task.cancel()
-        if self._recordings:
-            # A class cut short by a restart still keeps what was recorded.
-            await asyncio.wait(list(self._recordings), timeout=60)
+        # A class cut short by a restart still keeps what was recorded.
+        await self.classroom.finish_recordings(timeout_s=60)
         await self.webhooks.close(timeout_s=5.0)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
@@ -172,14 +163,6 @@ class Sfu:
             room = self.rooms[name] = Room(name)
         return room
 
-    def emit(self, event_type: EventType, p: Participant, data: dict[str, Any] | None = None) -> None:
-        """Queue a webhook about a participant."""
-        self.webhooks.emit(event_type, p.claims.room, p.user, data)
-
-    def announce(self, room: Room, p: Participant, event: str) -> None:
-        """Broadcast a roster delta."""
-        room.broadcast({"type": "participant", "event": event, "participant": p.describe()})
-
     async def leave(self, p: Participant, reason: str) -> None:
         """Remove a participant and everything it published or received; idempotent."""
         if p.left:
@@ -190,132 +173,12 @@ class Sfu:
         self.subscriber.release(p)
         p.left = True
         await close_peer_connections(self, p)
-        self.emit(EventType.participant_left, p, {"reason": reason})
-        if room is not None:
-            room.discard(p)
-            self.announce(room, p, "left")
-            self.router.resync_room(room)
-            if not room.participants:
-                self.stop_recording(room)
-                self.rooms.pop(room.name, None)
+        self.classroom.left(room, p, reason)
+        if room is not None and not room.participants:
+            self.rooms.pop(room.name, None)
         await p.stop_writer()
         if p.ws is not None and not p.ws.closed:
             await p.ws.close()
-
-    def track_added(self, room: Room, p: Participant, track: SourceTrack) -> None:
-        """A track was negotiated and is about to be forwarded: muted if its owner is, speaking, recording."""
-        if track.kind == "audio":
-            track.on_level = lambda level: self._on_level(room, p, level)
-            track.muted = p.muted_by is not None
-        if room.recording is not None and room.recording.wants(p.is_teacher):
-            room.recording.add(track)
-
-    def track_published(self, room: Room, p: Participant, track: SourceTrack) -> None:
-        """A track is forwarded from now on: tell the app and the room, and forward it to whom the router says."""
-        self.emit(EventType.publish_started, p, {"kind": track.source})
-        self.announce(room, p, "updated")
-        self.router.resync_room(room)
-
-    def track_unpublished(self, p: Participant, track: SourceTrack) -> None:
-        """A track is no longer published."""
-        self.emit(EventType.publish_stopped, p, {"kind": track.source})
-
-    def _on_level(self, room: Room, p: Participant, level: int) -> None:
-        change = p.speaking.update(level)
-        if change is None:
-            return
-        room.broadcast({"type": "speaking", "user": p.user, "speaking": change})
-        self.emit(EventType.speaking_started if change else EventType.speaking_stopped, p)
-
-    # --- subscribe side ------------------------------------------------------------------------
-
-    # --- class control -------------------------------------------------------------------------
-
-    async def set_stage(self, room: Room, p: Participant, on: bool) -> None:
-        """Bring a student on stage (may publish audio/video) or take them off (stop their media)."""
-        if p.on_stage == on:
-            return
-        p.on_stage = on
-        if on:
-            if p.hand_raised:
-                p.hand_raised = False
-                self.emit(EventType.hand_lowered, p)
-            self.emit(EventType.stage_on, p)
-        else:
-            self.emit(EventType.stage_off, p)
-            if not p.is_teacher:
-                await self.publisher.reset(p)
-        room.broadcast({"type": "stage", "user": p.user, "on": on})
-        self.announce(room, p, "updated")
-        self.router.resync_room(room)
-
-    # --- recording -----------------------------------------------------------------------------
-
-    def start_recording(self, room: Room, teacher: Participant) -> None:
-        """Start recording if the teacher's token carries the course's recording policy and storage is set."""
-        mode = teacher.claims.record
-        if not mode or room.recording is not None or room.ended:
-            return
-        if self.config.storage is None:
-            teacher.send(error("recording_unavailable", "this SFU has no storage configured: not recording"))
-            return
-        recording = room.recording = RoomRecording(
-            room.name, mode, self.config.recording_dir, started_by=teacher.user
-        )
-        for owner in room.participants.values():
-            if recording.wants(owner.is_teacher):
-                for track in owner.tracks.values():
-                    recording.add(track)
-        room.broadcast({"type": "recording", "on": True, "mode": mode})
-
-    def stop_recording(self, room: Room) -> None:
-        """Stop the room's recording (if any) and hand it over in the background; idempotent."""
-        recording, room.recording = room.recording, None
-        if recording is None:
-            return
-        room.broadcast({"type": "recording", "on": False})
-        task = asyncio.get_running_loop().create_task(self._hand_over(recording))
-        self._recordings.add(task)
-        task.add_done_callback(self._recordings.discard)
-
-    async def _hand_over(self, recording: RoomRecording) -> None:
-        assert self.config.storage is not None
-        try:
-            data = await recording.finish(self.config.storage)
-        except Exception:
-            log.exception("recording of %s could not be finished", recording.room)
-            return
-        if data is not None:
-            self.webhooks.emit(EventType.recording_finished, recording.room, recording.started_by, data)
-
-    def end_class(self, room: Room, grace_s: float = 2.0) -> None:
-        """The teacher ends the class: the recording is closed, everyone is told, and after a short grace (for the
-        pages to hang up themselves) whoever is still connected is disconnected: no media flows after the end."""
-        if room.ended:
-            return
-        room.ended = True
-        now = time.monotonic()
-        self.ended_rooms = {k: t for k, t in self.ended_rooms.items() if now - t < ENDED_ROOM_MEMORY_S}
-        self.ended_rooms[room.name] = now
-        self.stop_recording(room)
-        room.broadcast({"type": "class_ended"})
-
-        async def disconnect_the_rest() -> None:
-            await asyncio.sleep(grace_s)
-            for p in list(room.participants.values()):
-                await self.leave(p, "ended")
-
-        self.spawn(disconnect_the_rest())
-
-    def start_class(self, room: Room) -> None:
-        """Let everyone out of the lobby."""
-        room.started = True
-        for p in room.participants.values():
-            if p.in_lobby:
-                p.in_lobby = False
-                self.announce(room, p, "updated")
-        room.broadcast({"type": "class_started"})
-        self.router.resync_room(room)
 
 
 # --- HTTP handlers ---------------------------------------------------------------------------------
@@ -386,20 +249,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=4001, message=b"token_invalid")
         return ws
 
-    ended_at = sfu.ended_rooms.get(claims.room)
-    if ended_at is not None and time.monotonic() - ended_at < ENDED_ROOM_MEMORY_S:
-        await ws.send_json(error("class_ended", "this class has ended"))
-        await ws.close(code=4004, message=b"class_ended")
+    refusal = sfu.classroom.refusal(claims)
+    if refusal is not None:
+        code, text, close_code = refusal
+        await ws.send_json(error(code, text))
+        await ws.close(code=close_code, message=code.encode())
         return ws
     room = sfu.room(claims.room)
-    if room.ended:
-        await ws.send_json(error("class_ended", "this class has ended"))
-        await ws.close(code=4004, message=b"class_ended")
-        return ws
-    if claims.user_id in room.removed:
-        await ws.send_json(error("removed", "you were removed from this class"))
-        await ws.close(code=4003, message=b"removed")
-        return ws
     previous = room.participants.get(claims.user_id)
     if previous is not None:
         # Same user from a second tab or after a reconnect: the new session wins.
@@ -425,8 +281,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         }
     )
     p.send({"type": "participants", "participants": room.roster()})
-    room.broadcast({"type": "participant", "event": "joined", "participant": p.describe()}, exclude=p)
-    sfu.emit(EventType.participant_joined, p, {"name": claims.name, "role": claims.role})
+    sfu.classroom.joined(room, p)
     sfu.spawn(sfu.router.sync(room, p))
 
     reason = "timeout"
@@ -518,15 +373,7 @@ async def _unpublish(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) 
 
 
 async def _hand(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-    if not p.hand_limit.take():
-        p.send(error("rate_limited", "too many hand raises; wait a moment"))
-        return
-    raised = msg["type"] == "raise_hand"
-    if p.hand_raised == raised:
-        return
-    p.hand_raised = raised
-    sfu.emit(EventType.hand_raised if raised else EventType.hand_lowered, p)
-    sfu.announce(room, p, "updated")
+    sfu.classroom.hand(room, p, raised=msg["type"] == "raise_hand")
 
 
 async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
@@ -534,26 +381,14 @@ async def _chat(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> No
     if not isinstance(text, str) or not text.strip():
         p.send(error("bad_message", "chat needs text"))
         return
-    if not p.chat_limit.take():
-        p.send(error("rate_limited", "too many chat messages; wait a moment"))
-        return
-    text = text[:MAX_CHAT_CHARS]
-    at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-    room.broadcast({"type": "chat", "from": p.user, "name": p.claims.name, "text": text, "at": at})
-    sfu.emit(EventType.chat_message, p, {"text": text})
+    sfu.classroom.chat(room, p, text)
 
 
 async def _unmute(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-    p.muted_by = None
-    for t in p.tracks.values():
-        if t.kind == "audio":
-            t.muted = False
-    sfu.announce(room, p, "updated")
+    sfu.classroom.unmute(room, p)
 
 
-def _teacher_only(
-    fn: Callable[[Sfu, Room, Participant, dict[str, Any]], Awaitable[None]],
-) -> Handler:
+def _teacher_only(fn: Handler) -> Handler:
     async def wrapper(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
         if not p.is_teacher:
             p.send(error("forbidden", f"only a teacher may {msg['type']}"))
@@ -573,43 +408,33 @@ def _target(room: Room, p: Participant, msg: dict[str, Any]) -> Participant | No
 
 @_teacher_only
 async def _start_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-    sfu.start_class(room)
-    sfu.start_recording(room, p)
+    sfu.classroom.start_class(room, p)
 
 
 @_teacher_only
 async def _end_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
-    sfu.end_class(room)
+    sfu.classroom.end_class(room)
 
 
 @_teacher_only
 async def _stage(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     target = _target(room, p, msg)
     if target is not None:
-        await sfu.set_stage(room, target, bool(msg.get("on")))
+        await sfu.classroom.set_stage(room, target, bool(msg.get("on")))
 
 
 @_teacher_only
 async def _mute(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     target = _target(room, p, msg)
-    if target is None:
-        return
-    target.muted_by = p.user
-    for t in target.tracks.values():
-        if t.kind == "audio":
-            t.muted = True
-    target.send({"type": "muted", "by": p.user})
-    sfu.announce(room, target, "updated")
+    if target is not None:
+        sfu.classroom.mute(room, p, target)
 
 
 @_teacher_only
 async def _remove(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     target = _target(room, p, msg)
-    if target is None or target is p:
-        return
-    room.removed.add(target.user)
-    target.send({"type": "removed"})
-    await sfu.leave(target, "kicked")
+    if target is not None:
+        await sfu.classroom.remove(room, p, target)
 
 
 HANDLERS: dict[str, Handler] = {
