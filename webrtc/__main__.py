@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from .config import SfuConfig
-from .server import create_app
+from .signalling import create_app
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,7 +29,7 @@ from .room import Participant, Room, error
 
 if TYPE_CHECKING:
     from .forward import SourceTrack
-    from .server import Sfu
+    from .sfu import Sfu
 
 log = logging.getLogger(__name__)
 

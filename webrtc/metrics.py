@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 if TYPE_CHECKING:
-    from .server import Sfu
+    from .sfu import Sfu
 
 
 class ProcessMetrics:

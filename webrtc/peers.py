@@ -46,7 +46,7 @@ from .room import Participant, Room, error
 from .rtp import AUDIO_LEVEL_URI
 
 if TYPE_CHECKING:
-    from .server import Sfu
+    from .sfu import Sfu
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .forward import SourceTrack
     from .room import Participant, Room
-    from .server import Sfu
+    from .sfu import Sfu
 
 
 class Viewer(Protocol):
