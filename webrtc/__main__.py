@@ -7,7 +7,8 @@ import logging
 
 from aiohttp import web
 
-from .server import SfuConfig, create_app
+from .config import SfuConfig
+from .signalling import create_app
 
 
 def main(argv: list[str] | None = None) -> None:

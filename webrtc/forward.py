@@ -1,11 +1,12 @@
 """The media forwarding path: aiortc does SDP, ICE and DTLS; from there on the SFU owns RTP and RTCP.
 
 How the hook works: every peer connection the SFU creates has its bundled ``RTCDtlsTransport`` wrapped by a
-:class:`Transport`, which replaces that instance's ``_handle_rtp_data`` / ``_handle_rtcp_data`` (called by
-aiortc right after SRTP decryption) with our own handlers, and which sends by protecting with the
-transport's ``_tx_srtp`` session and writing straight to the nominated ICE pair's UDP socket. aiortc's
-``RTCRtpSender.send`` / ``RTCRtpReceiver.receive`` are replaced per instance so aiortc never encodes,
-decodes or emits RTCP of its own; the SDP it negotiated still names the SSRCs and payload types we use.
+:class:`Transport`, which replaces the handlers aiortc awaits right after SRTP decryption with our own, and
+which sends by protecting with the transport's outgoing SRTP session and writing straight to the nominated
+ICE pair's UDP socket. aiortc's ``RTCRtpSender.send`` / ``RTCRtpReceiver.receive`` are replaced per
+instance (``peers.py``) so aiortc never encodes, decodes or emits RTCP of its own; the SDP it negotiated
+still names the SSRCs and payload types we use. Each of those reaches into aiortc, aioice or pylibsrtp
+internals through ``internals.py``, and only there.
 
 Per incoming packet the header is parsed once, the extension block stripped once and the packet stored
 in the track's NACK buffer; per subscriber only a 12-byte header is packed, then protected and sent.
@@ -24,12 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aioice.ice
 import pylibsrtp
 from aiortc import RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-from . import rtp
+from . import internals, rtp
 from .rtp import RTP_HEADER, PacketBuffer, PliThrottle, ReceptionStats
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,8 @@ class Transport:
         self.on_ready: list[Callable[[], None]] = []
         # aiortc awaits these per decrypted packet; replacing them on the instance is the lowest point
         # after SRTP where packets are already demultiplexed from DTLS and STUN.
-        dtls._handle_rtp_data = self._rx_rtp  # type: ignore[method-assign]
-        dtls._handle_rtcp_data = self._rx_rtcp  # type: ignore[method-assign]
-        dtls.on("statechange", self._on_state)
+        internals.hook_srtp_handlers(dtls, self._rx_rtp, self._rx_rtcp)
+        internals.on_dtls_state(dtls, self._on_state)
         if dtls.state == "connected":
             self._on_state()
 
@@ -129,31 +128,27 @@ class Transport:
             self.forward = _not_forwarded
 
     def _bind_socket(self) -> bool:
-        tx = self.dtls._tx_srtp
-        connection = self.dtls.transport._connection
-        pair = connection._nominated.get(1)
+        tx = internals.dtls_tx_srtp(self.dtls)
+        pair = internals.nominated_pair(internals.ice_connection(self.dtls))
         if tx is None or pair is None:
             return False
-        protocol = pair.protocol
-        sock_transport = getattr(protocol, "transport", None)
-        raw_sock = getattr(sock_transport, "_sock", None)
-        if self.receive_buffer and isinstance(raw_sock, socket.socket):
+        protocol, remote_addr = internals.pair_route(pair)
+        sock_transport = internals.protocol_transport(protocol)
+        raw_sock = internals.raw_socket(sock_transport)
+        if self.receive_buffer and raw_sock is not None:
             # A publisher's socket carries what every subscriber will get; when the event loop is briefly
             # busy (a burst of fan-out, a GC pause) the default ~200 KB buffer overflows and all lose it.
             with contextlib.suppress(OSError):
                 raw_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
-        if type(protocol) is aioice.ice.StunProtocol and sock_transport is not None:
+        if internals.is_plain_udp(protocol) and sock_transport is not None:
             # Plain UDP: write to the asyncio transport directly, skipping two coroutine layers per packet.
             self.sendto = sock_transport.sendto
-            if isinstance(raw_sock, socket.socket):
-                self.forward = _make_forwarder(tx, raw_sock, sock_transport, pair.remote_addr, self.counters)
+            if raw_sock is not None:
+                self.forward = _make_forwarder(tx, raw_sock, sock_transport, remote_addr, self.counters)
         else:
             # TURN-relayed local candidates need aioice's framing; rare on a server, so the slow path is fine.
-            def send_via_protocol(data: bytes, addr: Any, _p: Any = protocol) -> None:
-                asyncio.ensure_future(_p.send_data(data, addr))
-
-            self.sendto = send_via_protocol
-        self.addr = pair.remote_addr
+            self.sendto = internals.ice_sender(protocol)
+        self.addr = remote_addr
         if self.forward is _not_forwarded:
             self.forward = _make_slow_forwarder(tx.protect, self.sendto, self.addr)
         self.protect = tx.protect
@@ -192,20 +187,19 @@ def _make_forwarder(
 
     This skips pylibsrtp's wrapper (type checks, an int* allocation and two copies per call) and asyncio's
     ``sendto`` bookkeeping; together they were about a third of the SFU's CPU per forwarded packet. It relies
-    on pylibsrtp 1.x internals (``_srtp``, ``_cdata``, ``_buffer``), so any mismatch falls back to the public API.
+    on pylibsrtp 1.x internals (``internals.srtp_internals``), so any mismatch falls back to the public API.
     """
     try:
-        from pylibsrtp._binding import ffi, lib
-
-        srtp = tx._srtp[0]
-        cdata = tx._cdata
-        buf = tx._buffer
+        raw = internals.srtp_internals(tx)
+        srtp = raw.srtp
+        cdata = raw.cdata
+        buf = raw.buffer
         capacity = len(buf) - 16  # room for the SRTP auth tag / AEAD trailer
         view = memoryview(buf)
-    except (ImportError, AttributeError, TypeError):
+    except (AttributeError, TypeError):  # internals.InternalsChanged is an AttributeError
         return _make_slow_forwarder(tx.protect, fallback.sendto, addr)
-    len_p = ffi.new("int *")
-    protect = lib.srtp_protect
+    len_p = raw.ffi.new("int *")
+    protect = raw.protect
     pack_into = RTP_HEADER.pack_into
     sendto = sock.sendto
 
@@ -259,15 +253,6 @@ def _drop(data: bytes, addr: Any) -> None:
     return None
 
 
-async def _no_send(*args: object, **kwargs: object) -> None:
-    return None
-
-
-def silence_sender(transceiver: RTCRtpTransceiver) -> None:
-    """Keep aiortc's RTCRtpSender from encoding or sending RTCP on this transceiver: we forward instead."""
-    transceiver.sender.send = _no_send  # type: ignore[method-assign]
-
-
 class OutSlot:
     """One sendonly m-line towards a subscriber; reused for another source of the same kind and codec."""
 
@@ -287,7 +272,7 @@ class OutSlot:
         self.transceiver = transceiver
         self.kind = kind
         self.codec = codec
-        self.ssrc: int = transceiver.sender._ssrc
+        self.ssrc: int = internals.sender_ssrc(transceiver.sender)
         self.payload_type = -1  # known once the offer is created
         self.binding: Binding | None = None
         self.last_seq: int | None = None
@@ -581,7 +566,7 @@ class PublisherDemux:
         if track.ssrc is None or header.payload_type != track.rtx_payload_type:
             self.counters.dropped_in += 1
             return
-        end = len(data) - (data[-1] if header.padding else 0)
+        end = rtp.payload_end(data, header)
         if end - header.payload_offset < 3:  # padding-only bandwidth probe
             return
         osn = (data[header.payload_offset] << 8) | data[header.payload_offset + 1]
@@ -599,7 +584,7 @@ class PublisherDemux:
         # Browsers may omit a=ssrc lines; the RFC 8843 mid extension then names the m-line.
         track: SourceTrack | None = None
         if self.mid_ext_id and header.extension_offset >= 0:
-            mid = _read_one_byte_ext(data, header, self.mid_ext_id)
+            mid = rtp.one_byte_extension(data, header, self.mid_ext_id)
             if mid is not None:
                 track = self.by_mid.get(mid.decode(errors="replace"))
         if track is None:
@@ -628,24 +613,6 @@ class PublisherDemux:
                 track = self.by_ssrc.get(info.ssrc)
                 if track is not None:
                     track.on_sender_report(info)
-
-
-def _read_one_byte_ext(data: bytes, header: rtp.RtpHeader, ext_id: int) -> bytes | None:
-    off = header.extension_offset
-    profile, words = struct.unpack_from("!HH", data, off)
-    if profile != 0xBEDE:
-        return None
-    pos, end = off + 4, off + 4 + 4 * words
-    while pos < end:
-        byte = data[pos]
-        if byte == 0:
-            pos += 1
-            continue
-        ident, length = byte >> 4, (byte & 0x0F) + 1
-        if ident == ext_id:
-            return data[pos + 1 : pos + 1 + length]
-        pos += 1 + length
-    return None
 
 
 @dataclass

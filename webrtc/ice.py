@@ -9,7 +9,7 @@ import re
 import time
 from typing import TypedDict
 
-import aioice.ice
+from . import internals
 
 _HOST_CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$", re.MULTILINE)
 
@@ -18,14 +18,15 @@ def restrict_host_addresses(addresses: list[str]) -> None:
     """Make aioice gather host candidates only on these addresses (e.g. 127.0.0.1 for tests).
 
     aioice reads the interface list from a module function and skips loopback; replacing that function is
-    its only knob, so this is process-wide: call it once at start-up, before any peer connection exists.
+    its only knob (``internals.set_host_addresses``), so this is process-wide: call it once at start-up,
+    before any peer connection exists.
     """
     fixed = list(addresses)
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [a for a in fixed if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
 
-    aioice.ice.get_host_addresses = get_host_addresses
+    internals.set_host_addresses(get_host_addresses)
 
 
 def announce(sdp: str, public_ip: str | None) -> str:

@@ -2,7 +2,8 @@
 
 Flow: ``on_rtp`` (event loop, cheap) parses the RTP header, puts the packet back in sequence order
 within a small window, and depacketizes complete frames (VP8 per RFC 7741, H.264 per RFC 6184 into
-Annex B access units, Opus one packet per frame). Finished frames go through a queue to a writer
+Annex B access units, Opus one packet per frame); the parsing itself is ``rtp.py``'s, shared with the
+forwarding path. Finished frames go through a queue to a writer
 thread that appends them to one spool file per track, so the forwarding loop never waits on the
 disk and a two-hour class never sits in memory. ``close`` muxes the spools with PyAV into one
 Matroska file: WebM when every track is VP8/Opus (plays in browsers), plain Matroska when H.264 is
@@ -38,6 +39,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final, Literal
+
+from . import rtp
 
 if TYPE_CHECKING:
     from media.storage import Storage
@@ -106,205 +109,14 @@ class _Packet:
     payload: bytes
 
 
-def _parse_rtp(data: bytes) -> tuple[int, int, int, bool, bytes] | None:
-    """Return (payload type, sequence, timestamp, marker, payload), or None for a bad packet."""
-    if len(data) < 12 or data[0] >> 6 != 2:
+def _parse(packet: bytes) -> tuple[rtp.RtpHeader, bytes] | None:
+    """The header and the payload (without padding), or None for a packet no sender could have produced."""
+    try:
+        header = rtp.parse_rtp_header(packet)
+    except ValueError:
         return None
-    first, second, seq, timestamp = struct.unpack_from("!BBHI", data)
-    pos = 12 + 4 * (first & 0x0F)
-    if first & 0x10:  # header extension: skip it, the recorder needs none of them
-        if len(data) < pos + 4:
-            return None
-        pos += 4 + 4 * struct.unpack_from("!H", data, pos + 2)[0]
-    end = len(data)
-    if first & 0x20:  # padding; its length is the last byte
-        end -= data[-1]
-    if end < pos:
-        return None
-    return second & 0x7F, seq, timestamp, bool(second & 0x80), data[pos:end]
-
-
-def _unwrap(value: int, reference: int, bits: int) -> int:
-    """Extend a wrapping counter to the value nearest ``reference`` (an extended value)."""
-    modulus = 1 << bits
-    delta = (value - reference) % modulus
-    if delta >= modulus // 2:
-        delta -= modulus
-    return reference + delta
-
-
-# --- codecs -------------------------------------------------------------------------------------
-
-
-def _vp8_split(payload: bytes) -> tuple[bool, bytes]:
-    """Strip the RFC 7741 payload descriptor; return (starts a frame, VP8 data)."""
-    first = payload[0]
-    pos = 1
-    if first & 0x80:  # extended control bits
-        ext = payload[1]
-        pos = 2
-        if ext & 0x80:  # PictureID, 7 or 15 bits
-            pos += 2 if payload[pos] & 0x80 else 1
-        if ext & 0x40:  # TL0PICIDX
-            pos += 1
-        if ext & 0x30:  # TID / KEYIDX share one byte
-            pos += 1
-    if pos > len(payload):
-        raise ValueError("truncated VP8 payload descriptor")
-    starts = bool(first & 0x10) and (first & 0x0F) == 0
-    return starts, payload[pos:]
-
-
-def _vp8_keyframe_size(frame: bytes) -> tuple[bool, int, int]:
-    """Return (is key frame, width, height) from the VP8 frame header (RFC 6386 9.1)."""
-    if len(frame) < 10 or frame[0] & 0x01:
-        return False, 0, 0
-    if frame[3:6] != b"\x9d\x01\x2a":
-        raise ValueError("VP8 key frame without start code")
-    width, height = struct.unpack_from("<HH", frame, 6)
-    return True, width & 0x3FFF, height & 0x3FFF
-
-
-def _h264_starts(payload: bytes) -> bool:
-    """Tell whether a packet begins an access unit, so that a lost first packet is noticed."""
-    nal_type = payload[0] & 0x1F
-    if nal_type == 24:  # STAP-A: look at the first aggregated NAL unit
-        payload = payload[3:]
-    elif nal_type == 28:  # FU-A: only the start fragment, and look at the fragmented unit
-        if len(payload) < 2 or not payload[1] & 0x80:
-            return False
-        payload = bytes([payload[1]]) + payload[2:]
-    if len(payload) < 2:
-        return False
-    nal_type = payload[0] & 0x1F
-    if nal_type in {1, 5}:
-        # A slice starts the picture only if first_mb_in_slice is 0, i.e. its ue(v) is "1".
-        return bool(payload[1] & 0x80)
-    return True  # SEI, SPS, PPS and delimiters come before a picture's slices
-
-
-def _h264_nal_units(payloads: list[bytes]) -> list[bytes]:
-    """Turn an access unit's RTP payloads into NAL units (RFC 6184 single, STAP-A, FU-A)."""
-    units: list[bytes] = []
-    fragment: bytearray | None = None
-    for payload in payloads:
-        nal_type = payload[0] & 0x1F
-        if 1 <= nal_type <= 23:
-            units.append(payload)
-        elif nal_type == 24:  # STAP-A: 16-bit sizes, each followed by a NAL unit
-            pos = 1
-            while pos + 2 <= len(payload):
-                size = struct.unpack_from("!H", payload, pos)[0]
-                pos += 2
-                if size == 0 or pos + size > len(payload):
-                    raise ValueError("truncated STAP-A")
-                units.append(payload[pos : pos + size])
-                pos += size
-        elif nal_type == 28:  # FU-A: rebuild the header from the indicator's F/NRI bits
-            if len(payload) < 3:
-                raise ValueError("truncated FU-A")
-            header = payload[1]
-            if header & 0x80:
-                fragment = bytearray([(payload[0] & 0xE0) | (header & 0x1F)])
-            elif fragment is None:
-                raise ValueError("FU-A continuation without a start")
-            fragment += payload[2:]
-            if header & 0x40:
-                units.append(bytes(fragment))
-                fragment = None
-        else:
-            raise ValueError(f"unsupported H.264 packetization (NAL type {nal_type})")
-    if fragment is not None:
-        raise ValueError("FU-A without an end")
-    return units
-
-
-class _BitReader:
-    """Reads the exp-Golomb fields of an H.264 parameter set."""
-
-    def __init__(self, rbsp: bytes) -> None:
-        self._data = rbsp
-        self._pos = 0
-
-    def bit(self) -> int:
-        byte = self._data[self._pos >> 3]  # IndexError past the end: the caller gives up
-        value = (byte >> (7 - (self._pos & 7))) & 1
-        self._pos += 1
-        return value
-
-    def bits(self, count: int) -> int:
-        value = 0
-        for _ in range(count):
-            value = (value << 1) | self.bit()
-        return value
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.bit() == 0:
-            zeros += 1
-            if zeros > 31:
-                raise ValueError("bad exp-Golomb code")
-        return (1 << zeros) - 1 + self.bits(zeros)
-
-    def se(self) -> int:
-        value = self.ue()
-        return (value + 1) // 2 if value & 1 else -(value // 2)
-
-
-def _unescape(nal: bytes) -> bytes:
-    # Remove emulation-prevention bytes (00 00 03 -> 00 00) to get the raw bit string.
-    return nal.replace(b"\x00\x00\x03", b"\x00\x00")
-
-
-def h264_sps_size(sps: bytes) -> tuple[int, int]:
-    """Return the picture (width, height) that an H.264 sequence parameter set NAL unit describes."""
-    reader = _BitReader(_unescape(sps[1:]))
-    profile_idc = reader.bits(8)
-    reader.bits(16)  # constraint flags, level_idc
-    reader.ue()  # seq_parameter_set_id
-    chroma_format_idc = 1
-    if profile_idc in {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}:
-        chroma_format_idc = reader.ue()
-        if chroma_format_idc == 3:
-            reader.bit()  # separate_colour_plane_flag
-        reader.ue()  # bit_depth_luma_minus8
-        reader.ue()  # bit_depth_chroma_minus8
-        reader.bit()  # qpprime_y_zero_transform_bypass_flag
-        if reader.bit():  # seq_scaling_matrix_present_flag
-            for index in range(8 if chroma_format_idc != 3 else 12):
-                if reader.bit():
-                    last = nxt = 8
-                    for _ in range(16 if index < 6 else 64):
-                        if nxt:
-                            nxt = (last + reader.se()) % 256
-                        last = nxt or last
-    reader.ue()  # log2_max_frame_num_minus4
-    poc_type = reader.ue()
-    if poc_type == 0:
-        reader.ue()
-    elif poc_type == 1:
-        reader.bit()
-        reader.se()
-        reader.se()
-        for _ in range(reader.ue()):
-            reader.se()
-    reader.ue()  # max_num_ref_frames
-    reader.bit()  # gaps_in_frame_num_value_allowed_flag
-    width_mbs = reader.ue() + 1
-    height_map_units = reader.ue() + 1
-    frame_mbs_only = reader.bit()
-    if not frame_mbs_only:
-        reader.bit()  # mb_adaptive_frame_field_flag
-    reader.bit()  # direct_8x8_inference_flag
-    width = width_mbs * 16
-    height = height_map_units * 16 * (2 - frame_mbs_only)
-    if reader.bit():  # frame_cropping_flag
-        left, right, top, bottom = reader.ue(), reader.ue(), reader.ue(), reader.ue()
-        crop_x = 2 if chroma_format_idc in {1, 2} else 1
-        crop_y = (2 if chroma_format_idc == 1 else 1) * (2 - frame_mbs_only)
-        width -= crop_x * (left + right)
-        height -= crop_y * (top + bottom)
-    return width, height
+    payload = rtp.payload(packet, header)
+    return None if payload is None else (header, payload)
 
 
 # --- tracks -------------------------------------------------------------------------------------
@@ -433,12 +245,13 @@ class Recorder:
     def on_rtp(self, track_id: str, packet: bytes, arrival_time: float) -> None:
         """Take one decrypted RTP packet; cheap, never blocks (frames go to a writer thread)."""
         track = self._tracks.get(track_id)
-        parsed = _parse_rtp(packet) if track is not None and not self._closed else None
-        if track is None or parsed is None or parsed[0] != track.payload_type:
+        parsed = _parse(packet) if track is not None and not self._closed else None
+        if track is None or parsed is None or parsed[0].payload_type != track.payload_type:
             # Unknown tracks, RTX/FEC payload types and garbage are not media for the file.
             self.ignored_packets += 1
             return
-        _, seq16, ts32, marker, payload = parsed
+        header, payload = parsed
+        seq16, ts32, marker = header.sequence, header.timestamp, header.marker
 
         if self._start_time is None:
             self._start_time = arrival_time
@@ -447,13 +260,13 @@ class Recorder:
             track.highest_ts = track.base_ts = ts32
             # A track that starts late starts late in the file too.
             track.offset_ticks = max(0, round((arrival_time - self._start_time) * track.clock_rate))
-        seq = _unwrap(seq16, track.highest_seq, 16)
+        seq = rtp.unwrap(seq16, track.highest_seq, 16)
         assert track.next_seq is not None
         if abs(seq - track.next_seq) > _MAX_SEQ_JUMP:
             # Far outside any reorder window: the publisher restarted (or a long outage).
             self._resync(track, seq16, ts32, arrival_time)
             seq = seq16
-        timestamp = _unwrap(ts32, track.highest_ts, 32)
+        timestamp = rtp.unwrap(ts32, track.highest_ts, 32)
         track.highest_seq = max(track.highest_seq, seq)
         track.highest_ts = max(track.highest_ts, timestamp)
         track.last_arrival = arrival_time
@@ -473,7 +286,7 @@ class Recorder:
         track.highest_seq = track.next_seq = seq16
         track.gap = True
         assert track.highest_ts is not None
-        timestamp = _unwrap(ts32, track.highest_ts, 32)
+        timestamp = rtp.unwrap(ts32, track.highest_ts, 32)
         expected = (arrival_time - track.last_arrival) * track.clock_rate
         if abs(timestamp - track.highest_ts - expected) <= _MAX_TS_SLIP_S * track.clock_rate:
             track.highest_ts = timestamp  # the RTP clock ran on (an outage): keep the timeline
@@ -547,10 +360,10 @@ class Recorder:
     def _starts_frame(track: _Track, payload: bytes) -> bool:
         if track.codec == "vp8":
             try:
-                return _vp8_split(payload)[0]
-            except (ValueError, IndexError):
+                return rtp.vp8_descriptor(payload)[0]
+            except ValueError:
                 return False
-        return _h264_starts(payload)
+        return rtp.h264_starts_picture(payload)
 
     def _drop(self, track: _Track, now: float, *, count: bool = True) -> None:
         if count:
@@ -587,24 +400,24 @@ class Recorder:
 
     def _depacketize(self, track: _Track, payloads: list[bytes]) -> tuple[bytes, bool]:
         if track.codec == "vp8":
-            data = b"".join(_vp8_split(p)[1] for p in payloads)
-            keyframe, width, height = _vp8_keyframe_size(data)
+            data = b"".join(rtp.vp8_split(p)[1] for p in payloads)
+            keyframe, width, height = rtp.vp8_keyframe_size(data)
             if keyframe and not track.width:
                 track.width, track.height = width, height
             return data, keyframe
 
-        units = _h264_nal_units(payloads)
+        units = rtp.h264_nal_units(payloads)
         types = {unit[0] & 0x1F for unit in units}
         for unit in units:
-            if unit[0] & 0x1F == 7:
+            if unit[0] & 0x1F == rtp.H264_SPS:
                 track.sps = unit
                 if not track.width:
                     with contextlib.suppress(ValueError, IndexError):
-                        track.width, track.height = h264_sps_size(unit)
-            elif unit[0] & 0x1F == 8:
+                        track.width, track.height = rtp.h264_sps_size(unit)
+            elif unit[0] & 0x1F == rtp.H264_PPS:
                 track.pps = unit
-        keyframe = 5 in types
-        if keyframe and not {7, 8} <= types and track.sps and track.pps:
+        keyframe = rtp.H264_IDR in types
+        if keyframe and not {rtp.H264_SPS, rtp.H264_PPS} <= types and track.sps and track.pps:
             # Decoders (and the muxer's avcC) need the parameter sets in front of an IDR.
             units = [track.sps, track.pps, *units]
         if keyframe and (track.sps is None or track.pps is None):

@@ -1,7 +1,8 @@
-"""Room and participant state, and the class rules (lobby, stage, hands, who may publish, fan-out).
+"""Room and participant state, and the class rules read off it (lobby, stage, hands, who may publish).
 
 Kept free of aiortc so the rules can be read and tested on their own; the media objects a participant
-owns are attached by ``server.py``.
+owns (its publisher and subscriber connections, tracks and bindings) are attached and changed by
+``peers.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from .recording import RoomRecording
 
 log = logging.getLogger(__name__)
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    """An ``error`` message for the client that caused it: a fixed text, never exception text."""
+    return {"type": "error", "code": code, "message": message}
 
 
 class SpeakingDetector:
@@ -63,7 +69,7 @@ class Participant:
     in_lobby: bool = False
     muted_by: str | None = None
     left: bool = False
-    # media, owned by server.py
+    # media, owned by peers.py (Publisher: publish_*, screen_mids, tracks; Subscriber: subscribe_*, the rest)
     publish_pc: RTCPeerConnection | None = None
     publish_transport: Transport | None = None
     publish_demux: PublisherDemux | None = None
@@ -178,12 +184,6 @@ class Room:
     def tracks(self) -> list[SourceTrack]:
         """Every published track in the room."""
         return [t for p in self.participants.values() for t in p.tracks.values()]
-
-    def wanted_by(self, subscriber: Participant) -> dict[str, SourceTrack]:
-        """Tracks forwarded to a subscriber: teacher and on-stage speakers go to everyone out of the lobby."""
-        if subscriber.in_lobby or subscriber.left:
-            return {}
-        return {t.id: t for t in self.tracks() if t.owner != subscriber.user}
 
     def roster(self) -> list[dict[str, Any]]:
         """Everyone in the room, for the ``participants`` message."""

@@ -1,8 +1,14 @@
-"""Pure RTP/RTCP helpers for the forwarding path: header parse and rewrite, packet buffer, PLI throttle.
+"""The SFU's one RTP, RTCP, VP8 and H.264 parser, shared by the forwarding path and the recorder.
+
+RTP: header parse and rewrite, payload and padding, one-byte header extensions (mid, RFC 6464 audio level),
+sequence-number arithmetic; the per-track packet buffer, PLI throttle and receiver statistics. RTCP
+packets are built and parsed by hand (RFC 3550, RFC 4585, RFC 5104) because the SFU only needs a handful
+of them and aiortc's object model costs more per packet than it saves. Codecs: the VP8 payload descriptor
+and frame header (RFC 7741, RFC 6386) and H.264 NAL units (RFC 6184: single, STAP-A, FU-A; the SPS's
+picture size), for key-frame detection in ``forward.py`` and depacketization in ``recorder.py``.
 
 Nothing here touches sockets, asyncio or aiortc, so every function is unit-testable and cheap enough
-to run once per packet. RTCP packets are built and parsed by hand (RFC 3550, RFC 4585, RFC 5104) because
-the SFU only needs a handful of them and aiortc's object model costs more per packet than it saves.
+to run once per packet.
 """
 
 from __future__ import annotations
@@ -87,6 +93,19 @@ def parse_rtp_header(data: bytes) -> RtpHeader:
     )
 
 
+def payload_end(data: bytes, header: RtpHeader) -> int:
+    """Where the payload ends: before the padding, whose length is the packet's last byte (RFC 3550 5.1)."""
+    return len(data) - (data[-1] if header.padding else 0)
+
+
+def payload(data: bytes, header: RtpHeader) -> bytes | None:
+    """The payload without padding; None when the padding length would run into the header."""
+    end = payload_end(data, header)
+    if end < header.payload_offset:
+        return None
+    return data[header.payload_offset : end]
+
+
 def strip_extensions(data: bytes, header: RtpHeader) -> tuple[int, bytes]:
     """Return (first header byte with X cleared, CSRCs + payload).
 
@@ -122,13 +141,25 @@ def seq_diff(a: int, b: int) -> int:
     return d - SEQ_MOD if d >= 0x8000 else d
 
 
-def audio_level(data: bytes, header: RtpHeader, ext_id: int) -> int | None:
-    """Read the RFC 6464 audio level (0 = loudest, 127 = silence) from a one-byte header extension."""
+def unwrap(value: int, reference: int, bits: int) -> int:
+    """Extend a wrapping counter (16-bit sequence, 32-bit timestamp) to the value nearest ``reference``."""
+    modulus = 1 << bits
+    delta = (value - reference) % modulus
+    if delta >= modulus // 2:
+        delta -= modulus
+    return reference + delta
+
+
+def one_byte_extension(data: bytes, header: RtpHeader, ext_id: int) -> bytes | None:
+    """The value of header extension ``ext_id`` in a one-byte-header extension block (RFC 8285), or None.
+
+    Browsers send the ``mid`` and audio-level extensions this way (two-byte headers are not looked at).
+    """
     off = header.extension_offset
     if off < 0 or ext_id <= 0:
         return None
     profile, length_words = _U16X2.unpack_from(data, off)
-    if profile != 0xBEDE:  # two-byte extensions are not used for audio level by browsers
+    if profile != 0xBEDE:
         return None
     pos = off + 4
     end = pos + 4 * length_words
@@ -139,12 +170,18 @@ def audio_level(data: bytes, header: RtpHeader, ext_id: int) -> int | None:
             continue
         ident = byte >> 4
         length = (byte & 0x0F) + 1
-        if ident == 15:
+        if ident == 15:  # reserved: stop reading the block (RFC 8285 4.2)
             return None
         if ident == ext_id:
-            return int(data[pos + 1] & 0x7F)
+            return data[pos + 1 : pos + 1 + length]
         pos += 1 + length
     return None
+
+
+def audio_level(data: bytes, header: RtpHeader, ext_id: int) -> int | None:
+    """Read the RFC 6464 audio level (0 = loudest, 127 = silence) from a one-byte header extension."""
+    value = one_byte_extension(data, header, ext_id)
+    return int(value[0] & 0x7F) if value else None
 
 
 def is_keyframe(codec: str, payload: bytes) -> bool:
@@ -157,46 +194,239 @@ def is_keyframe(codec: str, payload: bytes) -> bool:
     return True
 
 
-def _vp8_keyframe(payload: bytes) -> bool:
-    # RFC 7741 payload descriptor: only the first packet of partition 0 carries the frame header.
+# --- VP8 (RFC 7741 payload descriptor, RFC 6386 frame header) --------------------------------------
+
+
+def vp8_descriptor(payload: bytes) -> tuple[bool, int]:
+    """(starts a frame, descriptor length) of a VP8 RTP payload; ValueError when it is truncated.
+
+    A frame starts with the first packet of partition 0: S bit set and partition index 0 (the reserved bit
+    next to it is ignored, as RFC 7741 says a receiver must).
+    """
     if not payload:
-        return False
-    b0 = payload[0]
-    if not b0 & 0x10 or b0 & 0x07:
-        return False
+        raise ValueError("empty VP8 payload")
+    first = payload[0]
     pos = 1
-    if b0 & 0x80:
+    if first & 0x80:  # extended control bits
         if len(payload) < 2:
-            return False
-        x = payload[1]
+            raise ValueError("truncated VP8 payload descriptor")
+        ext = payload[1]
         pos = 2
-        if x & 0x80:
-            pos += 2 if len(payload) > pos and payload[pos] & 0x80 else 1
-        if x & 0x40:
+        if ext & 0x80:  # PictureID, 7 or 15 bits
+            if len(payload) <= pos:
+                raise ValueError("truncated VP8 payload descriptor")
+            pos += 2 if payload[pos] & 0x80 else 1
+        if ext & 0x40:  # TL0PICIDX
             pos += 1
-        if x & 0x30:
+        if ext & 0x30:  # TID / KEYIDX share one byte
             pos += 1
-    return len(payload) > pos and not payload[pos] & 0x01
+    if pos > len(payload):
+        raise ValueError("truncated VP8 payload descriptor")
+    return bool(first & 0x10) and not first & 0x07, pos
+
+
+def vp8_split(payload: bytes) -> tuple[bool, bytes]:
+    """Strip the VP8 payload descriptor; return (starts a frame, VP8 data). ValueError when truncated."""
+    starts, size = vp8_descriptor(payload)
+    return starts, payload[size:]
+
+
+def vp8_keyframe_size(frame: bytes) -> tuple[bool, int, int]:
+    """Return (is key frame, width, height) from a VP8 frame's header (RFC 6386 9.1)."""
+    if len(frame) < 10 or frame[0] & 0x01:
+        return False, 0, 0
+    if frame[3:6] != b"\x9d\x01\x2a":
+        raise ValueError("VP8 key frame without start code")
+    width, height = struct.unpack_from("<HH", frame, 6)
+    return True, width & 0x3FFF, height & 0x3FFF
+
+
+def _vp8_keyframe(payload: bytes) -> bool:
+    # Only the first packet of partition 0 carries the frame header, whose P bit is clear on a key frame.
+    try:
+        starts, size = vp8_descriptor(payload)
+    except ValueError:
+        return False
+    return starts and len(payload) > size and not payload[size] & 0x01
+
+
+# --- H.264 (RFC 6184 packetization, ITU-T H.264 7.3.2.1 SPS) ---------------------------------------
+
+H264_SLICE = 1
+H264_IDR = 5
+H264_SPS = 7
+H264_PPS = 8
+H264_STAP_A = 24
+H264_FU_A = 28
+_H264_KEY = (H264_IDR, H264_SPS)  # a key frame starts with an SPS or an IDR slice
+
+
+def h264_stap_a_units(payload: bytes) -> Iterator[bytes]:
+    """The NAL units aggregated in a STAP-A payload (16-bit sizes, each followed by a unit); ValueError when
+    one is truncated."""
+    pos = 1
+    while pos + 2 <= len(payload):
+        size = (payload[pos] << 8) | payload[pos + 1]
+        pos += 2
+        if size == 0 or pos + size > len(payload):
+            raise ValueError("truncated STAP-A")
+        yield payload[pos : pos + size]
+        pos += size
+
+
+def h264_nal_units(payloads: list[bytes]) -> list[bytes]:
+    """Turn an access unit's RTP payloads into NAL units (single NAL unit, STAP-A, FU-A)."""
+    units: list[bytes] = []
+    fragment: bytearray | None = None
+    for payload in payloads:
+        nal_type = payload[0] & 0x1F
+        if 1 <= nal_type <= 23:
+            units.append(payload)
+        elif nal_type == H264_STAP_A:
+            units.extend(h264_stap_a_units(payload))
+        elif nal_type == H264_FU_A:  # rebuild the header from the indicator's F/NRI bits
+            if len(payload) < 3:
+                raise ValueError("truncated FU-A")
+            header = payload[1]
+            if header & 0x80:
+                fragment = bytearray([(payload[0] & 0xE0) | (header & 0x1F)])
+            elif fragment is None:
+                raise ValueError("FU-A continuation without a start")
+            fragment += payload[2:]
+            if header & 0x40:
+                units.append(bytes(fragment))
+                fragment = None
+        else:
+            raise ValueError(f"unsupported H.264 packetization (NAL type {nal_type})")
+    if fragment is not None:
+        raise ValueError("FU-A without an end")
+    return units
+
+
+def h264_starts_picture(payload: bytes) -> bool:
+    """Tell whether a packet begins an access unit, so that a lost first packet is noticed."""
+    nal_type = payload[0] & 0x1F
+    if nal_type == H264_STAP_A:  # look at the first aggregated NAL unit
+        payload = payload[3:]
+    elif nal_type == H264_FU_A:  # only the start fragment, and look at the fragmented unit
+        if len(payload) < 2 or not payload[1] & 0x80:
+            return False
+        payload = bytes([payload[1]]) + payload[2:]
+    if len(payload) < 2:
+        return False
+    nal_type = payload[0] & 0x1F
+    if nal_type in {H264_SLICE, H264_IDR}:
+        # A slice starts the picture only if first_mb_in_slice is 0, i.e. its ue(v) is "1".
+        return bool(payload[1] & 0x80)
+    return True  # SEI, SPS, PPS and delimiters come before a picture's slices
 
 
 def _h264_keyframe(payload: bytes) -> bool:
-    # RFC 6184: a key frame starts with an SPS or IDR, either alone, inside STAP-A, or as an FU-A start.
+    # A key frame starts with an SPS or IDR, either alone, inside STAP-A, or as an FU-A start.
     if not payload:
         return False
     nal = payload[0] & 0x1F
-    if nal in (5, 7):
+    if nal in _H264_KEY:
         return True
-    if nal == 24:
-        pos = 1
-        while pos + 2 < len(payload):
-            size = (payload[pos] << 8) | payload[pos + 1]
-            if payload[pos + 2] & 0x1F in (5, 7):
-                return True
-            pos += 2 + size
-        return False
-    if nal == 28 and len(payload) > 1:
-        return bool(payload[1] & 0x80) and payload[1] & 0x1F in (5, 7)
+    if nal == H264_STAP_A:
+        try:
+            return any(unit[0] & 0x1F in _H264_KEY for unit in h264_stap_a_units(payload))
+        except ValueError:
+            return False
+    if nal == H264_FU_A and len(payload) > 1:
+        return bool(payload[1] & 0x80) and payload[1] & 0x1F in _H264_KEY
     return False
+
+
+class _BitReader:
+    """Reads the exp-Golomb fields of an H.264 parameter set."""
+
+    def __init__(self, rbsp: bytes) -> None:
+        self._data = rbsp
+        self._pos = 0
+
+    def bit(self) -> int:
+        byte = self._data[self._pos >> 3]  # IndexError past the end: the caller gives up
+        value = (byte >> (7 - (self._pos & 7))) & 1
+        self._pos += 1
+        return value
+
+    def bits(self, count: int) -> int:
+        value = 0
+        for _ in range(count):
+            value = (value << 1) | self.bit()
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.bit() == 0:
+            zeros += 1
+            if zeros > 31:
+                raise ValueError("bad exp-Golomb code")
+        return (1 << zeros) - 1 + self.bits(zeros)
+
+    def se(self) -> int:
+        value = self.ue()
+        return (value + 1) // 2 if value & 1 else -(value // 2)
+
+
+def _unescape(nal: bytes) -> bytes:
+    # Remove emulation-prevention bytes (00 00 03 -> 00 00) to get the raw bit string.
+    return nal.replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+def h264_sps_size(sps: bytes) -> tuple[int, int]:
+    """Return the picture (width, height) that an H.264 sequence parameter set NAL unit describes."""
+    reader = _BitReader(_unescape(sps[1:]))
+    profile_idc = reader.bits(8)
+    reader.bits(16)  # constraint flags, level_idc
+    reader.ue()  # seq_parameter_set_id
+    chroma_format_idc = 1
+    if profile_idc in {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}:
+        chroma_format_idc = reader.ue()
+        if chroma_format_idc == 3:
+            reader.bit()  # separate_colour_plane_flag
+        reader.ue()  # bit_depth_luma_minus8
+        reader.ue()  # bit_depth_chroma_minus8
+        reader.bit()  # qpprime_y_zero_transform_bypass_flag
+        if reader.bit():  # seq_scaling_matrix_present_flag
+            for index in range(8 if chroma_format_idc != 3 else 12):
+                if reader.bit():
+                    last = nxt = 8
+                    for _ in range(16 if index < 6 else 64):
+                        if nxt:
+                            nxt = (last + reader.se()) % 256
+                        last = nxt or last
+    reader.ue()  # log2_max_frame_num_minus4
+    poc_type = reader.ue()
+    if poc_type == 0:
+        reader.ue()
+    elif poc_type == 1:
+        reader.bit()
+        reader.se()
+        reader.se()
+        for _ in range(reader.ue()):
+            reader.se()
+    reader.ue()  # max_num_ref_frames
+    reader.bit()  # gaps_in_frame_num_value_allowed_flag
+    width_mbs = reader.ue() + 1
+    height_map_units = reader.ue() + 1
+    frame_mbs_only = reader.bit()
+    if not frame_mbs_only:
+        reader.bit()  # mb_adaptive_frame_field_flag
+    reader.bit()  # direct_8x8_inference_flag
+    width = width_mbs * 16
+    height = height_map_units * 16 * (2 - frame_mbs_only)
+    if reader.bit():  # frame_cropping_flag
+        left, right, top, bottom = reader.ue(), reader.ue(), reader.ue(), reader.ue()
+        crop_x = 2 if chroma_format_idc in {1, 2} else 1
+        crop_y = (2 if chroma_format_idc == 1 else 1) * (2 - frame_mbs_only)
+        width -= crop_x * (left + right)
+        height -= crop_y * (top + bottom)
+    return width, height
+
+
+# --- buffers and statistics ------------------------------------------------------------------------
 
 
 class PacketBuffer(Generic[T]):

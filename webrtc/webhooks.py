@@ -16,6 +16,8 @@ import aiohttp
 
 from contracts.webhooks import EventType, make_event, signed_headers
 
+from .internals import queue_unfinished
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +47,7 @@ class WebhookSender:
     @property
     def pending(self) -> int:
         """Events queued or in flight."""
-        return sum(q.qsize() + q._unfinished_tasks for q in self._queues.values())  # type: ignore[attr-defined]
+        return sum(q.qsize() + queue_unfinished(q) for q in self._queues.values())
 
     def emit(
         self, event_type: EventType, room: str, user: str, data: dict[str, Any] | None = None

@@ -10,7 +10,7 @@ from aiohttp import web
 from sfu_helpers import SECRET, RunningSfu, WebhookSink, serve, start_sfu
 
 from webrtc import ice
-from webrtc.server import SfuConfig
+from webrtc.config import SfuConfig
 
 # Every socket in these tests stays on loopback, including ICE host candidates.
 ice.restrict_host_addresses(["127.0.0.1"])

@@ -19,7 +19,9 @@ from av import AudioFrame, VideoFrame
 
 from contracts.tokens import issue_join_token
 from contracts.webhooks import verify_webhook
-from webrtc.server import SFU_KEY, Sfu, SfuConfig, create_app
+from webrtc.config import SfuConfig
+from webrtc.sfu import Sfu
+from webrtc.signalling import SFU_KEY, create_app
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 

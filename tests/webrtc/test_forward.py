@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from aiortc import RTCPeerConnection
 
-from webrtc import rtp
+from webrtc import internals, rtp
 from webrtc.forward import (
     Binding,
     Codec,
@@ -166,7 +166,7 @@ async def test_transport_hooks_replace_aiortc_handlers() -> None:
     dtls = transceiver.sender.transport
     got: list[bytes] = []
     t = Transport(dtls, got.append, got.append, Counters())
-    assert dtls._handle_rtp_data == t._rx_rtp and not t.ready
+    assert internals.srtp_handlers(dtls) == (t._rx_rtp, t._rx_rtcp) and not t.ready
     await pc.close()
 
 

@@ -10,11 +10,12 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from sfu_helpers import SECRET, RunningSfu, WebhookSink, make_token, start_sfu
 
-from webrtc import server
+from webrtc import signalling
 from webrtc.client import SfuClient, SfuError
+from webrtc.config import SfuConfig
 from webrtc.guards import TokenBucket, TokenReplayGuard
 from webrtc.room import Participant, Room
-from webrtc.server import SFU_KEY, SfuConfig, create_app
+from webrtc.signalling import SFU_KEY, create_app
 
 
 class FakeClock:
@@ -89,7 +90,7 @@ async def test_error_replies_are_fixed_texts(sfu: RunningSfu, monkeypatch: pytes
     async def broken(*args: Any) -> None:
         raise RuntimeError(secret_detail)
 
-    monkeypatch.setitem(server.HANDLERS, "unmute", broken)
+    monkeypatch.setitem(signalling.HANDLERS, "unmute", broken)
     teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
     try:
         await teacher.connect()
@@ -153,9 +154,22 @@ async def test_metrics_without_a_token_answer_loopback_only(sfu: RunningSfu) -> 
         (None, 403),
     ]:
         request = make_mocked_request("GET", "/metrics", app=app).clone(remote=remote)
-        assert (await server.metrics(request)).status == status, remote
+        assert (await signalling.metrics(request)).status == status, remote
     assert app[SFU_KEY].config.metrics_token is None
     assert SfuConfig.from_env({"LMS_SFU_SECRET": "s", "LMS_SFU_METRICS_TOKEN": "m"}).metrics_token == "m"
+
+
+def test_metrics_keep_their_format(sfu: RunningSfu) -> None:
+    # Monitoring and the load test read these keys in this order: add at the end, never rename.
+    metrics = sfu.sfu.metrics()
+    assert list(metrics) == [
+        "rooms", "participants", "tracks", "peer_connections", "packets_in", "packets_in_expected",
+        "packets_in_received", "dropped_in", "packets_out", "bytes_out", "rtcp_in", "rtcp_out", "nacks",
+        "nacks_to_publishers", "rtx_in", "retransmits", "plis_in", "plis_out", "timeouts", "webhooks_pending",
+        "webhooks_delivered", "cpu", "cpu_seconds", "rss", "rss_mb", "pid", "uptime_s", "loop_lag_max_ms",
+    ]  # fmt: skip
+    assert metrics["rooms"] == metrics["participants"] == metrics["timeouts"] == 0
+    assert metrics["rss_mb"] > 0 and metrics["pid"] > 0
 
 
 # --- chat and hand rate limits ----------------------------------------------------------------------

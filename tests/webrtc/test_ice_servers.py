@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiortc import RTCPeerConnection
 
-from webrtc.server import SfuConfig
+from webrtc.config import SfuConfig
 
 
 def _config(**env: str) -> SfuConfig:

@@ -8,8 +8,9 @@ import aioice.ice
 import pytest
 from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
 
+from webrtc import internals
 from webrtc.client import SfuClient
-from webrtc.server import SfuConfig
+from webrtc.config import SfuConfig
 
 
 async def test_client_that_vanishes_from_ice_is_timed_out(
@@ -30,8 +31,8 @@ async def test_client_that_vanishes_from_ice_is_timed_out(
                 await asyncio.sleep(0.05)
         # The student's UDP sockets go silent (network gone) while its WebSocket stays open.
         assert student.subscribe_pc is not None
-        connection = student.subscribe_pc.getTransceivers()[0].receiver.transport.transport._connection
-        for protocol in connection._protocols:
+        dtls = student.subscribe_pc.getTransceivers()[0].receiver.transport
+        for protocol in internals.ice_protocols(internals.ice_connection(dtls)):
             protocol.transport.close()
         left = await webhook_sink.wait_for(
             lambda e: e["type"] == "participant.left" and e["user"] == "s1", timeout=30

@@ -23,16 +23,8 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from sfu_helpers import probe
 
 from media.storage import LocalStorage
-from webrtc.recorder import (
-    EmptyRecordingError,
-    Recorder,
-    RecordingResult,
-    _h264_nal_units,
-    _h264_starts,
-    _unwrap,
-    _vp8_split,
-    h264_sps_size,
-)
+from webrtc.recorder import EmptyRecordingError, Recorder, RecordingResult
+from webrtc.rtp import h264_nal_units, h264_sps_size, h264_starts_picture, unwrap, vp8_split
 
 VIDEO_PT, AUDIO_PT = 96, 111
 T0 = 5000.0  # arrival clock of the session start (any monotonic clock works)
@@ -438,21 +430,21 @@ def test_add_track_validates() -> None:
 
 
 def test_unwrap() -> None:
-    assert _unwrap(2, 65534, 16) == 65538
-    assert _unwrap(65534, 65538, 16) == 65534
-    assert _unwrap(5, 5, 16) == 5
-    assert _unwrap(100, 2**32 - 100, 32) == 2**32 + 100
-    assert _unwrap(2**32 - 100, 2**32 + 100, 32) == 2**32 - 100
+    assert unwrap(2, 65534, 16) == 65538
+    assert unwrap(65534, 65538, 16) == 65534
+    assert unwrap(5, 5, 16) == 5
+    assert unwrap(100, 2**32 - 100, 32) == 2**32 + 100
+    assert unwrap(2**32 - 100, 2**32 + 100, 32) == 2**32 - 100
 
 
 def test_vp8_payload_descriptor() -> None:
-    assert _vp8_split(b"\x10abc") == (True, b"abc")  # S=1, PID=0, no extensions
-    assert _vp8_split(b"\x00abc") == (False, b"abc")  # continuation
-    assert _vp8_split(b"\x90\x80\x81\x02abc") == (True, b"abc")  # 15-bit PictureID
-    assert _vp8_split(b"\x90\xe0\x05\x11\x22abc") == (True, b"abc")  # PictureID, TL0PICIDX, TID
-    assert _vp8_split(b"\x11abc")[0] is False  # partition 1 does not start a frame
+    assert vp8_split(b"\x10abc") == (True, b"abc")  # S=1, PID=0, no extensions
+    assert vp8_split(b"\x00abc") == (False, b"abc")  # continuation
+    assert vp8_split(b"\x90\x80\x81\x02abc") == (True, b"abc")  # 15-bit PictureID
+    assert vp8_split(b"\x90\xe0\x05\x11\x22abc") == (True, b"abc")  # PictureID, TL0PICIDX, TID
+    assert vp8_split(b"\x11abc")[0] is False  # partition 1 does not start a frame
     with pytest.raises(ValueError):
-        _vp8_split(b"\x90\x80\x81")
+        vp8_split(b"\x90\x80\x81")
 
 
 def test_h264_depacketization() -> None:
@@ -463,23 +455,23 @@ def test_h264_depacketization() -> None:
         bytes([0x7C, 5]) + idr[80:150],
         bytes([0x7C, 0x40 | 5]) + idr[150:],
     ]
-    assert _h264_nal_units([stap_a, *fu]) == [sps, pps, b"\x65" + idr[1:]]
-    assert _h264_nal_units([b"\x41\x9a\x00"]) == [b"\x41\x9a\x00"]  # single NAL unit
+    assert h264_nal_units([stap_a, *fu]) == [sps, pps, b"\x65" + idr[1:]]
+    assert h264_nal_units([b"\x41\x9a\x00"]) == [b"\x41\x9a\x00"]  # single NAL unit
     with pytest.raises(ValueError):
-        _h264_nal_units([stap_a, fu[0], fu[1]])  # the end fragment is missing
+        h264_nal_units([stap_a, fu[0], fu[1]])  # the end fragment is missing
     with pytest.raises(ValueError):
-        _h264_nal_units([fu[1], fu[2]])  # start fragment missing
+        h264_nal_units([fu[1], fu[2]])  # start fragment missing
     with pytest.raises(ValueError):
-        _h264_nal_units([b"\x19\x00\x00"])  # STAP-B is not used by WebRTC
+        h264_nal_units([b"\x19\x00\x00"])  # STAP-B is not used by WebRTC
 
 
 def test_h264_access_unit_start() -> None:
-    assert _h264_starts(b"\x67\x42")  # SPS
-    assert _h264_starts(b"\x65\x88\x84")  # IDR slice with first_mb_in_slice = 0
-    assert not _h264_starts(b"\x65\x40\x84")  # a later slice of the same picture
-    assert _h264_starts(b"\x18\x00\x02\x67\x42")  # STAP-A beginning with an SPS
-    assert _h264_starts(b"\x7c\x85\x88")  # FU-A start of an IDR's first slice
-    assert not _h264_starts(b"\x7c\x05\x88")  # FU-A middle
+    assert h264_starts_picture(b"\x67\x42")  # SPS
+    assert h264_starts_picture(b"\x65\x88\x84")  # IDR slice with first_mb_in_slice = 0
+    assert not h264_starts_picture(b"\x65\x40\x84")  # a later slice of the same picture
+    assert h264_starts_picture(b"\x18\x00\x02\x67\x42")  # STAP-A beginning with an SPS
+    assert h264_starts_picture(b"\x7c\x85\x88")  # FU-A start of an IDR's first slice
+    assert not h264_starts_picture(b"\x7c\x05\x88")  # FU-A middle
 
 
 def _encoded_sps(width: int, height: int, profile: str) -> bytes:

@@ -21,7 +21,7 @@ from sfu_helpers import (
 from contracts.rooms import is_recording_key_for
 from media.storage import LocalStorage
 from webrtc.client import SfuClient, SfuError
-from webrtc.server import SfuConfig
+from webrtc.config import SfuConfig
 
 
 @pytest.fixture

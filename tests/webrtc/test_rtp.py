@@ -71,6 +71,50 @@ def test_audio_level_extension() -> None:
     assert rtp.audio_level(data, h, 2) is None
 
 
+def test_one_byte_extensions_mid_and_reserved_id() -> None:
+    # mid "1" (id 3, two bytes "1a"), then the audio level (id 1): the forwarder's mid lookup and the level
+    # both come from the same extension reader.
+    data = _packet(1, 1, ext=bytes([0x31, ord("1"), ord("a"), 0x10, 0x80 | 20, 0, 0, 0]))
+    h = rtp.parse_rtp_header(data)
+    assert rtp.one_byte_extension(data, h, 3) == b"1a"
+    assert rtp.audio_level(data, h, 1) == 20
+    stop = _packet(1, 1, ext=bytes([0xF0, 0x10, 0x80 | 20, 0]))  # id 15: stop reading (RFC 8285)
+    assert rtp.one_byte_extension(stop, rtp.parse_rtp_header(stop), 1) is None
+    plain = _packet(1, 1)
+    assert rtp.one_byte_extension(plain, rtp.parse_rtp_header(plain), 1) is None
+
+
+def test_payload_without_padding() -> None:
+    padded = bytearray(_packet(1, 1) + b"\x00\x00\x03")
+    padded[0] |= 0x20
+    h = rtp.parse_rtp_header(bytes(padded))
+    assert rtp.payload(bytes(padded), h) == bytes(padded)[h.payload_offset : -3]
+    padded[-1] = 200  # padding longer than the packet: no sender produces that
+    assert rtp.payload(bytes(padded), h) is None
+
+
+def test_keyframe_detection_and_depacketization_read_stap_a_alike() -> None:
+    sps, idr = b"\x67\x42\xc0\x1f", b"\x65\x88\x84\x00"
+    stap_a = b"\x18" + len(sps).to_bytes(2, "big") + sps + len(idr).to_bytes(2, "big") + idr
+    assert list(rtp.h264_stap_a_units(stap_a)) == [sps, idr] == rtp.h264_nal_units([stap_a])
+    assert rtp.is_keyframe("H264", stap_a) and rtp.h264_starts_picture(stap_a)
+    truncated = stap_a[:-2]
+    assert not rtp.is_keyframe("H264", b"\x18\x00\x09" + idr)  # the IDR's size runs past the packet
+    with pytest.raises(ValueError):
+        rtp.h264_nal_units([truncated])
+
+
+def test_vp8_descriptor_is_read_once_for_both() -> None:
+    key = b"\x90\x80\x12\x34\x00"  # extended, one-byte picture id, then a key-frame header byte
+    assert rtp.vp8_descriptor(key) == (True, 3)
+    assert rtp.vp8_split(key) == (True, b"\x34\x00") and rtp.is_keyframe("VP8", key)
+    assert rtp.vp8_descriptor(b"\x18\x00")[0]  # the reserved bit beside PID is ignored (RFC 7741)
+    for truncated in (b"", b"\x80", b"\x90\x80"):
+        with pytest.raises(ValueError):
+            rtp.vp8_descriptor(truncated)
+        assert not rtp.is_keyframe("VP8", truncated)
+
+
 def test_keyframe_detection() -> None:
     assert rtp.is_keyframe("VP8", b"\x10\x00\x9d\x01\x2a")  # S=1, PID 0, P bit clear
     assert not rtp.is_keyframe("VP8", b"\x10\x01")  # inter frame

@@ -1,15 +1,18 @@
-"""Pure helpers of the server and room: SDP inspection, codec matching, NAT announcement, speaking."""
+"""Pure helpers and rules: SDP inspection, codec matching, NAT announcement, speaking, lobby, the fan-out policy."""
 
 from __future__ import annotations
+
+from typing import cast
 
 import pytest
 from aiortc import RTCRtpReceiver
 
 from contracts.tokens import JoinClaims
-from webrtc.forward import Codec
+from webrtc.forward import Codec, Counters, SourceTrack, Transport
 from webrtc.ice import announce
+from webrtc.peers import match_capability, sending_media
 from webrtc.room import Participant, Room, SpeakingDetector
-from webrtc.server import _match_capability, _sending_media
+from webrtc.router import wanted_by
 
 OFFER = "\r\n".join(
     [
@@ -37,24 +40,24 @@ OFFER = "\r\n".join(
 
 
 def test_sending_media_lists_what_the_offer_sends() -> None:
-    assert _sending_media(OFFER) == [("0", "audio"), ("1", "video")]
+    assert sending_media(OFFER) == [("0", "audio"), ("1", "video")]
     with pytest.raises(ValueError):
-        _sending_media("hello")
+        sending_media("hello")
     with pytest.raises(ValueError):
-        _sending_media("v=0\r\ns=-\r\n")
+        sending_media("v=0\r\ns=-\r\n")
 
 
 def test_codec_matching_for_subscribers() -> None:
     caps = RTCRtpReceiver.getCapabilities("video")
     assert caps is not None
-    vp8 = _match_capability(caps.codecs, Codec("video/VP8", 90000, None, (), 96))
+    vp8 = match_capability(caps.codecs, Codec("video/VP8", 90000, None, (), 96))
     assert vp8 is not None and vp8.mimeType == "video/VP8"
     h264 = Codec(
         "video/H264", 90000, None, (("packetization-mode", "1"), ("profile-level-id", "42e01f")), 102
     )
-    chosen = _match_capability(caps.codecs, h264)
+    chosen = match_capability(caps.codecs, h264)
     assert chosen is not None and chosen.parameters["profile-level-id"] == "42e01f"
-    assert _match_capability(caps.codecs, Codec("video/AV1", 90000, None, (), 45)) is None
+    assert match_capability(caps.codecs, Codec("video/AV1", 90000, None, (), 45)) is None
 
 
 def test_announce_rewrites_host_candidates_only() -> None:
@@ -87,5 +90,41 @@ def test_lobby_and_publish_rules() -> None:
     assert teacher.may_publish("screen") and not student.may_publish("audio")
     student.on_stage = True
     assert student.may_publish("audio") and student.may_publish("video") and not student.may_publish("screen")
-    assert room.wanted_by(student) == {}  # still in the lobby
+    assert wanted_by(room, student) == {}  # still in the lobby
     assert [p["user"] for p in room.roster()] == ["t", "s"]
+
+
+def _track(owner: Participant, mid: str, kind: str = "video") -> SourceTrack:
+    track = SourceTrack(
+        track_id=f"{owner.user}:{mid}",
+        owner=owner.user,
+        kind=kind,
+        source=kind,
+        codec=Codec("video/VP8", 90000, None, (), 96),
+        ssrc=None,
+        mid=mid,
+        publisher=cast(Transport, None),  # never sent to here
+        counters=Counters(),
+    )
+    owner.tracks[mid] = track
+    return track
+
+
+def test_router_forwards_every_track_but_ones_own_once_out_of_the_lobby() -> None:
+    room = Room("r")
+    teacher, speaker, listener = (
+        Participant(_claims("t", "teacher")),
+        Participant(_claims("s1", "student")),
+        Participant(_claims("s2", "student")),
+    )
+    for p in (teacher, speaker, listener):
+        room.add(p)
+    camera, screen, mic = _track(teacher, "0"), _track(teacher, "1"), _track(speaker, "0", "audio")
+    assert wanted_by(room, listener) == {}  # in the lobby
+    room.started = True
+    listener.in_lobby = speaker.in_lobby = False
+    assert wanted_by(room, listener) == {camera.id: camera, screen.id: screen, mic.id: mic}
+    assert wanted_by(room, speaker) == {camera.id: camera, screen.id: screen}
+    assert wanted_by(room, teacher) == {mic.id: mic}
+    listener.left = True
+    assert wanted_by(room, listener) == {}

@@ -49,7 +49,7 @@ async def test_without_redis_the_process_memory_still_refuses_replays():
 
 
 def test_the_sfu_uses_the_deployments_redis_when_named():
-    from webrtc.server import SfuConfig
+    from webrtc.config import SfuConfig
 
     assert (
         SfuConfig.from_env({"LMS_SFU_SECRET": "s" * 32, "LMS_REDIS_URL": "redis://r:6379/0"}).redis_url
@@ -63,7 +63,7 @@ async def test_a_token_replayed_to_another_sfu_process_is_refused(webhook_sink) 
     from sfu_helpers import SECRET, make_token, start_sfu
 
     from webrtc.client import SfuClient, SfuError
-    from webrtc.server import SfuConfig
+    from webrtc.config import SfuConfig
 
     def config() -> SfuConfig:
         return SfuConfig(

@@ -225,7 +225,7 @@ async def test_webhook_sender_retries_until_2xx() -> None:
 
 
 async def test_join_reply_carries_turn_credentials() -> None:
-    from webrtc.server import SfuConfig
+    from webrtc.config import SfuConfig
 
     config = SfuConfig.from_env(
         {
@@ -250,3 +250,11 @@ async def test_join_reply_carries_turn_credentials() -> None:
         await runner.cleanup()
     with pytest.raises(ValueError):
         SfuConfig.from_env({})
+
+
+def test_the_old_server_module_still_exports_the_entry_points() -> None:
+    # Older imports (and other people's scripts) use ``webrtc.server``; the code now lives by responsibility.
+    from webrtc import config, server, sfu, signalling
+
+    assert server.create_app is signalling.create_app and server.SFU_KEY is signalling.SFU_KEY
+    assert server.Sfu is sfu.Sfu and server.SfuConfig is config.SfuConfig

@@ -1,4 +1,4 @@
-// Live class client: signalling with the SFU (see webrtc/server.py's docstring for the protocol),
+// Live class client: signalling with the SFU (see webrtc/signalling.py's docstring for the protocol),
 // one "publish" peer connection (browser offers) and one "subscribe" connection (SFU offers).
 // No framework: the page must work on a school phone with no plugins.
 (function () {

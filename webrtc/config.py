@@ -1,0 +1,99 @@
+"""The SFU's settings: :class:`SfuConfig`, read from ``LMS_SFU_*`` / ``LMS_TURN_*`` / ``LMS_STUN_URLS`` and the
+storage variables, and the ICE servers derived from them (the SFU's own, and what a joining browser is told).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from . import ice
+
+if TYPE_CHECKING:
+    from media.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SfuConfig:
+    """Settings of one SFU process, from the environment and the command line."""
+
+    secret: str
+    webhook_url: str | None = None
+    public_ip: str | None = None
+    ice_hosts: list[str] = field(default_factory=list)  # restrict ICE host candidates (e.g. 127.0.0.1)
+    # ICE servers are configuration: with none set, none is used (no public STUN server is ever contacted).
+    stun_urls: list[str] = field(default_factory=list)
+    turn_urls: list[str] = field(default_factory=list)
+    turn_secret: str | None = None
+    heartbeat_s: float = 10.0
+    join_timeout_s: float = 10.0
+    remb_bps: int = 2_500_000
+    rtcp_interval_s: float = 1.0
+    # Bearer token for /metrics (LMS_SFU_METRICS_TOKEN); without one, /metrics answers loopback clients only.
+    metrics_token: str | None = None
+    # Redis shared by every SFU process and node (LMS_REDIS_URL, as the app's): single-use tokens everywhere.
+    redis_url: str | None = None
+    # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
+    storage: Storage | None = None
+    recording_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "ieum-sfu-recordings")
+
+    def server_rtc_configuration(self) -> RTCConfiguration:
+        """The SFU's own peer connections: the configured STUN servers only (a server needs no TURN)."""
+        servers = [RTCIceServer(urls=url) for url in self.stun_urls]
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+    def client_ice_servers(self, user_id: str) -> list[dict[str, Any]]:
+        """What a joining browser is told to use: the STUN servers, and TURN with short-lived credentials."""
+        servers: list[dict[str, Any]] = [{"urls": url} for url in self.stun_urls]
+        if self.turn_urls:
+            creds = ice.turn_credentials(self.turn_secret or self.secret, user_id)
+            servers.append(
+                {"urls": self.turn_urls, "username": creds["username"], "credential": creds["credential"]}
+            )
+        return servers
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> SfuConfig:
+        """Read ``LMS_SFU_*`` / ``LMS_TURN_*`` variables; the secret is required."""
+        env = dict(os.environ if environ is None else environ)
+        secret = env.get("LMS_SFU_SECRET", "")
+        if not secret:
+            raise ValueError("LMS_SFU_SECRET is required")
+
+        def split(name: str) -> list[str]:
+            return [x.strip() for x in env.get(name, "").split(",") if x.strip()]
+
+        return cls(
+            secret=secret,
+            webhook_url=env.get("LMS_SFU_WEBHOOK_URL") or None,
+            public_ip=env.get("LMS_SFU_PUBLIC_IP") or None,
+            ice_hosts=split("LMS_SFU_ICE_HOSTS"),
+            stun_urls=split("LMS_STUN_URLS"),
+            turn_urls=split("LMS_TURN_URLS"),
+            turn_secret=env.get("LMS_TURN_SECRET") or None,
+            metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
+            redis_url=env.get("LMS_REDIS_URL") or None,
+            storage=_storage_from_env(env),
+            recording_dir=Path(
+                env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
+            ),
+        )
+
+
+def _storage_from_env(env: dict[str, str]) -> Storage | None:
+    """The recordings' storage, configured like the app's (LMS_STORAGE, LMS_STORAGE_DIR, LMS_S3_*)."""
+    from media.storage import storage_from_config
+
+    if not (env.get("LMS_STORAGE") or env.get("LMS_STORAGE_DIR")):
+        log.warning("no LMS_STORAGE / LMS_STORAGE_DIR: live classes will not be recorded")
+        return None
+    return storage_from_config(env)

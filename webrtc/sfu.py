@@ -1,0 +1,127 @@
+"""One SFU process: the rooms it holds and the parts that act on them, started and stopped together.
+
+:class:`Sfu` is the hub the parts reach each other through: ``router`` (who receives which track,
+``router.py``), ``publisher`` / ``subscriber`` (the peer connections, ``peers.py``), ``classroom`` (the class
+rules and their webhooks, ``classroom.py``), ``webhooks`` (``webhooks.py``), the packet ``counters``
+(``forward.py``) and ``process_metrics`` (``metrics.py``). It owns the room registry, the single-use-token
+guards the join handshake consults (``signalling.py``), the background tasks, and a participant's leaving,
+which touches every part. It lives on the aiohttp app as ``app[signalling.SFU_KEY]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from aiortc import RTCPeerConnection
+
+from .classroom import Classroom
+from .config import SfuConfig
+from .forward import Counters
+from .guards import SharedTokenReplayGuard, TokenReplayGuard
+from .metrics import ProcessMetrics, snapshot
+from .peers import Publisher, Subscriber, close_peer_connections
+from .room import Participant, Room
+from .router import Router
+from .webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+
+class Sfu:
+    """Everything one SFU process holds; lives on the aiohttp app as ``app[SFU_KEY]``."""
+
+    def __init__(self, config: SfuConfig) -> None:
+        self.config = config
+        self.rooms: dict[str, Room] = {}
+        self.counters = Counters()
+        self.webhooks = WebhookSender(config.webhook_url, config.secret)
+        self.peer_connections: set[RTCPeerConnection] = set()
+        self.process_metrics = ProcessMetrics()
+        self.router = Router(self)
+        self.publisher = Publisher(self)
+        self.subscriber = Subscriber(self)
+        self.classroom = Classroom(self)
+        self._rtcp_task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.used_tokens = TokenReplayGuard()
+        self.shared_tokens = (
+            SharedTokenReplayGuard(config.redis_url, self.used_tokens) if config.redis_url else None
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start background work (periodic receiver reports)."""
+        self._rtcp_task = asyncio.get_running_loop().create_task(self.publisher.rtcp_loop())
+        self._lag_task = asyncio.get_running_loop().create_task(self.process_metrics.watch_lag())
+
+    async def shutdown(self) -> None:
+        """Tell everyone, close every peer connection and flush webhooks."""
+        if self.shared_tokens is not None:
+            await self.shared_tokens.close()
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+        for room in list(self.rooms.values()):
+            for p in list(room.participants.values()):
+                await self.leave(p, "shutdown")
+        for pc in list(self.peer_connections):
+            await pc.close()
+        self.peer_connections.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        # A class cut short by a restart still keeps what was recorded.
+        await self.classroom.finish_recordings(timeout_s=60)
+        await self.webhooks.close(timeout_s=5.0)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run a coroutine in the background, keeping a reference and logging failures."""
+
+        async def run() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- metrics -------------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, Any]:
+        """The JSON served at /metrics."""
+        return snapshot(self)
+
+    # --- participants --------------------------------------------------------------------------
+
+    def room(self, name: str) -> Room:
+        """The room of that name, created on first join."""
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = Room(name)
+        return room
+
+    async def leave(self, p: Participant, reason: str) -> None:
+        """Remove a participant and everything it published or received; idempotent."""
+        if p.left:
+            return
+        room = self.rooms.get(p.claims.room)
+        for track in list(p.tracks.values()):
+            self.publisher.drop_track(p, track)
+        self.subscriber.release(p)
+        p.left = True
+        await close_peer_connections(self, p)
+        self.classroom.left(room, p, reason)
+        if room is not None and not room.participants:
+            self.rooms.pop(room.name, None)
+        await p.stop_writer()
+        if p.ws is not None and not p.ws.closed:
+            await p.ws.close()
