@@ -101,6 +101,9 @@ def install() -> None:
     from aioice import ice
 
     async def query_consent(self: Any) -> None:
-        await keep_consent(self)
+        # aioice's own constants set the pace (5 s × 6 = RFC 7675's 30 s), so a deployment or a test that
+        # tunes them tunes this too.
+        interval = float(ice.CONSENT_INTERVAL)
+        await keep_consent(self, interval_s=interval, timeout_s=interval * ice.CONSENT_FAILURES)
 
     ice.Connection.query_consent = query_consent  # type: ignore[method-assign]

@@ -54,6 +54,18 @@ MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 PUBLISHER_RCVBUF = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
 
 
+def _consent_expired(pc: RTCPeerConnection) -> bool:
+    from .consent import expired
+
+    for transceiver in pc.getTransceivers():
+        try:
+            if expired(internals.ice_connection(transceiver.receiver.transport)):
+                return True
+        except AttributeError:
+            continue
+    return False
+
+
 def new_peer_connection(sfu: Sfu, p: Participant, label: str) -> RTCPeerConnection:
     """A connection for one participant; when it fails or closes on its own, the participant has timed out."""
     pc = RTCPeerConnection(sfu.config.server_rtc_configuration())
@@ -63,7 +75,8 @@ def new_peer_connection(sfu: Sfu, p: Participant, label: str) -> RTCPeerConnecti
     async def on_state() -> None:
         # ICE consent expiry (aioice closes the connection) or DTLS failure: the client vanished.
         if pc.connectionState in ("failed", "closed") and not p.left and pc in (p.publish_pc, p.subscribe_pc):
-            log.info("%s pc of %s is %s", label, p.user, pc.connectionState)
+            why = "no answer to ICE consent checks for 30 s" if _consent_expired(pc) else "ICE or DTLS failed"
+            log.warning("%s pc of %s is %s: %s", label, p.user, pc.connectionState, why)
             sfu.process_metrics.timeouts += 1
             await sfu.leave(p, "timeout")
 

@@ -77,7 +77,7 @@ from aiohttp import WSMsgType, web
 
 from contracts.tokens import TokenError, verify_join_token
 
-from . import ice
+from . import consent, ice
 from .config import SfuConfig
 from .peers import add_candidate, peer_connection
 from .room import Participant, Room, error
@@ -373,6 +373,7 @@ def create_app(config: SfuConfig) -> web.Application:
     """The aiohttp application; all state lives on it and is torn down on shutdown."""
     if config.ice_hosts:
         ice.restrict_host_addresses(config.ice_hosts)
+    consent.install()  # RFC 7675 consent (30 s without an answer), not aioice's six 0.5 s misses
     app = web.Application()
     app[SFU_KEY] = Sfu(config)
     app.router.add_get("/ws", websocket)
