@@ -25,6 +25,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The SFU's fan-out loop in C (webrtc/fanout.c); without a compiler the SFU forwards in Python.
+"$VPY" -m webrtc.fastpath build --optional >/dev/null
+
 # Front-end libraries come from the npm registry at install time and are served by the app.
 vendor="app/static/vendor"
 if [ ! -f "$vendor/.stamp" ] || [ "$(cat "$vendor/.stamp")" != "$(sha256sum package.json | cut -c1-16)" ]; then

@@ -29,7 +29,7 @@ import pylibsrtp
 from aiortc import RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-from . import internals, rtp
+from . import fastpath, internals, rtp
 from .rtp import RTP_HEADER, PacketBuffer, PliThrottle, ReceptionStats
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class Counters:
     dropped_not_allowed: int = 0
     srtp_errors: int = 0
     rtx_in: int = 0
+    send_blocked: int = 0  # a subscriber's socket buffer was full: dropped, as a congested link would
     dropped_in: int = 0  # publisher packets not forwarded (unknown SSRC, RTX/FEC payload types)
 
 
@@ -97,6 +98,8 @@ class Transport:
         self.protect_rtcp: Callable[[bytes], bytes] = _not_ready
         self.sendto: Callable[[bytes, Any], None] = _drop
         self.addr: Any = None
+        # The C fan-out's view of this transport (plain UDP only; None without the compiled library).
+        self.c_target: fastpath.CTarget | None = None
         # forward(b0, marker|pt, seq, ts, ssrc, tail): the per-subscriber hot path, built once DTLS is up.
         self.forward: Callable[[int, int, int, int, int, bytes], bool] = _not_forwarded
         self.on_ready: list[Callable[[], None]] = []
@@ -126,6 +129,8 @@ class Transport:
             self.closed = True
             self.sendto = _drop
             self.forward = _not_forwarded
+            if self.c_target is not None:
+                self.c_target.close()
 
     def _bind_socket(self) -> bool:
         tx = internals.dtls_tx_srtp(self.dtls)
@@ -145,6 +150,9 @@ class Transport:
             self.sendto = sock_transport.sendto
             if raw_sock is not None:
                 self.forward = _make_forwarder(tx, raw_sock, sock_transport, remote_addr, self.counters)
+                fast = fastpath.load()
+                if fast is not None:
+                    self.c_target = fastpath.CTarget(fast, tx, raw_sock, remote_addr)
         else:
             # TURN-relayed local candidates need aioice's framing; rare on a server, so the slow path is fine.
             self.sendto = internals.ice_sender(protocol)
@@ -301,6 +309,8 @@ class Binding:
         "start_octets",
         "active",
         "fraction_lost",
+        "fan_index",
+        "fan_target",
     )
 
     def __init__(self, track: SourceTrack, transport: Transport, slot: OutSlot) -> None:
@@ -317,6 +327,8 @@ class Binding:
         self.start_octets = 0
         self.active = False  # set once the subscriber answered the offer that carries this slot
         self.fraction_lost = 0
+        self.fan_index = -1  # position in the track's C fan-out table, -1 when not in it
+        self.fan_target: fastpath.CTarget | None = None
 
     def start(self, seq: int, ts: int) -> None:
         """Choose offsets so the subscriber sees one continuous stream on this SSRC."""
@@ -380,6 +392,11 @@ class SourceTrack:
         self.stats = ReceptionStats(codec.clock_rate)
         self.pli = PliThrottle(1.0)
         self.bindings: list[Binding] = []
+        # Started bindings on plain-UDP transports are sent to from C (``fastpath``); the rest — waiting for a
+        # key frame, or behind a TURN relay — go through the Python loop in ``on_rtp``.
+        fast = fastpath.load()
+        self.table: fastpath.FanoutTable | None = fastpath.FanoutTable(fast) if fast is not None else None
+        self.slow: list[Binding] = []
         self.muted = False
         self.last_ts = 0
         self.packets_in = 0
@@ -427,8 +444,10 @@ class SourceTrack:
         self.octets_in += size
         self.last_size = size
         sent = 0
-        # Only active bindings are in the list; the loop body is the per-subscriber cost of the SFU.
-        for b in self.bindings:
+        table = self.table
+        started: list[Binding] | None = None
+        # Bindings not (yet) in the C table; the loop body is the per-subscriber cost of the SFU in Python.
+        for b in self.slow:
             seq_off = b.seq_off
             if seq_off < 0:
                 if not b.transport.ready:
@@ -442,10 +461,25 @@ class SourceTrack:
                         continue
                 b.start(seq, ts)
                 seq_off = b.seq_off
+                if table is not None and b.transport.c_target is not None:
+                    started = started or []
+                    started.append(b)
             if b.transport.forward(
                 b0, marker | b.pt, (seq + seq_off) & 0xFFFF, (ts + b.ts_off) & 0xFFFFFFFF, b.ssrc, tail
             ):
                 sent += 1
+        if table is not None:
+            if table.owners:
+                res = table.send(b0, marker, seq, ts, tail)
+                sent += res.sent
+                if res.srtp_errors:
+                    self.counters.srtp_errors += res.srtp_errors
+                if res.blocked:
+                    self.counters.send_blocked += res.blocked
+            if started:
+                for b in started:  # from the next packet on, from C
+                    if table.add(b):
+                        self.slow.remove(b)
         self.counters.packets_out += sent
         self.counters.bytes_out += sent * (size + 12)
 
@@ -514,12 +548,18 @@ class SourceTrack:
         binding.active = True
         if binding not in self.bindings:
             self.bindings.append(binding)
+            if self.table is None or not self.table.add(binding):
+                self.slow.append(binding)
 
     def remove_binding(self, binding: Binding) -> None:
         """Stop forwarding to a subscriber slot."""
         binding.stop()
         if binding in self.bindings:
             self.bindings.remove(binding)
+            if self.table is not None:
+                self.table.remove(binding)
+            if binding in self.slow:
+                self.slow.remove(binding)
 
     def close(self) -> None:
         """Detach every subscriber."""

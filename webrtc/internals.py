@@ -260,6 +260,23 @@ def srtp_internals(session: pylibsrtp.Session) -> SrtpInternals:
     return SrtpInternals(session, ffi, protect, srtp, cdata, buffer)
 
 
+def srtp_protect_address() -> int:
+    """The address of libsrtp's ``srtp_protect`` inside pylibsrtp's compiled module (for ``fastpath``)."""
+    try:
+        from pylibsrtp._binding import ffi, lib
+    except ImportError:
+        raise InternalsChanged("pylibsrtp", "pylibsrtp._binding (ffi, lib)") from None
+    _require(lib, "srtp_protect", "pylibsrtp", "pylibsrtp._binding.lib")
+    return int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
+
+
+def srtp_session_address(session: pylibsrtp.Session) -> int:
+    """The ``srtp_t`` behind a pylibsrtp session, as an address; valid while the session object lives."""
+    from pylibsrtp._binding import ffi
+
+    return int(ffi.cast("uintptr_t", _get(session, "_srtp", "pylibsrtp", "Session")[0]))
+
+
 # --- asyncio ---------------------------------------------------------------------------------------
 
 

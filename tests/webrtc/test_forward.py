@@ -28,6 +28,7 @@ class FakeTransport:
         self.addr = ("127.0.0.1", 9)
         self.sent: list[bytes] = []
         self.rtcp: list[bytes] = []
+        self.c_target = None  # no socket: the Python loop sends
 
     def protect(self, data: bytes) -> bytes:
         return data
