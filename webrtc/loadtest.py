@@ -43,6 +43,7 @@ from . import rtp
 
 _SEQ_SSRC = struct.Struct("!2xH4xI")
 SAMPLE_DECRYPT_EVERY = 50
+HELD_WITHIN_S = 3.0  # a held viewer received a packet in the last seconds of the hold
 
 
 # --- media -------------------------------------------------------------------------------------
@@ -260,6 +261,7 @@ class Viewer:
     send_rtcp: Any = None  # protect and send one compound RTCP packet on the subscribe connection
     own_ssrc: int = 0
     loss: float = 0.0  # share of incoming video packets dropped on arrival, as a lossy network would
+    last_rx: float = 0.0  # when the last RTP packet arrived (a viewer still held receives until the end)
 
     def snapshot(self) -> dict[int, tuple[int, int]]:
         return {ssrc: (s.received, s.max_ext) for ssrc, s in self.streams.items()}
@@ -341,6 +343,7 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
                 s.duplicates += 1
                 return
         s.received += 1
+        viewer.last_rx = time.monotonic()
         counter[0] += 1
         if counter[0] % SAMPLE_DECRYPT_EVERY == 0 and dtls._rx_srtp is not None:
             try:
@@ -498,7 +501,8 @@ async def _worker(
                 expected += exp
                 received += got
                 per_viewer.append((round(1 - got / exp, 4) if exp else 0.0, v.index, exp, len(v.streams)))
-                if got > 0 and not v.failed:
+                # Held: still connected and still receiving (a viewer whose class stalled is not held).
+                if got > 0 and not v.failed and time.monotonic() - v.last_rx < HELD_WITHIN_S:
                     held += 1
             conn.send(
                 {
@@ -553,6 +557,12 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def _packets_sent(pc: Any) -> int:
+    """RTP packets the publisher has sent so far, from its own statistics (outbound-rtp packetsSent)."""
+    report = await pc.getStats()
+    return sum(int(getattr(s, "packetsSent", 0) or 0) for s in report.values() if s.type == "outbound-rtp")
 
 
 def _get_json(url: str) -> dict[str, Any]:
@@ -762,6 +772,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+        sent0 = await _packets_sent(publish_pc)
         for _, conn in workers:
             conn.send("start_hold")
         for _, conn in workers:
@@ -777,6 +788,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 file=sys.stderr,
                 flush=True,
             )
+        sent1 = await _packets_sent(publish_pc)
         for _, conn in workers:
             conn.send("end_hold")
         ended = [await _recv(conn) for _, conn in workers]
@@ -806,6 +818,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         forwarded = m1["packets_out"] - m0["packets_out"]
         received = sum(e["received"] for e in ended)
         expected = sum(e["expected"] for e in ended)
+        # What every viewer should have got: all the publisher sent during the hold. Packets still queued at
+        # the SFU at the end (a backlog), or never forwarded because the publisher was lost, count as lost.
+        publisher_sent = sent1 - sent0
+        owed = publisher_sent * args.viewers
         wall = t1 - t0
         us_per_packet = 1e6 * cpu_s / forwarded if forwarded else None
         summary = {
@@ -816,7 +832,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "join_p95_s": _round(_percentile(join_s, 0.95)),
             "join_video_p50_s": _round(_percentile(join_all_s, 0.5)),
             "join_video_p95_s": _round(_percentile(join_all_s, 0.95)),
-            "loss_pct": _round(100.0 * (expected - received) / expected if expected else None),
+            "loss_pct": _round(100.0 * max(0, owed - received) / owed if owed else None),
+            "loss_seen_pct": _round(100.0 * (expected - received) / expected if expected else None),
+            "publisher_sent": publisher_sent,
             "sfu_cpu_pct": _round(100.0 * cpu_s / wall),
             "sfu_cpu_us_per_packet": _round(us_per_packet),
             "floor_us_per_packet": _round(floor),
