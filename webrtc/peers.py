@@ -293,7 +293,8 @@ class Subscriber:
         self.sfu = sfu
 
     async def apply(self, room: Room, p: Participant, wanted: dict[str, SourceTrack]) -> None:
-        """Bind/unbind forwarded tracks so the subscriber gets ``wanted``; send a new offer if anything changed.
+        """Bind/unbind forwarded tracks so the subscriber gets ``wanted``; send a new offer if anything changed
+        (or if the last offer could not be made: ``Participant.offer_stale``).
 
         Called by the router only, with no offer pending.
         """
@@ -304,16 +305,19 @@ class Subscriber:
                 binding.slot.transceiver.direction = "inactive"
                 changed = True
         new = [t for tid, t in wanted.items() if tid not in p.bindings]
-        if not new and not changed:
+        if not new and not changed and not p.offer_stale:
             return
+        # Set until the offer is sent: if anything below fails, the bindings made (or undone) here are not
+        # what the browser was offered, and the next sync must offer them even though nothing changes then.
+        p.offer_stale = True
         p.negotiating = True
         try:
             if p.subscribe_pc is None and new:
                 p.subscribe_pc = new_peer_connection(self.sfu, p, "subscribe")
                 p.subscribe_demux = SubscriberDemux(self.sfu.counters)
             pc = p.subscribe_pc
-            if pc is None:
-                p.negotiating = False
+            if pc is None:  # nothing was ever offered, so there is nothing to take back
+                p.negotiating = p.offer_stale = False
                 return
             for track in new:
                 slot = next(
@@ -347,6 +351,7 @@ class Subscriber:
                     "sdp": ice.announce(pc.localDescription.sdp, self.sfu.config.public_ip),
                 }
             )
+            p.offer_stale = False
         except Exception:
             p.negotiating = False
             raise
