@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (contracts.tokens.MAX_TTL_S)
+MAX_STAGE = 4  # students on stage at once: each one's camera and microphone go to everyone in the room
 
 
 class Classroom:
@@ -149,10 +150,18 @@ class Classroom:
 
         self.sfu.spawn(disconnect_the_rest())
 
-    async def set_stage(self, room: Room, p: Participant, on: bool) -> None:
-        """Bring a student on stage (may publish audio/video) or take them off (stop their media)."""
+    async def set_stage(self, room: Room, by: Participant, p: Participant, on: bool) -> None:
+        """Bring a student on stage (may publish audio/video; at most :data:`MAX_STAGE` at once, else the
+        teacher ``by`` is told ``stage_full``) or take them off (stop their media)."""
         if p.on_stage == on:
             return
+        if on and not p.is_teacher:
+            speakers = sum(1 for q in room.participants.values() if q.on_stage and not q.is_teacher)
+            if speakers >= MAX_STAGE:
+                by.send(
+                    error("stage_full", f"at most {MAX_STAGE} students can be on stage; take one off first")
+                )
+                return
         p.on_stage = on
         if on:
             if p.hand_raised:

@@ -332,7 +332,7 @@ async def _end_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) 
 async def _stage(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     target = _target(room, p, msg)
     if target is not None:
-        await sfu.classroom.set_stage(room, target, bool(msg.get("on")))
+        await sfu.classroom.set_stage(room, p, target, bool(msg.get("on")))
 
 
 @_teacher_only
