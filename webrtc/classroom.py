@@ -7,7 +7,9 @@ may publish is read off that state, ``Participant.may_publish``), tells the room
 ``stage``, ``muted``, ``removed``, ``chat``, ``speaking``, ``recording``, ``class_started``, ``class_ended``
 messages) and the app (webhooks), and asks the router to re-decide the fan-out whenever that changes who
 sees what. It is also told when a track is published or dropped (by ``peers.Publisher``), which is where a
-muted speaker stays muted, speaking is detected and a recording picks the track up.
+muted speaker stays muted, speaking is detected and a recording picks the track up. A recording runs from
+the class start until the class ends or the SFU forgets the room (``Sfu.drop_room``: empty past its grace),
+so a teacher who reconnects goes on in the same file; at most :data:`MAX_STAGE` students are on stage.
 
 The messages' fields are checked by ``signalling.py`` before they get here, with teacher-only messages
 refused there; the rules here then decide (a rate limit, an already-raised hand, removing oneself).
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENDED_ROOM_MEMORY_S = 900.0  # longer than a join token lives (contracts.tokens.MAX_TTL_S)
+MAX_STAGE = 4  # students on stage at once: each one's camera and microphone go to everyone in the room
 
 
 class Classroom:
@@ -76,15 +79,17 @@ class Classroom:
         self.emit(EventType.participant_joined, p, {"name": p.claims.name, "role": p.claims.role})
 
     def left(self, room: Room | None, p: Participant, reason: str) -> None:
-        """Tell the app and the room that someone left; the last one out stops the recording."""
+        """Tell the app and the room that someone left (a recording goes on: the room may be rejoined)."""
         self.emit(EventType.participant_left, p, {"reason": reason})
         if room is None:
             return
         room.discard(p)
         self.announce(room, p, "left")
         self.sfu.router.resync_room(room)
-        if not room.participants:
-            self.stop_recording(room)
+
+    def closed(self, room: Room) -> None:
+        """The SFU forgets the room (empty past its grace, or ended): its recording is handed over."""
+        self.stop_recording(room)
 
     # --- what participants do -----------------------------------------------------------------
 
@@ -149,10 +154,18 @@ class Classroom:
 
         self.sfu.spawn(disconnect_the_rest())
 
-    async def set_stage(self, room: Room, p: Participant, on: bool) -> None:
-        """Bring a student on stage (may publish audio/video) or take them off (stop their media)."""
+    async def set_stage(self, room: Room, by: Participant, p: Participant, on: bool) -> None:
+        """Bring a student on stage (may publish audio/video; at most :data:`MAX_STAGE` at once, else the
+        teacher ``by`` is told ``stage_full``) or take them off (stop their media)."""
         if p.on_stage == on:
             return
+        if on and not p.is_teacher:
+            speakers = sum(1 for q in room.participants.values() if q.on_stage and not q.is_teacher)
+            if speakers >= MAX_STAGE:
+                by.send(
+                    error("stage_full", f"at most {MAX_STAGE} students can be on stage; take one off first")
+                )
+                return
         p.on_stage = on
         if on:
             if p.hand_raised:

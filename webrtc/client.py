@@ -1,7 +1,8 @@
 """A Python signalling + media client for the SFU (used by the tests and the load test).
 
-It speaks the protocol documented in ``server.py`` exactly like the browser page should: it answers the
-SFU's subscribe offers automatically and publishes with its own offers.
+It speaks the protocol documented in ``signalling.py`` exactly like the browser page should: it answers the
+SFU's subscribe offers automatically, publishes with its own offers, and publishes again on a new
+connection when the SFU says it lost the publish connection (``publish_lost``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class SfuClient:
         on_subscribe_pc: Callable[[RTCPeerConnection], None] | None = None,
         on_subscribe_answered: Callable[[RTCPeerConnection], None] | None = None,
         on_track: Callable[[MediaStreamTrack, str | None], None] | None = None,
+        republish_media: Callable[[], list[MediaStreamTrack]] | None = None,
     ) -> None:
         self.url = url
         self.token = token
@@ -60,11 +62,17 @@ class SfuClient:
         self.on_subscribe_pc = on_subscribe_pc
         self.on_subscribe_answered = on_subscribe_answered
         self.on_track = on_track
+        # Fresh tracks to publish again after ``publish_lost`` (aiortc stops a track with its connection);
+        # without it the client only records the message, as it does any error.
+        self.republish_media = republish_media
         self.tracks: dict[str, dict[str, Any]] = {}  # mid -> {user, name, kind}
         self.remote_tracks: list[tuple[MediaStreamTrack, str | None]] = []
         self.joined: dict[str, Any] | None = None
         self.subscribe_answered = 0
         self.connected_at: float | None = None
+        self._publish_options: dict[str, Any] = {}
+        self._republish: asyncio.Task[Any] | None = None
+        self.republished = 0
 
     async def connect(self, timeout: float = 10.0) -> dict[str, Any]:
         """Open the socket, send join and return the ``joined`` message (SfuError if refused)."""
@@ -101,6 +109,10 @@ class SfuClient:
                 await self._answer_subscribe(msg)
             elif msg.get("type") == "tracks":
                 self.tracks = {t["mid"]: t for t in msg["tracks"]}
+            elif msg.get("type") == "error" and msg.get("code") == "publish_lost" and self.republish_media:
+                # Not awaited here: publishing waits for the answer, which this very loop reads.
+                tracks = self.republish_media()
+                self._republish = asyncio.get_running_loop().create_task(self.republish(tracks))
             async with self._changed:
                 self.messages.append(msg)
                 self._changed.notify_all()
@@ -172,6 +184,7 @@ class SfuClient:
         if self.publish_pc is None:
             self.publish_pc = RTCPeerConnection(self._configuration())
         pc = self.publish_pc
+        self._publish_options = {"screen": screen, "video_codec": video_codec}
         for track in tracks:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             if video_codec and track.kind == "video":
@@ -197,16 +210,27 @@ class SfuClient:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         return reply
 
+    async def republish(self, tracks: list[MediaStreamTrack], timeout: float = 10.0) -> dict[str, Any]:
+        """Publish these tracks on a new publish connection, as the last ``publish`` did (the SFU closed the
+        old connection: ``publish_lost``)."""
+        old, self.publish_pc = self.publish_pc, None
+        if old is not None:
+            await old.close()
+        reply = await self.publish(tracks, timeout=timeout, **self._publish_options)
+        self.republished += 1
+        return reply
+
     async def close(self) -> None:
         """Leave politely and close everything."""
         if self.ws is not None and not self.ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.send({"type": "leave"})
             await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        for task in (self._reader, self._republish):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
                 await pc.close()

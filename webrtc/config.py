@@ -38,6 +38,9 @@ class SfuConfig:
     join_timeout_s: float = 10.0
     remb_bps: int = 2_500_000
     rtcp_interval_s: float = 1.0
+    # An empty room (its last participant left without the class ending) is kept this long, so a teacher alone
+    # in it who reconnects finds it started, with its removals and recording (LMS_SFU_EMPTY_ROOM_GRACE_S).
+    empty_room_grace_s: float = 120.0
     # Bearer token for /metrics (LMS_SFU_METRICS_TOKEN); without one, /metrics answers loopback clients only.
     metrics_token: str | None = None
     # Redis shared by every SFU process and node (LMS_REDIS_URL, as the app's): single-use tokens everywhere.
@@ -82,11 +85,26 @@ class SfuConfig:
             turn_secret=env.get("LMS_TURN_SECRET") or None,
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
             redis_url=env.get("LMS_REDIS_URL") or None,
+            empty_room_grace_s=_seconds(env, "LMS_SFU_EMPTY_ROOM_GRACE_S", 120.0),
             storage=_storage_from_env(env),
             recording_dir=Path(
                 env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
             ),
         )
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    """A duration in seconds from the environment (unset or empty: the default); ValueError names the variable."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be zero or more seconds, not {text!r}")
+    return value
 
 
 def _storage_from_env(env: dict[str, str]) -> Storage | None:

@@ -2,7 +2,8 @@
 participant, so offers never collide.
 
 aiortc does SDP, ICE and DTLS. This module creates the connections (:func:`new_peer_connection`: the SFU's
-ICE servers, BUNDLE; a connection that fails or loses ICE consent is the client vanishing), wraps each
+ICE servers, BUNDLE; a subscribe connection that fails or loses ICE consent is the client vanishing, a
+publish one only its media: the client is told ``publish_lost`` and publishes again), wraps each
 bundled DTLS transport in a ``forward.Transport`` (from there on the RTP path is the SFU's own) with its
 demultiplexer, and:
 
@@ -73,11 +74,17 @@ def new_peer_connection(sfu: Sfu, p: Participant, label: str) -> RTCPeerConnecti
 
     @pc.on("connectionstatechange")
     async def on_state() -> None:
-        # ICE consent expiry (aioice closes the connection) or DTLS failure: the client vanished.
+        # ICE consent expiry (aioice closes the connection) or DTLS failure: the client vanished — or, while
+        # its WebSocket stays up, only its media path did.
         if pc.connectionState in ("failed", "closed") and not p.left and pc in (p.publish_pc, p.subscribe_pc):
             why = "no answer to ICE consent checks for 30 s" if _consent_expired(pc) else "ICE or DTLS failed"
             log.warning("%s pc of %s is %s: %s", label, p.user, pc.connectionState, why)
             sfu.process_metrics.timeouts += 1
+            if pc is p.publish_pc:
+                # The class would silently lose this speaker's media: tell the client to publish again. A
+                # client that is really gone is dropped by the WebSocket heartbeat.
+                await sfu.publisher.lost(p)
+                return
             await sfu.leave(p, "timeout")
 
     return pc
@@ -171,6 +178,15 @@ class Publisher:
         await self.reset(p)
         self.sfu.classroom.announce(room, p, "updated")
         self.sfu.router.resync_room(room)
+
+    async def lost(self, p: Participant) -> None:
+        """The publish connection failed (ICE consent or DTLS): drop it and ask the client to publish again."""
+        await self.reset(p)
+        p.send(error("publish_lost", "the SFU lost your media connection; publish again"))
+        room = self.sfu.rooms.get(p.claims.room)
+        if room is not None:
+            self.sfu.classroom.announce(room, p, "updated")
+            self.sfu.router.resync_room(room)
 
     async def reset(self, p: Participant) -> None:
         """Drop the participant's tracks and close its publish connection; a later offer starts afresh."""
@@ -293,7 +309,8 @@ class Subscriber:
         self.sfu = sfu
 
     async def apply(self, room: Room, p: Participant, wanted: dict[str, SourceTrack]) -> None:
-        """Bind/unbind forwarded tracks so the subscriber gets ``wanted``; send a new offer if anything changed.
+        """Bind/unbind forwarded tracks so the subscriber gets ``wanted``; send a new offer if anything changed
+        (or if the last offer could not be made: ``Participant.offer_stale``).
 
         Called by the router only, with no offer pending.
         """
@@ -304,16 +321,19 @@ class Subscriber:
                 binding.slot.transceiver.direction = "inactive"
                 changed = True
         new = [t for tid, t in wanted.items() if tid not in p.bindings]
-        if not new and not changed:
+        if not new and not changed and not p.offer_stale:
             return
+        # Set until the offer is sent: if anything below fails, the bindings made (or undone) here are not
+        # what the browser was offered, and the next sync must offer them even though nothing changes then.
+        p.offer_stale = True
         p.negotiating = True
         try:
             if p.subscribe_pc is None and new:
                 p.subscribe_pc = new_peer_connection(self.sfu, p, "subscribe")
                 p.subscribe_demux = SubscriberDemux(self.sfu.counters)
             pc = p.subscribe_pc
-            if pc is None:
-                p.negotiating = False
+            if pc is None:  # nothing was ever offered, so there is nothing to take back
+                p.negotiating = p.offer_stale = False
                 return
             for track in new:
                 slot = next(
@@ -347,6 +367,7 @@ class Subscriber:
                     "sdp": ice.announce(pc.localDescription.sdp, self.sfu.config.public_ip),
                 }
             )
+            p.offer_stale = False
         except Exception:
             p.negotiating = False
             raise

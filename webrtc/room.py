@@ -82,6 +82,9 @@ class Participant:
     bindings: dict[str, Binding] = field(default_factory=dict)  # by source track id
     negotiating: bool = False
     resync: bool = False
+    # The bindings changed since the last subscribe offer that went out (e.g. creating it failed): the next
+    # sync offers even when the router's wanted set matches the bindings.
+    offer_stale: bool = False
     speaking: SpeakingDetector = field(default_factory=SpeakingDetector)
     chat_limit: TokenBucket = field(default_factory=chat_bucket)
     hand_limit: TokenBucket = field(default_factory=hand_bucket)

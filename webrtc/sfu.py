@@ -5,7 +5,10 @@
 rules and their webhooks, ``classroom.py``), ``webhooks`` (``webhooks.py``), the packet ``counters``
 (``forward.py``) and ``process_metrics`` (``metrics.py``). It owns the room registry, the single-use-token
 guards the join handshake consults (``signalling.py``), the background tasks, and a participant's leaving,
-which touches every part. It lives on the aiohttp app as ``app[signalling.SFU_KEY]``.
+which touches every part. A room its last participant left is kept for ``SfuConfig.empty_room_grace_s``
+(started, removals, recording and all) so that a teacher alone in it who reconnects finds it as it was; a
+replaced session (the same user joining again) never empties it, and an ended room goes at once. It lives
+on the aiohttp app as ``app[signalling.SFU_KEY]``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Sfu:
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._empty_rooms: dict[str, asyncio.TimerHandle] = {}  # rooms kept for a reconnect, by name
         self.used_tokens = TokenReplayGuard()
         self.shared_tokens = (
             SharedTokenReplayGuard(config.redis_url, self.used_tokens) if config.redis_url else None
@@ -70,6 +74,8 @@ class Sfu:
         for room in list(self.rooms.values()):
             for p in list(room.participants.values()):
                 await self.leave(p, "shutdown")
+        for room in list(self.rooms.values()):
+            self.drop_room(room)  # no reconnect comes now: recordings are handed over below
         for pc in list(self.peer_connections):
             await pc.close()
         self.peer_connections.clear()
@@ -103,14 +109,44 @@ class Sfu:
     # --- participants --------------------------------------------------------------------------
 
     def room(self, name: str) -> Room:
-        """The room of that name, created on first join."""
+        """The room of that name for a join: created on the first one, or the one kept empty for a reconnect."""
+        timer = self._empty_rooms.pop(name, None)
+        if timer is not None:
+            timer.cancel()
         room = self.rooms.get(name)
         if room is None:
             room = self.rooms[name] = Room(name)
         return room
 
-    async def leave(self, p: Participant, reason: str) -> None:
-        """Remove a participant and everything it published or received; idempotent."""
+    def drop_room(self, room: Room) -> None:
+        """Forget a room (its grace ran out, the class ended and everyone left, or shutdown); idempotent."""
+        timer = self._empty_rooms.pop(room.name, None)
+        if timer is not None:
+            timer.cancel()
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+        self.classroom.closed(room)
+
+    def _keep_empty_room(self, room: Room) -> None:
+        grace_s = self.config.empty_room_grace_s
+        log.info("room %s is empty: kept %.0f s for a reconnect", room.name, grace_s)
+
+        def drop_if_still_empty() -> None:
+            self._empty_rooms.pop(room.name, None)
+            if not room.participants and self.rooms.get(room.name) is room:
+                log.info("room %s stayed empty for %.0f s: closed", room.name, grace_s)
+                self.drop_room(room)
+
+        old = self._empty_rooms.pop(room.name, None)
+        if old is not None:
+            old.cancel()
+        self._empty_rooms[room.name] = asyncio.get_running_loop().call_later(grace_s, drop_if_still_empty)
+
+    async def leave(self, p: Participant, reason: str, *, replaced: bool = False) -> None:
+        """Remove a participant and everything it published or received; idempotent.
+
+        ``replaced``: the same user is joining again right now, so even a room this empties stays as it is.
+        """
         if p.left:
             return
         room = self.rooms.get(p.claims.room)
@@ -120,8 +156,11 @@ class Sfu:
         p.left = True
         await close_peer_connections(self, p)
         self.classroom.left(room, p, reason)
-        if room is not None and not room.participants:
-            self.rooms.pop(room.name, None)
+        if room is not None and not room.participants and self.rooms.get(room.name) is room:
+            if room.ended:
+                self.drop_room(room)  # classroom.ended_rooms refuses later joins
+            elif not replaced:
+                self._keep_empty_room(room)
         await p.stop_writer()
         if p.ws is not None and not p.ws.closed:
             await p.ws.close()

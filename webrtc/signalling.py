@@ -20,7 +20,10 @@ Client → server
   join with the same token (its ``jti``) is refused with reason ``already_used``; the page fetches a fresh
   token for every (re)join. A valid token is still refused with ``class_ended`` (close code 4004) after the
   class ended, and ``removed`` (4003) for someone a teacher removed. Joining again as the same user replaces
-  the older session (which gets ``{"type":"error","code":"replaced",...}`` and is closed).
+  the older session (which gets ``{"type":"error","code":"replaced",...}`` and is closed); the room stays as
+  it was. A room whose last participant left (a teacher alone whose connection dropped) is kept
+  ``LMS_SFU_EMPTY_ROOM_GRACE_S`` (120 s): rejoining within it finds the class started, its removals and its
+  recording going on; after it, the room is gone (its recording handed over) and the next join starts anew.
   ``{"type":"offer","pc":"publish","sdp":..., "screen":[mid,...]}`` — publish; ``screen`` lists the mids
   (``transceiver.mid`` after setLocalDescription) that carry a screen share instead of the camera.
   Answered by ``{"type":"answer","pc":"publish","sdp":...}``, or refused by
@@ -50,7 +53,11 @@ Server → client
   ``ontrack``) to its participant so tiles can be labelled. m-lines absent from the list are inactive.
   ``{"type":"offer","pc":"subscribe","sdp":...}`` / ``{"type":"answer","pc":"publish","sdp":...}``.
   ``{"type":"stage","user":sub,"on":bool}`` — broadcast; the student concerned may now publish audio and
-  video (or must stop: the SFU closes its publish connection when taken off stage).
+  video (or must stop: the SFU closes its publish connection when taken off stage). At most four students
+  (``classroom.MAX_STAGE``) are on stage at once: a fifth is refused with ``stage_full`` to the teacher.
+  ``{"type":"error","code":"publish_lost",...}`` — the SFU closed your publish connection (ICE consent
+  expired, or ICE/DTLS failed) while the socket stayed up: what you published is gone; publish again with a
+  new publish connection and a fresh offer.
   ``{"type":"muted","by":sub}`` — a teacher muted you (your audio is no longer forwarded until ``unmute``).
   ``{"type":"removed"}`` — you were removed; the socket closes.
   ``{"type":"chat","from":sub,"name":...,"text":...,"at":ISO-8601}``.
@@ -168,8 +175,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     previous = room.participants.get(claims.user_id)
     if previous is not None:
         # Same user from a second tab or after a reconnect: the new session wins.
+        # The room is kept as it is (started, removals, recording) even when that session was alone in it.
         previous.send(error("replaced", "you joined from somewhere else"))
-        await sfu.leave(previous, "bye")
+        await sfu.leave(previous, "bye", replaced=True)
         room = sfu.room(claims.room)
 
     p = Participant(claims=claims, ws=ws)
@@ -332,7 +340,7 @@ async def _end_class(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) 
 async def _stage(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
     target = _target(room, p, msg)
     if target is not None:
-        await sfu.classroom.set_stage(room, target, bool(msg.get("on")))
+        await sfu.classroom.set_stage(room, p, target, bool(msg.get("on")))
 
 
 @_teacher_only

@@ -14,7 +14,7 @@
   var state = {
     ws: null, pub: null, sub: null, localStream: null, screenStream: null, screenSender: null,
     tracks: {}, participants: {}, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
-    joined: false, pendingSubCandidates: [], micOn: true, camOn: true, endForm: null
+    joined: false, pendingSubCandidates: [], micOn: true, camOn: true, endForm: null, republishing: false
   };
   window.ieumLive = state; // exposed for tests and for debugging in the field
 
@@ -151,7 +151,9 @@
         onSubscribeOffer(msg.sdp);
         break;
       case "answer":
-        if (state.pub) state.pub.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch(function (e) { showError(String(e)); });
+        if (state.pub) state.pub.setRemoteDescription({ type: "answer", sdp: msg.sdp }).then(function () {
+          if (state.republishing) { state.republishing = false; status(T.connected); }
+        }, function (e) { showError(String(e)); });
         break;
       case "candidate":
         var pc = msg.pc === "publish" ? state.pub : state.sub;
@@ -184,6 +186,7 @@
         break;
       case "error":
         if (msg.code === "class_ended") { classEnded(); break; }
+        if (msg.code === "publish_lost") { republish(); break; }
         if (msg.code === "token_invalid" || msg.code === "removed" || msg.code === "replaced") { state.leaving = true; }
         // The SFU's messages are for developers; people read the page's own words for each code.
         showError((T.errors && T.errors[msg.code]) || T.error_other.replace("{code}", msg.code));
@@ -202,6 +205,10 @@
       var pc = new RTCPeerConnection(iceConfig());
       state.pub = pc;
       stream.getTracks().forEach(function (t) { pc.addTransceiver(t, { direction: "sendonly", streams: [stream] }); });
+      // A screen share still running from before a new connection goes on the new one too.
+      var shared = state.screenStream && state.screenStream.getVideoTracks()[0];
+      state.screenSender = shared && shared.readyState === "live"
+        ? pc.addTransceiver(shared, { direction: "sendonly", streams: [state.screenStream] }).sender : null;
       pc.onicecandidate = function (e) { if (e.candidate) send({ type: "candidate", pc: "publish", candidate: e.candidate.toJSON() }); };
       pc.onconnectionstatechange = function () { if (pc.connectionState === "failed" && state.pub === pc) restartAll(); };
       state.micOn = true; state.camOn = true; syncButtons();
@@ -209,6 +216,18 @@
       showSelf(stream);
       return offerPublish();
     }).catch(function () { /* the message is already shown */ });
+  }
+
+  // The SFU closed the publish connection (ICE consent expired, or ICE/DTLS failed) while the socket is up:
+  // what this page sent is gone for everyone, so send it again on a new connection.
+  function republish() {
+    var old = state.pub;
+    state.pub = null;
+    if (old) old.close();
+    if (!state.onStage) return;
+    state.republishing = true;
+    status(T.republishing);
+    startPublishing();
   }
 
   function offerPublish() {
