@@ -114,12 +114,13 @@ class Sfu:
         if p.left:
             return
         room = self.rooms.get(p.claims.room)
+        published = bool(p.tracks)
         for track in list(p.tracks.values()):
             self.publisher.drop_track(p, track)
         self.subscriber.release(p)
         p.left = True
         await close_peer_connections(self, p)
-        self.classroom.left(room, p, reason)
+        self.classroom.left(room, p, reason, published=published)
         if room is not None and not room.participants:
             self.rooms.pop(room.name, None)
         await p.stop_writer()
