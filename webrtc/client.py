@@ -1,6 +1,6 @@
 """A Python signalling + media client for the SFU (used by the tests and the load test).
 
-It speaks the protocol documented in ``server.py`` exactly like the browser page should: it answers the
+It speaks the protocol documented in ``signalling.py`` exactly like the browser page should: it answers the
 SFU's subscribe offers automatically and publishes with its own offers.
 """
 
