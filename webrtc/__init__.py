@@ -17,6 +17,8 @@ downtrack, forwarder, buffer) are:
 ``classroom``   the class rules (lobby, stage, hands, mute, remove, chat, start/end, recording) and
                 their webhooks
 ``room``        room and participant state; ``guards`` single-use tokens and rate limits
+``roster``      who is told of whom, linear in the room: teachers batched deltas, students the teachers,
+                the stage and a coalesced count
 ``recording`` / ``recorder``  what a recording takes in / writing it without decoding
 ``webhooks``    the signed, ordered, retried webhook sender
 ``metrics``     process measurements and the ``/metrics`` document

@@ -6,10 +6,12 @@ time, hands, chat and recordings come from these).
 may publish is read off that state, ``Participant.may_publish``), tells the room (roster deltas and the
 ``stage``, ``muted``, ``removed``, ``chat``, ``speaking``, ``recording``, ``class_started``, ``class_ended``
 messages) and the app (webhooks), and asks the router to re-decide the fan-out whenever that changes who
-sees what. It is also told when a track is published or dropped (by ``peers.Publisher``), which is where a
-muted speaker stays muted, speaking is detected and a recording picks the track up. A recording runs from
-the class start until the class ends or the SFU forgets the room (``Sfu.drop_room``: empty past its grace),
-so a teacher who reconnects goes on in the same file; at most :data:`MAX_STAGE` students are on stage.
+sees what. Who hears of a roster change, and when, is decided by the room's ``roster.RosterFeed`` (teachers get
+batched deltas, students only teachers, the stage and a coalesced count). It is also told when a track is
+published or dropped (by ``peers.Publisher``), which is where a muted speaker stays muted, speaking is detected
+and a recording picks the track up. A recording runs from the class start until the class ends or the SFU
+forgets the room (``Sfu.drop_room``: empty past its grace), so a teacher who reconnects goes on in the same
+file; at most :data:`MAX_STAGE` students are on stage.
 
 The messages' fields are checked by ``signalling.py`` before they get here, with teacher-only messages
 refused there; the rules here then decide (a rate limit, an already-raised hand, removing oneself).
@@ -56,8 +58,14 @@ class Classroom:
         self.sfu.webhooks.emit(event_type, p.claims.room, p.user, data)
 
     def announce(self, room: Room, p: Participant, event: str) -> None:
-        """Broadcast a roster delta."""
-        room.broadcast({"type": "participant", "event": event, "participant": p.describe()})
+        """Report a roster change (``joined``, ``left`` or ``updated``); the room's ``roster.RosterFeed``
+        decides who hears of it and when (teachers in batches, students only about teachers and the stage)."""
+        if event == "joined":
+            room.feed.joined(p)
+        elif event == "left":
+            room.feed.left(p)
+        else:
+            room.feed.updated(p)
 
     # --- coming and going ---------------------------------------------------------------------
 
@@ -74,22 +82,26 @@ class Classroom:
         return None
 
     def joined(self, room: Room, p: Participant) -> None:
-        """Tell the others and the app that someone came in (the newcomer got the roster already)."""
-        room.broadcast({"type": "participant", "event": "joined", "participant": p.describe()}, exclude=p)
+        """Tell the others and the app that someone came in (the newcomer was welcomed already)."""
+        self.announce(room, p, "joined")
         self.emit(EventType.participant_joined, p, {"name": p.claims.name, "role": p.claims.role})
 
-    def left(self, room: Room | None, p: Participant, reason: str) -> None:
-        """Tell the app and the room that someone left (a recording goes on: the room may be rejoined)."""
+    def left(self, room: Room | None, p: Participant, reason: str, *, published: bool = True) -> None:
+        """Tell the app and the room that someone left (a recording goes on: the room may be rejoined). Only
+        someone who ``published`` changes what the others receive (a student leaving the audience re-offers
+        nobody)."""
         self.emit(EventType.participant_left, p, {"reason": reason})
         if room is None:
             return
         room.discard(p)
         self.announce(room, p, "left")
-        self.sfu.router.resync_room(room)
+        if published:
+            self.sfu.router.resync_room(room)
 
     def closed(self, room: Room) -> None:
         """The SFU forgets the room (empty past its grace, or ended): its recording is handed over."""
         self.stop_recording(room)
+        room.feed.close()
 
     # --- what participants do -----------------------------------------------------------------
 

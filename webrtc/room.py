@@ -8,7 +8,6 @@ owns (its publisher and subscriber connections, tracks and bindings) are attache
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from contracts.roles import STAGE_KINDS
 from contracts.tokens import JoinClaims
 
 from .guards import TokenBucket, chat_bucket, hand_bucket
+from .roster import RosterFeed, encode
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -132,8 +132,12 @@ class Participant:
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue a JSON message; never blocks, so it is safe from the media path."""
+        self.send_encoded(encode(message))
+
+    def send_encoded(self, text: str) -> None:
+        """Queue a message already encoded (``roster.encode``): one encoding for many receivers."""
         if not self.left:
-            self._outbox.put_nowait(json.dumps(message, ensure_ascii=False))
+            self._outbox.put_nowait(text)
 
     async def _write_loop(self) -> None:
         while True:
@@ -166,6 +170,10 @@ class Room:
     ended: bool = False
     removed: set[str] = field(default_factory=set)
     recording: RoomRecording | None = None
+    feed: RosterFeed = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.feed = RosterFeed(self)
 
     def add(self, participant: Participant) -> None:
         """Admit a participant; students wait in the lobby until the class starts."""
@@ -178,16 +186,16 @@ class Room:
             del self.participants[participant.user]
 
     def broadcast(self, message: dict[str, Any], *, exclude: Participant | None = None) -> None:
-        """Send a message to everyone in the room (optionally but one)."""
-        text = json.dumps(message, ensure_ascii=False)
+        """Send a message to everyone in the room (optionally but one), encoded once."""
+        text = encode(message)
         for p in self.participants.values():
-            if p is not exclude and not p.left:
-                p._outbox.put_nowait(text)
+            if p is not exclude:
+                p.send_encoded(text)
 
     def tracks(self) -> list[SourceTrack]:
         """Every published track in the room."""
         return [t for p in self.participants.values() for t in p.tracks.values()]
 
     def roster(self) -> list[dict[str, Any]]:
-        """Everyone in the room, for the ``participants`` message."""
+        """Everyone in the room as teachers see them (``RosterFeed.welcome`` decides who is told what)."""
         return [p.describe() for p in self.participants.values()]

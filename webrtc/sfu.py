@@ -150,12 +150,13 @@ class Sfu:
         if p.left:
             return
         room = self.rooms.get(p.claims.room)
+        published = bool(p.tracks)
         for track in list(p.tracks.values()):
             self.publisher.drop_track(p, track)
         self.subscriber.release(p)
         p.left = True
         await close_peer_connections(self, p)
-        self.classroom.left(room, p, reason)
+        self.classroom.left(room, p, reason, published=published)
         if room is not None and not room.participants and self.rooms.get(room.name) is room:
             if room.ended:
                 self.drop_room(room)  # classroom.ended_rooms refuses later joins

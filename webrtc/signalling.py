@@ -40,9 +40,22 @@ Client → server
 
 Server → client
   ``{"type":"joined","user":...,"room":...,"role":...,"name":...,"publish":[kind,...],"class_started":bool,
-  "in_lobby":bool,"ice_servers":[...]}`` — then ``{"type":"participants","participants":[...]}`` (full roster; each entry
-  user, name, role, on_stage, hand_raised, in_lobby, muted, publishing) and afterwards deltas
-  ``{"type":"participant","event":"joined"|"left"|"updated","participant":{...}}``.
+  "in_lobby":bool,"ice_servers":[...]}`` — then ``{"type":"participants","participants":[...],"full":bool,
+  "count":N,"hands":H}`` (each entry user, name, role, on_stage, hand_raised, in_lobby, muted, publishing;
+  ``count`` is everyone in the room, ``hands`` the raised hands). What follows grows linearly with the room
+  (``roster.py`` decides it):
+
+  * teachers/admins get the full roster (``"full":true``), then every ~0.3 s at most one batch
+    ``{"type":"participants_delta","joined":[entry,...],"left":[user,...],"updated":[entry,...]}`` — one
+    entry per user, as they are when the batch goes out (a join then a leave in one batch is not sent; a
+    leave then a join, a reconnect, is an update; the teacher's own join is in it too). Apply ``left``, then
+    upsert ``joined`` and ``updated``.
+  * students get (``"full":false``) the teachers/admins, whoever is on stage, and themselves; then
+    ``{"type":"participant","event":"joined"|"left"|"updated","participant":{...}}`` about those people only
+    (a teacher coming or going or changing, a student going on stage — ``updated`` with ``on_stage`` true — or
+    coming off it — ``updated`` with ``on_stage`` false: drop them from the list), and the room's size as
+    ``{"type":"count","participants":N,"hands":H}``, at most once every 2 s and only when it changed. They
+    are never told about other students' joins, leaves or hands.
   ``{"type":"class_started"}`` — students leave the lobby; subscribe offers follow.
   ``{"type":"class_ended"}`` — the teacher ended the class; whoever is still connected is disconnected
   after a short grace, and joins with a fresh token are refused (``class_ended``, close code 4004).
@@ -52,9 +65,9 @@ Server → client
   sent right before each subscribe offer; maps each active subscribe m-line (``event.transceiver.mid`` in
   ``ontrack``) to its participant so tiles can be labelled. m-lines absent from the list are inactive.
   ``{"type":"offer","pc":"subscribe","sdp":...}`` / ``{"type":"answer","pc":"publish","sdp":...}``.
-  ``{"type":"stage","user":sub,"on":bool}`` — broadcast; the student concerned may now publish audio and
-  video (or must stop: the SFU closes its publish connection when taken off stage). At most four students
-  (``classroom.MAX_STAGE``) are on stage at once: a fifth is refused with ``stage_full`` to the teacher.
+  ``{"type":"stage","user":sub,"on":bool}`` — broadcast to everyone (besides the roster delta above); the
+  student concerned may now publish audio and video (or must stop: the SFU closes its publish connection when
+  taken off stage). At most four students (``classroom.MAX_STAGE``) are on stage at once: a fifth is refused with ``stage_full`` to the teacher.
   ``{"type":"error","code":"publish_lost",...}`` — the SFU closed your publish connection (ICE consent
   expired, or ICE/DTLS failed) while the socket stayed up: what you published is gone; publish again with a
   new publish connection and a fresh offer.
@@ -197,7 +210,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             "ice_servers": ice_servers,
         }
     )
-    p.send({"type": "participants", "participants": room.roster()})
+    p.send(room.feed.welcome(p))
     sfu.classroom.joined(room, p)
     sfu.spawn(sfu.router.sync(room, p))
 

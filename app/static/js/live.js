@@ -13,7 +13,7 @@
 
   var state = {
     ws: null, pub: null, sub: null, localStream: null, screenStream: null, screenSender: null,
-    tracks: {}, participants: {}, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
+    tracks: {}, participants: {}, count: null, hands: 0, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
     joined: false, pendingSubCandidates: [], micOn: true, camOn: true, endForm: null, republishing: false
   };
   window.ieumLive = state; // exposed for tests and for debugging in the field
@@ -123,15 +123,27 @@
         if (msg.class_started) markStarted();
         if (state.onStage) startPublishing();
         break;
+      // Teachers get the whole roster, then batched deltas; students get the teachers, the stage and
+      // themselves, then deltas about those people only, and the room's size as a coalesced "count".
       case "participants":
         state.participants = {};
         (msg.participants || []).forEach(function (p) { state.participants[p.user] = p; });
         if (state.participants[me]) state.onStage = isTeacher || !!state.participants[me].on_stage;
+        state.count = msg.count; state.hands = msg.hands;
         renderPeople();
         break;
       case "participant":
-        if (msg.event === "left") delete state.participants[msg.participant.user];
-        else state.participants[msg.participant.user] = msg.participant;
+        if (msg.event === "left" || !shownToStudents(msg.participant)) delete state.participants[msg.participant.user];
+        else upsert(msg.participant);
+        renderPeople();
+        break;
+      case "participants_delta":
+        (msg.left || []).forEach(function (user) { delete state.participants[user]; });
+        (msg.joined || []).concat(msg.updated || []).forEach(upsert);
+        renderPeople();
+        break;
+      case "count":
+        state.count = msg.participants; state.hands = msg.hands;
         renderPeople();
         break;
       case "class_started":
@@ -355,6 +367,18 @@
   }
 
   // ---------- people and teacher controls ----------
+  // A roster entry replaces the old one; whether someone is speaking comes from "speaking" messages.
+  function upsert(p) {
+    var old = state.participants[p.user];
+    if (old && old.speaking) p.speaking = true;
+    state.participants[p.user] = p;
+  }
+
+  // Students list the teachers, whoever is on stage and themselves (the SFU tells them of no one else).
+  function shownToStudents(p) {
+    return isTeacher || p.role !== "student" || p.on_stage || p.user === me;
+  }
+
   function renderPeople() {
     var ul = $("people");
     ul.textContent = "";
@@ -372,7 +396,9 @@
       });
     }
     list.sort(function (a, b) { return (b.hand_raised ? 1 : 0) - (a.hand_raised ? 1 : 0) || String(a.name).localeCompare(String(b.name), "ko"); });
-    $("people-count").textContent = "(" + T.count.replace("{n}", list.length) + ")";
+    // A teacher counts the roster; a student's list is not the whole class, so the SFU's count is shown.
+    var n = isTeacher || typeof state.count !== "number" ? list.length : state.count;
+    $("people-count").textContent = "(" + T.count.replace("{n}", n) + ")";
     list.forEach(function (p) {
       var li = document.createElement("li");
       var name = document.createElement("span");
