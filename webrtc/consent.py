@@ -58,10 +58,13 @@ async def keep_consent(
     assert connection.remote_password is not None, "consent checks start after connect()"
     key = connection.remote_password.encode("utf8")
     last_answer = clock()
+    tries = answers = 0
+    last_error = ""
     while True:
         await asyncio.sleep(interval_s * (0.8 + 0.4 * random.random()))
         for pair in list(connection._nominated.values()):
             STATS.checks += 1
+            tries += 1
             started = clock()
             try:
                 await pair.protocol.request(
@@ -70,8 +73,10 @@ async def keep_consent(
                     integrity_key=key,
                     retransmissions=retransmissions,
                 )
-            except (stun.TransactionError, ConnectionError, OSError):
+            except (stun.TransactionError, ConnectionError, OSError) as exc:
+                last_error = repr(exc)
                 continue
+            answers += 1
             last_answer = clock()
             STATS.answered += 1
             if last_answer - started > 0.5:
@@ -81,9 +86,13 @@ async def keep_consent(
             label = f"{getattr(connection, 'local_username', '?')}"
             STATS.expired_labels = (STATS.expired_labels + [label])[-20:]
             log.warning(
-                "ICE consent expired: no answer to consent checks for %.0f s (connection %s)",
+                "ICE consent expired: no answer to consent checks for %.0f s (connection %s; %d checks, %d "
+                "answered, last error %s)",
                 clock() - last_answer,
                 label,
+                tries,
+                answers,
+                last_error,
             )
             connection.ieum_consent_expired = True  # read by the SFU to say why the peer connection closed
             connection._query_consent_task = None

@@ -286,6 +286,42 @@ def raw_socket(transport: object) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
+def drain_reads(transport: asyncio.DatagramTransport, batch: int) -> None:
+    """Read up to ``batch`` datagrams each time the socket is readable, instead of asyncio's one.
+
+    asyncio's datagram transport reads one datagram per event-loop iteration. When the loop also serves
+    hundreds of subscribers, an iteration takes milliseconds, so a publisher socket read once per iteration
+    falls behind its sender: the kernel queue grows, every packet arrives later, and in the end the answers to
+    ICE consent checks on that socket come too late and the teacher's connection is dropped. Reading what is
+    queued each time keeps the socket drained.
+    """
+    loop = _get(transport, "_loop", "python", "asyncio _SelectorDatagramTransport")
+    sock = _get(transport, "_sock", "python", "asyncio _SelectorDatagramTransport")
+    fd = _get(transport, "_sock_fd", "python", "asyncio _SelectorDatagramTransport")
+    protocol = _get(transport, "_protocol", "python", "asyncio _SelectorDatagramTransport")
+    _require(transport, "_read_ready", "python", "asyncio _SelectorDatagramTransport")
+    _require(loop, "_add_reader", "python", "asyncio selector event loop")
+    max_size = int(_get(transport, "max_size", "python", "asyncio _SelectorDatagramTransport"))
+    recvfrom = sock.recvfrom
+
+    def read_ready() -> None:
+        for _ in range(batch):
+            if transport._conn_lost:  # type: ignore[attr-defined]
+                return
+            try:
+                data, addr = recvfrom(max_size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                protocol.error_received(exc)
+                return
+            protocol.datagram_received(data, addr)
+
+    transport._read_ready = read_ready  # type: ignore[attr-defined]  # pause/resume re-register this one
+    loop._remove_reader(fd)
+    loop._add_reader(fd, read_ready)
+
+
 def queue_unfinished(queue: asyncio.Queue[Any]) -> int:
     """Items put on an asyncio queue and not yet marked done (queued or in flight)."""
     return int(_get(queue, "_unfinished_tasks", "python", "asyncio.Queue"))

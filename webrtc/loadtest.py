@@ -547,6 +547,12 @@ def worker_main(
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
+    # Browsers keep ICE consent as RFC 7675 says (30 s without an answer), not as aioice does (six 0.5 s
+    # misses); the viewers and the publisher do the same.
+    if os.environ.get("IEUM_LT_VIEWER_CONSENT", "1") == "1":
+        from . import consent
+
+        consent.install()
     asyncio.run(_worker(conn, wid, url, secret, room, indices, ramp, ice_hosts, rtcp, loss))
 
 
@@ -563,6 +569,13 @@ async def _packets_sent(pc: Any) -> int:
     """RTP packets the publisher has sent so far, from its own statistics (outbound-rtp packetsSent)."""
     report = await pc.getStats()
     return sum(int(getattr(s, "packetsSent", 0) or 0) for s in report.values() if s.type == "outbound-rtp")
+
+
+async def _aget_json(url: str) -> dict[str, Any]:
+    """``_get_json`` off the event loop: the publisher shares this loop, and a slow answer from a busy SFU
+    must not stall the publisher (a stalled publisher then sends seconds of media at once, which no browser
+    does)."""
+    return await asyncio.get_running_loop().run_in_executor(None, _get_json, url)
 
 
 def _get_json(url: str) -> dict[str, Any]:
@@ -605,10 +618,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from contracts.tokens import issue_join_token
 
-    from . import ice
+    from . import consent, ice
     from .client import SfuClient
 
     ice.restrict_host_addresses(args.ice_host)
+    consent.install()  # the publisher keeps ICE consent as a browser does (RFC 7675), as the viewers do
     video_path, audio_path = encode_media(Path(args.media_dir), kbps=args.video_kbps)
     sizes = packet_sizes(load_packets(video_path), load_packets(audio_path))
     floor_before = measure_floor(sizes)  # before anything else runs: the machine as it is now
@@ -732,7 +746,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         join_all_s = [t for r in ramped for t in r["join_all_s"]]
 
         await asyncio.sleep(args.settle)
-        m0 = _get_json(http + "/metrics")
+        m0 = await _aget_json(http + "/metrics")
         ours = [psutil.Process()] + [psutil.Process(p.pid) for p, _ in workers if p.pid is not None]
         if sfu is not None:
             ours.append(sfu)
@@ -780,7 +794,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         hold_end = time.monotonic() + args.duration
         while (left := hold_end - time.monotonic()) > 0:
             await asyncio.sleep(min(5.0, left))
-            m = _get_json(http + "/metrics")
+            m = await _aget_json(http + "/metrics")
             print(
                 f"[hold] participants={m['participants']} in={m['packets_in']} in_expected={m['packets_in_expected']} "
                 f"in_received={m['packets_in_received']} dropped_in={m['dropped_in']} out={m['packets_out']} cpu={m['cpu']} "
@@ -796,7 +810,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu1 = sfu_cpu()
         busy1 = busy()
         drops1 = _udp_rcvbuf_errors()
-        m1 = _get_json(http + "/metrics")
+        m1 = await _aget_json(http + "/metrics")
         rss_mb = (sfu.memory_info().rss if sfu is not None else m1["rss"]) / 2**20
 
         if args.profile:

@@ -170,3 +170,40 @@ def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         assert fastpath.load() is None
     finally:
         fastpath.load.cache_clear()
+
+
+async def _delivered_after_one_readiness(drain: bool) -> int:
+    import asyncio
+
+    from webrtc import internals
+
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+
+    class Sink(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append(data)
+
+    transport, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    try:
+        await asyncio.sleep(0)  # the transport registers its reader
+        if drain:
+            internals.drain_reads(cast(Any, transport), 64)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(20):
+            sender.sendto(bytes([i]) * 100, transport.get_extra_info("sockname"))
+        sender.close()
+        # Two loop iterations (each sleep(0) lets the loop poll and run its ready callbacks once).
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return len(got)
+    finally:
+        transport.close()
+
+
+def test_drain_reads_takes_every_queued_datagram_per_readiness() -> None:
+    """asyncio reads one datagram per loop iteration; a drained publisher socket reads what is queued."""
+    import asyncio
+
+    assert asyncio.run(_delivered_after_one_readiness(drain=False)) <= 2
+    assert asyncio.run(_delivered_after_one_readiness(drain=True)) == 20
