@@ -43,6 +43,8 @@ class SfuConfig:
     empty_room_grace_s: float = 120.0
     # Bearer token for /metrics (LMS_SFU_METRICS_TOKEN); without one, /metrics answers loopback clients only.
     metrics_token: str | None = None
+    # Which SFU worker of this host this process is (LMS_SFU_WORKER_INDEX): the ``worker`` label of its metrics.
+    worker_index: int = 0
     # Redis shared by every SFU process and node (LMS_REDIS_URL, as the app's): single-use tokens everywhere.
     redis_url: str | None = None
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
@@ -84,6 +86,7 @@ class SfuConfig:
             turn_urls=split("LMS_TURN_URLS"),
             turn_secret=env.get("LMS_TURN_SECRET") or None,
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
+            worker_index=_index(env, "LMS_SFU_WORKER_INDEX"),
             redis_url=env.get("LMS_REDIS_URL") or None,
             empty_room_grace_s=_seconds(env, "LMS_SFU_EMPTY_ROOM_GRACE_S", 120.0),
             storage=_storage_from_env(env),
@@ -91,6 +94,14 @@ class SfuConfig:
                 env.get("LMS_SFU_RECORDING_DIR") or Path(tempfile.gettempdir()) / "ieum-sfu-recordings"
             ),
         )
+
+
+def _index(env: dict[str, str], name: str) -> int:
+    """A small non-negative integer from the environment (unset: 0); ValueError names the variable."""
+    text = env.get(name, "").strip() or "0"
+    if not text.isdigit() or int(text) > 1024:
+        raise ValueError(f"{name} must be a whole number from 0 to 1024, not {text!r}")
+    return int(text)
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

@@ -5,6 +5,23 @@ the worst event-loop lag since the last scrape, peer connections that timed out)
 with the forwarding path (``forward.Counters``), the webhook backlog with the sender. :func:`snapshot`
 gathers all of it into the ``/metrics`` document. Its keys and their order are a format that monitoring and
 the load test (``loadtest.py``) read: add keys at the end, never rename one.
+
+The same figures are served in the Prometheus text format (``GET /metrics`` with ``Accept: text/plain`` or
+``?format=prometheus``) by :class:`SfuCollector`, read at scrape time from the plain counters (nothing is
+added to the per-packet path). Every sample carries a ``worker`` label (``SfuConfig.worker_index``):
+
+* gauges ``ieum_sfu_rooms``, ``ieum_sfu_participants{role}``, ``ieum_sfu_tracks``, ``ieum_sfu_peer_connections``,
+  ``ieum_sfu_subscriber_loss_ratio{stat="mean"|"max"}`` (fraction lost in subscribers' receiver reports),
+  ``ieum_sfu_loop_lag_seconds`` (the latest 100 ms probe), ``ieum_sfu_resident_memory_bytes``,
+  ``ieum_sfu_webhooks_pending``;
+* counters ``ieum_sfu_packets_in_total``, ``ieum_sfu_packets_out_total``, ``ieum_sfu_bytes_out_total``,
+  ``ieum_sfu_rtcp_in_total``, ``ieum_sfu_rtcp_out_total``, ``ieum_sfu_nacks_in_total``,
+  ``ieum_sfu_nacks_to_publishers_total``, ``ieum_sfu_retransmits_total``, ``ieum_sfu_plis_in_total``,
+  ``ieum_sfu_plis_out_total``, ``ieum_sfu_srtp_errors_total``, ``ieum_sfu_dropped_in_total``,
+  ``ieum_sfu_send_blocked_total``, ``ieum_sfu_peer_timeouts_total``, ``ieum_sfu_consent_checks_total``,
+  ``ieum_sfu_consent_answered_total``, ``ieum_sfu_consent_late_answers_total``,
+  ``ieum_sfu_consent_expired_total``, ``ieum_sfu_cpu_seconds_total``;
+* histogram ``ieum_sfu_loop_lag_probe_seconds`` (every 100 ms probe since start).
 """
 
 from __future__ import annotations
@@ -14,9 +31,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import psutil
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from . import consent
 
 if TYPE_CHECKING:
     from .sfu import Sfu
+
+
+LAG_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, float("inf"))
 
 
 class ProcessMetrics:
@@ -27,6 +51,10 @@ class ProcessMetrics:
         self.process = psutil.Process()
         self.process.cpu_percent(None)  # prime: the first call always reports 0
         self.loop_lag_max_s = 0.0
+        self.loop_lag_last_s = 0.0
+        self.lag_buckets = [0] * len(LAG_BUCKETS_S)  # probes at or under each bound (cumulative at collect)
+        self.lag_count = 0
+        self.lag_sum_s = 0.0
         self.timeouts = 0  # peer connections that failed or lost ICE consent (the client vanished)
 
     async def watch_lag(self) -> None:
@@ -35,7 +63,18 @@ class ProcessMetrics:
         while True:
             t = time.monotonic()
             await asyncio.sleep(0.1)
-            self.loop_lag_max_s = max(self.loop_lag_max_s, time.monotonic() - t - 0.1)
+            self.record_lag(max(0.0, time.monotonic() - t - 0.1))
+
+    def record_lag(self, lag: float) -> None:
+        """One probe of the event loop's lag."""
+        self.loop_lag_max_s = max(self.loop_lag_max_s, lag)
+        self.loop_lag_last_s = lag
+        self.lag_count += 1
+        self.lag_sum_s += lag
+        for i, bound in enumerate(LAG_BUCKETS_S):
+            if lag <= bound:
+                self.lag_buckets[i] += 1
+                break
 
     def take_lag(self) -> float:
         """The worst lag since the previous call (each scrape starts a new window)."""
@@ -81,3 +120,103 @@ def snapshot(sfu: Sfu) -> dict[str, Any]:
         "uptime_s": round(time.monotonic() - own.started_at, 1),
         "loop_lag_max_ms": round(own.take_lag() * 1000, 1),
     }
+
+
+class SfuCollector(Collector):
+    """The SFU's figures as Prometheus metric families, read from the live objects at scrape time."""
+
+    def __init__(self, sfu: Sfu) -> None:
+        self.sfu = sfu
+
+    def collect(self) -> Any:
+        """Yield every family (see the module docstring for the names)."""
+        sfu = self.sfu
+        c = sfu.counters
+        own = sfu.process_metrics
+        worker = str(sfu.config.worker_index)
+        labels = ["worker"]
+
+        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+            g = GaugeMetricFamily(f"ieum_sfu_{name}", doc, labels=labels)
+            g.add_metric([worker], value)
+            return g
+
+        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+            m = CounterMetricFamily(f"ieum_sfu_{name}", doc, labels=labels)
+            m.add_metric([worker], value)
+            return m
+
+        rooms = list(sfu.rooms.values())
+        yield gauge("rooms", "Rooms held (including empty ones kept for a reconnect).", len(rooms))
+        by_role = GaugeMetricFamily(
+            "ieum_sfu_participants", "Participants by role.", labels=["worker", "role"]
+        )
+        counts: dict[str, int] = {"teacher": 0, "student": 0}
+        for room in rooms:
+            for p in room.participants.values():
+                role = "teacher" if p.is_teacher else "student"
+                counts[role] += 1
+        for role, n in counts.items():
+            by_role.add_metric([worker, role], n)
+        yield by_role
+        yield gauge("tracks", "Published tracks.", sum(len(r.tracks()) for r in rooms))
+        yield gauge("peer_connections", "Open peer connections.", len(sfu.peer_connections))
+        lost = [b.fraction_lost / 256 for r in rooms for t in r.tracks() for b in t.bindings]
+        loss = GaugeMetricFamily(
+            "ieum_sfu_subscriber_loss_ratio",
+            "Fraction lost in subscribers' latest receiver reports, over bindings.",
+            labels=["worker", "stat"],
+        )
+        loss.add_metric([worker, "mean"], sum(lost) / len(lost) if lost else 0.0)
+        loss.add_metric([worker, "max"], max(lost, default=0.0))
+        yield loss
+        yield gauge("loop_lag_seconds", "Event-loop lag of the latest 100 ms probe.", own.loop_lag_last_s)
+        yield gauge("resident_memory_bytes", "Resident memory of the process.", own.process.memory_info().rss)
+        yield gauge("webhooks_pending", "Webhooks waiting to be delivered to the app.", sfu.webhooks.pending)
+        for name, doc, value in (
+            ("packets_in_total", "RTP packets received from publishers.", c.packets_in),
+            ("packets_out_total", "RTP packets forwarded to subscribers.", c.packets_out),
+            ("bytes_out_total", "RTP bytes forwarded (before SRTP).", c.bytes_out),
+            ("rtcp_in_total", "RTCP packets received.", c.rtcp_in),
+            ("rtcp_out_total", "RTCP packets sent.", c.rtcp_out),
+            ("nacks_in_total", "NACKs received from subscribers.", c.nacks),
+            ("nacks_to_publishers_total", "NACKs sent to publishers.", c.nacks_out),
+            ("retransmits_total", "Packets resent from the NACK buffer.", c.retransmits),
+            ("plis_in_total", "Key-frame requests from subscribers.", c.plis_in),
+            ("plis_out_total", "Key-frame requests sent to publishers.", c.plis_out),
+            ("srtp_errors_total", "Packets SRTP could not protect.", c.srtp_errors),
+            ("dropped_in_total", "Publisher packets not forwarded.", c.dropped_in),
+            (
+                "send_blocked_total",
+                "Packets dropped because a subscriber's socket buffer was full.",
+                c.send_blocked,
+            ),
+            ("peer_timeouts_total", "Peer connections that failed or lost ICE consent.", own.timeouts),
+            ("consent_checks_total", "ICE consent checks sent.", consent.STATS.checks),
+            ("consent_answered_total", "ICE consent checks answered.", consent.STATS.answered),
+            (
+                "consent_late_answers_total",
+                "Consent answers after a retransmission.",
+                consent.STATS.retransmitted_answers,
+            ),
+            ("consent_expired_total", "Connections closed because consent expired.", consent.STATS.expired),
+        ):
+            yield counter(name, doc, value)
+        cpu = own.process.cpu_times()
+        yield counter("cpu_seconds_total", "CPU seconds used by the process.", cpu.user + cpu.system)
+        hist = HistogramMetricFamily(
+            "ieum_sfu_loop_lag_probe_seconds", "Event-loop lag of each 100 ms probe.", labels=labels
+        )
+        cumulative, buckets = 0, []
+        for bound, n in zip(LAG_BUCKETS_S, own.lag_buckets, strict=True):
+            cumulative += n
+            buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+        hist.add_metric([worker], buckets, sum_value=own.lag_sum_s)
+        yield hist
+
+
+def registry(sfu: Sfu) -> CollectorRegistry:
+    """A registry of its own for one SFU (tests run many in one process; never the global default)."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SfuCollector(sfu))
+    return reg

@@ -79,7 +79,8 @@ Server → client
   Messages are fixed texts (never exception text; the details go to the SFU's log). ``rate_limited``: a chat
   message beyond 5 in a burst (then 5 per 10 s), or a hand raise/lower beyond 10 a minute, was dropped.
 
-HTTP: ``/healthz`` answers anyone; ``/metrics`` wants ``Authorization: Bearer <LMS_SFU_METRICS_TOKEN>``,
+HTTP: ``/healthz`` answers anyone; ``/metrics`` (JSON, or the Prometheus text format for ``Accept: text/plain``
+or ``?format=prometheus``: ``metrics.py`` lists the names) wants ``Authorization: Bearer <LMS_SFU_METRICS_TOKEN>``,
 or, when no metrics token is configured, answers loopback clients only (403 otherwise).
 """
 
@@ -93,11 +94,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import prometheus_client
 from aiohttp import WSMsgType, web
+from prometheus_client.registry import CollectorRegistry
 
 from contracts.tokens import TokenError, verify_join_token
 
 from . import consent, ice
+from . import metrics as sfu_metrics
 from .config import SfuConfig
 from .peers import add_candidate, peer_connection
 from .room import Participant, Room, error
@@ -107,6 +111,7 @@ log = logging.getLogger(__name__)
 
 
 SFU_KEY: web.AppKey[Sfu] = web.AppKey("sfu", Sfu)
+PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("prometheus", CollectorRegistry)
 
 Handler = Callable[[Sfu, Room, Participant, dict[str, Any]], Awaitable[None]]
 
@@ -131,7 +136,20 @@ async def metrics(request: web.Request) -> web.Response:
             )
     elif not _is_loopback(request.remote):
         return web.json_response({"error": "forbidden"}, status=403)
+    if _wants_prometheus(request):
+        return web.Response(
+            body=prometheus_client.generate_latest(request.app[PROMETHEUS_KEY]),
+            headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST},
+        )
     return web.json_response(sfu.metrics())
+
+
+def _wants_prometheus(request: web.Request) -> bool:
+    """Prometheus asks for text (``text/plain`` or OpenMetrics); JSON stays the default for everyone else."""
+    if request.query.get("format") == "prometheus":
+        return True
+    accept = request.headers.get("Accept", "")
+    return "text/plain" in accept or "application/openmetrics-text" in accept
 
 
 def _is_loopback(remote: str | None) -> bool:
@@ -397,6 +415,7 @@ def create_app(config: SfuConfig) -> web.Application:
     consent.install()  # RFC 7675 consent (30 s without an answer), not aioice's six 0.5 s misses
     app = web.Application()
     app[SFU_KEY] = Sfu(config)
+    app[PROMETHEUS_KEY] = sfu_metrics.registry(app[SFU_KEY])
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
