@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 
 from aiohttp import web
 
 from .config import SfuConfig
 from .signalling import create_app
+
+# Per participant the SFU holds a WebSocket, up to two UDP sockets and a descriptor the C fan-out dup()s: at
+# 1,000 people that is past the usual soft limit of 1,024 open files.
+WANTED_FILES = 65536
+
+
+def raise_file_limit(wanted: int = WANTED_FILES) -> int:
+    """Raise this process's open-file soft limit towards ``wanted`` (up to the hard limit); the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
     if args.ice_host:
         config.ice_hosts = args.ice_host
+    files = raise_file_limit()
+    if files < 4 * 1000:
+        logging.getLogger("webrtc").warning("open-file limit is %d: fewer than 1,000 participants fit", files)
     web.run_app(create_app(config), host=args.host, port=args.port, access_log=None, print=None)
 
 
