@@ -549,6 +549,9 @@ def worker_main(
             os.nice(nice)
     # Browsers keep ICE consent as RFC 7675 says (30 s without an answer), not as aioice does (six 0.5 s
     # misses); the viewers and the publisher do the same.
+    from .__main__ import raise_file_limit
+
+    raise_file_limit()  # hundreds of viewers a process: more sockets than the usual 1,024
     if os.environ.get("IEUM_LT_VIEWER_CONSENT", "1") == "1":
         from . import consent
 
@@ -798,7 +801,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(
                 f"[hold] participants={m['participants']} in={m['packets_in']} in_expected={m['packets_in_expected']} "
                 f"in_received={m['packets_in_received']} dropped_in={m['dropped_in']} out={m['packets_out']} cpu={m['cpu']} "
-                f"publisher_loop_lag_max={lag[0]:.3f}s sfu_loop_lag_max={m['loop_lag_max_ms']}ms",
+                f"publisher_loop_lag_max={lag[0]:.3f}s sfu_loop_lag_max={m['loop_lag_max_ms']}ms "
+                f"gc_pause_max={m.get('gc_pause_max_ms')}ms",
                 file=sys.stderr,
                 flush=True,
             )
@@ -835,6 +839,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # What every viewer should have got: all the publisher sent during the hold. Packets still queued at
         # the SFU at the end (a backlog), or never forwarded because the publisher was lost, count as lost.
         publisher_sent = sent1 - sent0
+        if publisher_lost:
+            # The teacher's connection dropped: viewers were owed the whole hold at the stream's nominal rate.
+            publisher_sent = max(publisher_sent, round(len(sizes) / 2 * (t1 - t0)))
         owed = publisher_sent * args.viewers
         wall = t1 - t0
         us_per_packet = 1e6 * cpu_s / forwarded if forwarded else None

@@ -27,6 +27,7 @@ added to the per-packet path). Every sample carries a ``worker`` label (``SfuCon
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,24 @@ class ProcessMetrics:
         self.lag_buckets = [0] * len(LAG_BUCKETS_S)  # probes at or under each bound (cumulative at collect)
         self.lag_count = 0
         self.lag_sum_s = 0.0
+        self.gc_pause_max_s = 0.0  # the longest garbage collection since the last scrape
+        self.gc_pauses_s = 0.0  # total time in garbage collection
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
         self.timeouts = 0  # peer connections that failed or lost ICE consent (the client vanished)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            pause = time.perf_counter() - self._gc_started
+            self.gc_pauses_s += pause
+            self.gc_pause_max_s = max(self.gc_pause_max_s, pause)
+
+    def take_gc_pause(self) -> float:
+        """The longest garbage-collection pause since the previous call."""
+        pause, self.gc_pause_max_s = self.gc_pause_max_s, 0.0
+        return pause
 
     async def watch_lag(self) -> None:
         """Run forever, remembering the worst event-loop lag."""
@@ -119,6 +137,8 @@ def snapshot(sfu: Sfu) -> dict[str, Any]:
         "pid": own.process.pid,
         "uptime_s": round(time.monotonic() - own.started_at, 1),
         "loop_lag_max_ms": round(own.take_lag() * 1000, 1),
+        "gc_pause_max_ms": round(own.take_gc_pause() * 1000, 1),
+        "gc_seconds": round(own.gc_pauses_s, 3),
     }
 
 
