@@ -129,9 +129,7 @@ class Classroom:
     def unmute(self, room: Room, p: Participant) -> None:
         """A participant unmutes themself after a teacher's mute."""
         p.muted_by = None
-        for t in p.tracks.values():
-            if t.kind == "audio":
-                t.muted = False
+        self.sfu.router.update_audio(room)
         self.announce(room, p, "updated")
 
     # --- what teachers do ---------------------------------------------------------------------
@@ -195,9 +193,7 @@ class Classroom:
     def mute(self, room: Room, by: Participant, target: Participant) -> None:
         """A teacher mutes someone: their audio is not forwarded until they unmute."""
         target.muted_by = by.user
-        for t in target.tracks.values():
-            if t.kind == "audio":
-                t.muted = True
+        self.sfu.router.update_audio(room)
         target.send({"type": "muted", "by": by.user})
         self.announce(room, target, "updated")
 
@@ -215,7 +211,7 @@ class Classroom:
         """A track was negotiated and is about to be forwarded: muted if its owner is, speaking, recording."""
         if track.kind == "audio":
             track.on_level = lambda level: self._on_level(room, p, level)
-            track.muted = p.muted_by is not None
+            track.muted = p.muted_by is not None  # until the router decides with it in the room
         if room.recording is not None and room.recording.wants(p.is_teacher):
             room.recording.add(track)
 
@@ -223,6 +219,7 @@ class Classroom:
         """A track is forwarded from now on: tell the app and the room, and let the router pass it on."""
         self.emit(EventType.publish_started, p, {"kind": track.source})
         self.announce(room, p, "updated")
+        self.sfu.router.update_audio(room)
         self.sfu.router.resync_room(room)
 
     def track_unpublished(self, p: Participant, track: SourceTrack) -> None:
@@ -231,6 +228,8 @@ class Classroom:
 
     def _on_level(self, room: Room, p: Participant, level: int) -> None:
         change = p.speaking.update(level)
+        if not p.is_teacher:
+            self.sfu.router.levels_moved(room, time.monotonic())  # who is among the loudest may have changed
         if change is None:
             return
         room.broadcast({"type": "speaking", "user": p.user, "speaking": change})

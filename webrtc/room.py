@@ -45,6 +45,11 @@ class SpeakingDetector:
         self.on_threshold = on_threshold
         self.off_threshold = off_threshold
 
+    @property
+    def loudness(self) -> float:
+        """How loud, smoothed (0 silent … 1 speaking all the time): what ranks speakers."""
+        return self._score
+
     def update(self, level: int) -> bool | None:
         """Feed one packet's level; return the new state when it changes, else None."""
         # ~20 ms packets: a 0.1 smoothing factor reacts within a few hundred milliseconds.
@@ -170,6 +175,7 @@ class Room:
     ended: bool = False
     removed: set[str] = field(default_factory=set)
     recording: RoomRecording | None = None
+    audio_ranked_at: float = 0.0  # when the router last chose the loudest speakers (monotonic)
     feed: RosterFeed = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

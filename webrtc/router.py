@@ -9,6 +9,12 @@ stage) calls :meth:`Router.resync_room`; :meth:`Router.sync` brings one subscrib
 through its subscriber peer (``peers.Subscriber``), which binds and unbinds tracks and renegotiates. One
 renegotiation is in flight per subscriber at a time; a change meanwhile is applied once it is answered.
 
+Audio has a second, per-packet decision, also here: :func:`audible` picks whose microphone is forwarded at
+all — the teachers', and of the other unmuted speakers (students on stage) the :data:`LOUDEST` loudest by
+their RFC 6464 levels, with a margin so two similar voices do not flap. A muted speaker is never audible.
+:meth:`Router.update_audio` writes the answer onto each audio track (``SourceTrack.muted``), which the
+forwarding path only obeys; it is called when someone is muted or unmuted, publishes, or their level moves.
+
 Where the next changes go:
 
 * simulcast layers: :func:`wanted_by`'s answer per track becomes a (track, layer) choice, made here from
@@ -28,6 +34,11 @@ if TYPE_CHECKING:
     from .forward import SourceTrack
     from .room import Participant, Room
     from .sfu import Sfu
+
+
+LOUDEST = 3  # students' microphones forwarded at once (the teachers' always are)
+SWAP_MARGIN = 0.1  # a quieter speaker replaces a heard one only when this much louder (smoothed, 0..1)
+RERANK_S = 0.2  # levels arrive per packet; the loudest are re-chosen at most this often per room
 
 
 class Viewer(Protocol):
@@ -57,11 +68,48 @@ def wanted_by(room: Room, viewer: Viewer) -> dict[str, SourceTrack]:
     return {t.id: t for t in room.tracks() if t.owner != viewer.user}
 
 
+def audible(room: Room, heard: set[str] | None = None) -> set[str]:
+    """The ids of the audio tracks forwarded: every teacher's, and the :data:`LOUDEST` loudest of the other
+    unmuted speakers' (``heard``: the ones forwarded until now, kept unless clearly out-shouted)."""
+    heard = heard or set()
+    chosen: set[str] = set()
+    others: list[tuple[float, str]] = []
+    for p in room.participants.values():
+        if p.left or p.muted_by is not None:
+            continue
+        for t in p.tracks.values():
+            if t.kind != "audio":
+                continue
+            if p.is_teacher:
+                chosen.add(t.id)
+            else:
+                bonus = SWAP_MARGIN if t.id in heard else 0.0
+                others.append((p.speaking.loudness + bonus, t.id))
+    others.sort(reverse=True)
+    chosen.update(track_id for _, track_id in others[:LOUDEST])
+    return chosen
+
+
 class Router:
     """Applies :func:`wanted_by` to the subscribers of every room of one SFU process."""
 
     def __init__(self, sfu: Sfu) -> None:
         self.sfu = sfu
+
+    def update_audio(self, room: Room) -> None:
+        """Forward the microphones :func:`audible` picks and hold back the rest (no renegotiation: the
+        subscriber keeps its m-line and just receives nothing on it)."""
+        tracks = [t for t in room.tracks() if t.kind == "audio"]
+        heard = {t.id for t in tracks if not t.muted}
+        keep = audible(room, heard)
+        for t in tracks:
+            t.muted = t.id not in keep
+
+    def levels_moved(self, room: Room, now: float) -> None:
+        """A student's audio level arrived: re-choose the loudest, at most every :data:`RERANK_S`."""
+        if now - room.audio_ranked_at >= RERANK_S:
+            room.audio_ranked_at = now
+            self.update_audio(room)
 
     def resync_room(self, room: Room) -> None:
         """Bring every participant's subscriptions in line with the room's tracks (in the background)."""

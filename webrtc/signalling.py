@@ -72,6 +72,8 @@ Server → client
   expired, or ICE/DTLS failed) while the socket stayed up: what you published is gone; publish again with a
   new publish connection and a fresh offer.
   ``{"type":"muted","by":sub}`` — a teacher muted you (your audio is no longer forwarded until ``unmute``).
+  Of the students' microphones only the three loudest unmuted ones are forwarded at a time (RFC 6464 levels,
+  ``router.audible``); the teachers' always are. A held-back m-line stays negotiated and just goes quiet.
   ``{"type":"removed"}`` — you were removed; the socket closes.
   ``{"type":"chat","from":sub,"name":...,"text":...,"at":ISO-8601}``.
   ``{"type":"speaking","user":sub,"speaking":bool}`` — from the RFC 6464 audio level, best effort.
