@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import internals
+
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 5.0  # RFC 7675 section 5.1: a check every 4–6 s
@@ -62,7 +64,7 @@ async def keep_consent(
     last_error = ""
     while True:
         await asyncio.sleep(interval_s * (0.8 + 0.4 * random.random()))
-        for pair in list(connection._nominated.values()):
+        for pair in internals.nominated_pairs(connection):
             STATS.checks += 1
             tries += 1
             started = clock()
@@ -95,7 +97,7 @@ async def keep_consent(
                 last_error,
             )
             connection.ieum_consent_expired = True  # read by the SFU to say why the peer connection closed
-            connection._query_consent_task = None
+            internals.forget_consent_task(connection)  # close() must not cancel this very task
             await connection.close()
             return
 

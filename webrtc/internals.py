@@ -140,6 +140,17 @@ def nominated_pair(connection: aioice.ice.Connection, component: int = 1) -> aio
     return cast(aioice.ice.CandidatePair | None, nominated.get(component))
 
 
+def nominated_pairs(connection: aioice.ice.Connection) -> list[aioice.ice.CandidatePair]:
+    """Every nominated candidate pair of a connection (what consent checks are sent on)."""
+    return list(_get(connection, "_nominated", "aioice", "Connection").values())
+
+
+def forget_consent_task(connection: aioice.ice.Connection) -> None:
+    """Before the consent task itself closes the connection: ``close()`` would otherwise cancel and await it."""
+    _require(connection, "_query_consent_task", "aioice", "Connection")
+    connection._query_consent_task = None
+
+
 def pair_route(pair: aioice.ice.CandidatePair) -> tuple[aioice.ice.StunProtocol, Address]:
     """(local protocol, remote address) of a candidate pair: where a packet for the peer goes."""
     protocol = _get(pair, "protocol", "aioice", "CandidatePair")

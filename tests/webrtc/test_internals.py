@@ -126,6 +126,17 @@ async def test_srtp_sessions_and_the_nominated_route(pair: Pair) -> None:
     works(isinstance(sock, socket.socket), "asyncio _SelectorDatagramTransport._sock", "python")
     assert sock is not None
     works(sock.getsockname()[1] == protocol.local_candidate.port, "StunProtocol.transport", "aioice")
+    works(internals.nominated_pairs(connection) == [nominated], "Connection._nominated", "aioice")
+    works(connection._query_consent_task is not None, "Connection._query_consent_task", "aioice")
+    internals.forget_consent_task(connection)
+    works(connection._query_consent_task is None, "Connection._query_consent_task", "aioice")
+    assert transport is not None
+    internals.drain_reads(transport, 8)  # re-registers the socket's reader: the route must still carry data
+    works(
+        transport._read_ready.__name__ == "read_ready",
+        "asyncio _SelectorDatagramTransport._read_ready",
+        "python",
+    )
 
 
 async def test_packets_protected_in_place_reach_the_peers_srtp_handlers(pair: Pair) -> None:
@@ -220,6 +231,12 @@ async def test_queue_unfinished_counts_until_task_done() -> None:
     works(internals.queue_unfinished(queue) == 2, "asyncio.Queue._unfinished_tasks", "python")
     queue.task_done()
     works(internals.queue_unfinished(queue) == 1, "asyncio.Queue._unfinished_tasks", "python")
+
+
+def test_srtp_addresses_for_the_c_fan_out() -> None:
+    session = pylibsrtp.Session(pylibsrtp.Policy(key=bytes(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    works(internals.srtp_protect_address() > 0, "pylibsrtp._binding.lib.srtp_protect (address)", "pylibsrtp")
+    works(internals.srtp_session_address(session) > 0, "Session._srtp", "pylibsrtp")
 
 
 def test_srtp_internals_of_a_fresh_session() -> None:
