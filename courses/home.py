@@ -54,7 +54,8 @@ def _aware(at: datetime) -> datetime:
 
 
 def agenda(session: Session, actor: User, now: datetime, *, days: int = 7) -> list[AgendaItem]:
-    """The actor's lessons from the start of today (Seoul) for `days` days, in order; live rooms open
+    """The actor's lessons from the start of today (Seoul) for `days` days, and any still on from before
+    midnight, in order; live rooms open
     `opens_minutes_before` their start until their end."""
     local = now.astimezone(SEOUL)
     start = datetime.combine(local.date(), time(0), tzinfo=SEOUL)
@@ -67,7 +68,10 @@ def agenda(session: Session, actor: User, now: datetime, *, days: int = 7) -> li
             course_filter(actor),
             Course.status.in_(RUNNING),
             Lesson.starts_at.is_not(None),
-            Lesson.starts_at >= start,
+            # From the start of today, and a lesson begun before midnight that is still on (a class at 23:50
+            # is joined at 00:05 from the same home).
+            Lesson.starts_at >= start - timedelta(days=1),
+            or_(Lesson.starts_at >= start, Lesson.ends_at > now),
             Lesson.starts_at < start + timedelta(days=days),
         )
         .order_by(Lesson.starts_at, Course.id, Lesson.number)

@@ -56,3 +56,29 @@ def test_the_teachers_home_lists_their_class_courses_whoever_requested_them(sess
     assert course.id in [c.id for c in home["class_courses"]]
     assert course.id in [c.id for c in home["my_requests"]]
     assert [i.course.id for i in home["agenda"]] == [course.id]
+
+
+def test_a_class_begun_before_midnight_is_still_on_the_home_after_it(session, world) -> None:
+    """A class from 23:50 to 00:30 (Seoul) is joined at 00:05 from the same home, open and joinable."""
+    from datetime import datetime, time
+
+    from courses.home import SEOUL
+
+    course, live = live_course(session, world, starts_in=timedelta(days=1))
+    midnight = datetime.combine(utcnow().astimezone(SEOUL).date() + timedelta(days=1), time(0), tzinfo=SEOUL)
+    first = course.lessons[0]
+    workflow.update_lesson(
+        session,
+        world["teacher"],
+        course,
+        first.id,
+        title=first.title,
+        starts_at=midnight - timedelta(minutes=10),
+        ends_at=midnight + timedelta(minutes=30),
+        description="",
+    )
+    session.flush()
+    after = agenda(session, world["student"], midnight + timedelta(minutes=5))
+    assert [(i.lesson.id, i.open_now, i.may_join) for i in after][:1] == [(first.id, True, True)]
+    ended = agenda(session, world["student"], midnight + timedelta(minutes=31))
+    assert first.id not in [i.lesson.id for i in ended]  # once it ended it belongs to yesterday
