@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="offer ICE host candidates only on this address (repeatable; env LMS_SFU_ICE_HOSTS)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="SFU processes: this one and N-1 relay workers holding subscribers (one per core; env LMS_SFU_WORKERS)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -51,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
     if args.ice_host:
         config.ice_hosts = args.ice_host
+    if args.workers is not None:
+        if not 1 <= args.workers <= 64:
+            parser.error("--workers must be from 1 to 64")
+        config.workers = args.workers
     files = raise_file_limit()
     if files < 4 * 1000:
         logging.getLogger("webrtc").warning("open-file limit is %d: fewer than 1,000 participants fit", files)

@@ -45,6 +45,8 @@ class SfuConfig:
     metrics_token: str | None = None
     # Which SFU worker of this host this process is (LMS_SFU_WORKER_INDEX): the ``worker`` label of its metrics.
     worker_index: int = 0
+    # SFU processes on this host (LMS_SFU_WORKERS / --workers): this one and K-1 relay workers (``workers.py``).
+    workers: int = 1
     # Redis shared by every SFU process and node (LMS_REDIS_URL, as the app's): single-use tokens everywhere.
     redis_url: str | None = None
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
@@ -87,6 +89,7 @@ class SfuConfig:
             turn_secret=env.get("LMS_TURN_SECRET") or None,
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
             worker_index=_index(env, "LMS_SFU_WORKER_INDEX"),
+            workers=max(1, _index(env, "LMS_SFU_WORKERS")),
             redis_url=env.get("LMS_REDIS_URL") or None,
             empty_room_grace_s=_seconds(env, "LMS_SFU_EMPTY_ROOM_GRACE_S", 120.0),
             storage=_storage_from_env(env),

@@ -23,7 +23,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pylibsrtp
 from aiortc import RTCRtpTransceiver
@@ -78,6 +78,15 @@ class Codec:
     def name(self) -> str:
         """The codec name without the media kind, e.g. ``VP8``."""
         return self.mime_type.split("/", 1)[1]
+
+
+class Uplink(Protocol):
+    """Where a track's feedback goes (NACKs for lost packets, key-frame requests): the publisher's transport,
+    or in a relay worker (``worker.py``) the coordinator that relays the track."""
+
+    def send_rtcp(self, packet: bytes) -> None:
+        """Send one (compound) RTCP packet towards the track's source."""
+        ...
 
 
 class Transport:
@@ -377,8 +386,9 @@ class SourceTrack:
         codec: Codec,
         ssrc: int | None,
         mid: str | None,
-        publisher: Transport,
+        publisher: Uplink,
         counters: Counters,
+        owner_name: str = "",
         audio_level_id: int = 0,
         rtcp_ssrc: int = 0,
         rtx_ssrc: int | None = None,
@@ -386,6 +396,7 @@ class SourceTrack:
     ) -> None:
         self.id = track_id
         self.owner = owner
+        self.owner_name = owner_name  # shown on subscribers' tiles (the ``tracks`` message)
         self.kind = kind
         self.source = source
         self.codec = codec
@@ -414,6 +425,8 @@ class SourceTrack:
         self.last_size = 0
         # Decrypted publisher packets, extensions intact, for in-process consumers (the recorder).
         self.taps: list[Callable[[bytes], None]] = []
+        # The publisher's sender reports, for the same consumers (relay workers keep their subscribers' lip sync).
+        self.sr_taps: list[Callable[[rtp.SenderInfo], None]] = []
         self.on_level: Callable[[int], None] | None = None
         self._is_video = kind == "video"
         self._codec_name = codec.name
@@ -497,6 +510,8 @@ class SourceTrack:
         """Relay the publisher's SR to each subscriber in its own numbering (keeps lip sync and stats)."""
         self.stats.last_sr = (info.ntp >> 16) & 0xFFFFFFFF
         self.stats.last_sr_at = time.monotonic()
+        for sr_tap in self.sr_taps:
+            sr_tap(info)
         for b in self.bindings:
             if b.seq_off < 0 or not b.transport.ready:
                 continue

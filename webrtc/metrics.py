@@ -105,12 +105,12 @@ def snapshot(sfu: Sfu) -> dict[str, Any]:
     c = sfu.counters
     own = sfu.process_metrics
     cpu = own.process.cpu_times()
-    tracks = [t for r in sfu.rooms.values() for t in r.tracks()]
+    tracks = sfu.tracks()
     expected_in = sum(t.stats.extended_max - t.stats.base_seq + 1 for t in tracks if t.stats.base_seq >= 0)
     return {
         "rooms": len(sfu.rooms),
         "participants": sum(len(r.participants) for r in sfu.rooms.values()),
-        "tracks": sum(len(r.tracks()) for r in sfu.rooms.values()),
+        "tracks": len(tracks),
         "peer_connections": len(sfu.peer_connections),
         "packets_in": c.packets_in,
         # publisher → SFU loss, from the sequence numbers of the live tracks
@@ -139,6 +139,9 @@ def snapshot(sfu: Sfu) -> dict[str, Any]:
         "loop_lag_max_ms": round(own.take_lag() * 1000, 1),
         "gc_pause_max_ms": round(own.take_gc_pause() * 1000, 1),
         "gc_seconds": round(own.gc_pauses_s, 3),
+        "worker": sfu.config.worker_index,
+        # the relay workers' own documents (``workers.py``), each with ``worker`` and ``alive``
+        "workers": sfu.workers.snapshots(),
     }
 
 
@@ -179,9 +182,10 @@ class SfuCollector(Collector):
         for role, n in counts.items():
             by_role.add_metric([worker, role], n)
         yield by_role
-        yield gauge("tracks", "Published tracks.", sum(len(r.tracks()) for r in rooms))
+        tracks = sfu.tracks()
+        yield gauge("tracks", "Published tracks.", len(tracks))
         yield gauge("peer_connections", "Open peer connections.", len(sfu.peer_connections))
-        lost = [b.fraction_lost / 256 for r in rooms for t in r.tracks() for b in t.bindings]
+        lost = [b.fraction_lost / 256 for t in tracks for b in t.bindings]
         loss = GaugeMetricFamily(
             "ieum_sfu_subscriber_loss_ratio",
             "Fraction lost in subscribers' latest receiver reports, over bindings.",

@@ -209,6 +209,7 @@ class Publisher:
                 p.publish_demux.by_ssrc.pop(track.ssrc, None)
             if track.rtx_ssrc is not None:
                 p.publish_demux.by_rtx_ssrc.pop(track.rtx_ssrc, None)
+        self.sfu.workers.track_dropped(track)
         self.sfu.classroom.track_unpublished(p, track)
 
     def _wrap_transports(self, p: Participant, pc: RTCPeerConnection) -> None:
@@ -264,6 +265,7 @@ class Publisher:
         track = SourceTrack(
             track_id=f"{p.user}:{mid}",
             owner=p.user,
+            owner_name=p.claims.name,
             kind=kind,
             source=source,
             codec=codec_of(codecs[0]),
@@ -312,8 +314,12 @@ class Subscriber:
         """Bind/unbind forwarded tracks so the subscriber gets ``wanted``; send a new offer if anything changed
         (or if the last offer could not be made: ``Participant.offer_stale``).
 
-        Called by the router only, with no offer pending.
+        Called by the router only, with no offer pending. A participant whose subscribe side lives in another
+        worker (``Participant.worker``) is handed there: that worker negotiates it the same way.
         """
+        if p.worker is not None:
+            p.worker.want(room, p, wanted)
+            return
         changed = False
         for track_id, binding in list(p.bindings.items()):
             if wanted.get(track_id) is not binding.track:
@@ -373,12 +379,17 @@ class Subscriber:
             raise
 
     def awaiting_answer(self, p: Participant) -> bool:
-        """Whether a subscribe offer was sent and not yet answered."""
+        """Whether a subscribe offer was sent and not yet answered (another worker's participant: it decides)."""
+        if p.worker is not None:
+            return True
         pc = p.subscribe_pc
         return pc is not None and pc.signalingState == "have-local-offer"
 
     async def apply_answer(self, room: Room, p: Participant, sdp: str) -> None:
         """Apply the browser's answer to the pending offer and start forwarding what it accepted."""
+        if p.worker is not None:
+            p.worker.answer(p, sdp)
+            return
         pc = p.subscribe_pc
         assert pc is not None
         try:
@@ -407,6 +418,8 @@ class Subscriber:
 
     def release(self, p: Participant) -> None:
         """Stop forwarding anything to the participant (it is leaving)."""
+        if p.worker is not None:
+            p.worker.leave(p)
         for binding in list(p.bindings.values()):
             binding.track.remove_binding(binding)
         p.bindings.clear()
@@ -455,12 +468,11 @@ class Subscriber:
             b = slot.binding
             if b is None or slot.mid is None:
                 continue
-            owner = room.participants.get(b.track.owner)
             out.append(
                 {
                     "mid": slot.mid,
                     "user": b.track.owner,
-                    "name": owner.claims.name if owner else "",
+                    "name": b.track.owner_name,
                     "kind": b.track.source,
                 }
             )

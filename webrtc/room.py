@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from .forward import Binding, OutSlot, PublisherDemux, SourceTrack, SubscriberDemux, Transport
     from .recording import RoomRecording
+    from .workers import WorkerLink
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class Participant:
     # The bindings changed since the last subscribe offer that went out (e.g. creating it failed): the next
     # sync offers even when the router's wanted set matches the bindings.
     offer_stale: bool = False
+    # The relay worker that holds this participant's subscribe connection (``workers.py``); None: this process.
+    worker: WorkerLink | None = None
     speaking: SpeakingDetector = field(default_factory=SpeakingDetector)
     chat_limit: TokenBucket = field(default_factory=chat_bucket)
     hand_limit: TokenBucket = field(default_factory=hand_bucket)

@@ -22,13 +22,14 @@ from aiortc import RTCPeerConnection
 
 from .classroom import Classroom
 from .config import SfuConfig
-from .forward import Counters
+from .forward import Counters, SourceTrack
 from .guards import SharedTokenReplayGuard, TokenReplayGuard
 from .metrics import ProcessMetrics, snapshot
 from .peers import Publisher, Subscriber, close_peer_connections
 from .room import Participant, Room
 from .router import Router
 from .webhooks import WebhookSender
+from .workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Sfu:
         self.publisher = Publisher(self)
         self.subscriber = Subscriber(self)
         self.classroom = Classroom(self)
+        self.workers = WorkerPool(self, config.workers)  # relay workers holding subscribers (none by default)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -59,7 +61,8 @@ class Sfu:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start background work (periodic receiver reports)."""
+        """Start background work (periodic receiver reports) and the relay workers."""
+        await self.workers.start()
         self._rtcp_task = asyncio.get_running_loop().create_task(self.publisher.rtcp_loop())
         self._lag_task = asyncio.get_running_loop().create_task(self.process_metrics.watch_lag())
 
@@ -79,6 +82,7 @@ class Sfu:
         for pc in list(self.peer_connections):
             await pc.close()
         self.peer_connections.clear()
+        await self.workers.stop()
         for task in list(self._tasks):
             task.cancel()
         # A class cut short by a restart still keeps what was recorded.
@@ -105,6 +109,10 @@ class Sfu:
     def metrics(self) -> dict[str, Any]:
         """The JSON served at /metrics."""
         return snapshot(self)
+
+    def tracks(self) -> list[SourceTrack]:
+        """Every track this process forwards (what /metrics counts)."""
+        return [t for r in self.rooms.values() for t in r.tracks()]
 
     # --- participants --------------------------------------------------------------------------
 

@@ -215,6 +215,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
     p = Participant(claims=claims, ws=ws)
     room.add(p)
+    sfu.workers.attach(room, p)
     p.start_writer()
     ice_servers = sfu.config.client_ice_servers(claims.user_id)
     p.send(
@@ -310,6 +311,13 @@ async def _answer(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> 
 
 
 async def _candidate(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    if msg.get("pc") == "subscribe" and p.worker is not None:
+        cand = msg.get("candidate")
+        if not isinstance(cand, dict):
+            p.send(error("bad_message", "candidate needs a pc and a candidate object"))
+        elif cand.get("candidate"):
+            p.worker.candidate(p, cand)
+        return
     pc = peer_connection(p, "subscribe" if msg.get("pc") == "subscribe" else "publish")
     cand = msg.get("candidate")
     if pc is None or not isinstance(cand, dict):
