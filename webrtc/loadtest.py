@@ -651,6 +651,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "127.0.0.1",
                 "--log-level",
                 args.sfu_log_level,
+                "--workers",
+                str(args.workers),
             ],
             env=env,
         )
@@ -662,16 +664,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 break
             except OSError:
                 await asyncio.sleep(0.1)
-        sfu_pid = int(_get_json(http + "/metrics")["pid"])
-        # A local SFU is measured with psutil on its pid; a remote one reports its own CPU seconds.
+        first = await _await_workers(http, args.workers)
+        sfu_pid = int(first["pid"])
+        # A local SFU is measured with psutil on its pids (the coordinator's and its relay workers'); a remote
+        # one reports its own CPU seconds.
         local = urllib.parse.urlparse(http).hostname in ("127.0.0.1", "localhost", "::1")
-        sfu = psutil.Process(sfu_pid) if local else None
+        sfu_procs = [psutil.Process(pid) for pid in _pids(first)] if local else []
+        sfu = sfu_procs[0] if sfu_procs else None
 
         def sfu_cpu() -> tuple[float, float]:
-            if sfu is not None:
-                t = sfu.cpu_times()
-                return t.user, t.system
-            return float(_get_json(http + "/metrics")["cpu_seconds"]), 0.0
+            if sfu_procs:
+                times = [proc.cpu_times() for proc in sfu_procs]
+                return sum(t.user for t in times), sum(t.system for t in times)
+            return _total(_get_json(http + "/metrics"), "cpu_seconds"), 0.0
 
         video = make_packet_track("video", load_packets(video_path), 90000, 3000)
         audio = make_packet_track("audio", load_packets(audio_path), 48000, 960)
@@ -751,8 +756,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.settle)
         m0 = await _aget_json(http + "/metrics")
         ours = [psutil.Process()] + [psutil.Process(p.pid) for p, _ in workers if p.pid is not None]
-        if sfu is not None:
-            ours.append(sfu)
+        ours.extend(sfu_procs)
 
         def busy() -> tuple[float, float]:
             # (machine-wide busy CPU seconds, CPU seconds of this test's own processes)
@@ -798,8 +802,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         while (left := hold_end - time.monotonic()) > 0:
             await asyncio.sleep(min(5.0, left))
             m = await _aget_json(http + "/metrics")
+            per_worker = " ".join(
+                f"w{w.get('worker')}:out={w.get('packets_out')},lag={w.get('loop_lag_max_ms')}ms"
+                for w in m.get("workers", [])
+            )
             print(
-                f"[hold] participants={m['participants']} in={m['packets_in']} in_expected={m['packets_in_expected']} "
+                f"[hold] {per_worker} participants={m['participants']} in={m['packets_in']} in_expected={m['packets_in_expected']} "
                 f"in_received={m['packets_in_received']} dropped_in={m['dropped_in']} out={m['packets_out']} cpu={m['cpu']} "
                 f"publisher_loop_lag_max={lag[0]:.3f}s sfu_loop_lag_max={m['loop_lag_max_ms']}ms "
                 f"gc_pause_max={m.get('gc_pause_max_ms')}ms",
@@ -815,7 +823,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         busy1 = busy()
         drops1 = _udp_rcvbuf_errors()
         m1 = await _aget_json(http + "/metrics")
-        rss_mb = (sfu.memory_info().rss if sfu is not None else m1["rss"]) / 2**20
+        rss_mb = (
+            sum(proc.memory_info().rss for proc in sfu_procs) if sfu_procs else _total(m1, "rss")
+        ) / 2**20
 
         if args.profile:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -833,7 +843,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # The floor again, now the viewers are gone: the lower of the two is the machine's.
         floor = min(floor_before, measure_floor(sizes))
         cpu_s = sum(cpu1) - sum(cpu0)
-        forwarded = m1["packets_out"] - m0["packets_out"]
+        forwarded = _total(m1, "packets_out") - _total(m0, "packets_out")
         received = sum(e["received"] for e in ended)
         expected = sum(e["expected"] for e in ended)
         # What every viewer should have got: all the publisher sent during the hold. Packets still queued at
@@ -847,7 +857,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         us_per_packet = 1e6 * cpu_s / forwarded if forwarded else None
         summary = {
             "viewers": args.viewers,
-            "workers": 1,
+            "workers": args.workers,
             "viewers_held": sum(e["held"] for e in ended),
             "join_p50_s": _round(_percentile(join_s, 0.5)),
             "join_p95_s": _round(_percentile(join_s, 0.95)),
@@ -864,7 +874,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "sfu_user_pct": _round(100.0 * (cpu1[0] - cpu0[0]) / wall) if sfu is not None else None,
             "sfu_sys_pct": _round(100.0 * (cpu1[1] - cpu0[1]) / wall) if sfu is not None else None,
             "consent_failures": sum(e["consent_failures"] for e in ended)
-            + (m1["timeouts"] - m0["timeouts"])
+            + (_total(m1, "timeouts") - _total(m0, "timeouts"))
             + len(publisher_lost),
             "publisher_lost_at": publisher_lost,
             "forwarded_pps": _round(forwarded / wall),
@@ -874,9 +884,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "viewer_rtcp_sent": sum(e["rtcp_sent"] for e in ended),
             "viewer_nacks_sent": sum(e["nacks_sent"] for e in ended),
             "viewer_recovered": sum(e["recovered"] for e in ended),
-            "sfu_rtcp_in": m1["rtcp_in"] - m0["rtcp_in"],
-            "sfu_nacks_in": m1["nacks"] - m0["nacks"],
-            "sfu_retransmits": m1["retransmits"] - m0["retransmits"],
+            "sfu_rtcp_in": _total(m1, "rtcp_in") - _total(m0, "rtcp_in"),
+            "sfu_nacks_in": _total(m1, "nacks") - _total(m0, "nacks"),
+            "sfu_retransmits": _total(m1, "retransmits") - _total(m0, "retransmits"),
+            # Per SFU process (0: the coordinator, with the publisher): subscribers held and packets forwarded.
+            "per_worker": _per_worker(m0, m1, wall),
             "hold_s": _round(wall),
             # Context: the machine is shared; CPU used by processes outside this test during the hold
             # (percent of one core) and the 1-minute load average when the hold began.
@@ -896,6 +908,47 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 sfu_proc.wait(15)
             except subprocess.TimeoutExpired:
                 sfu_proc.kill()
+
+
+async def _await_workers(http: str, workers: int, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The SFU's /metrics once each of its relay workers has reported (their first report is within 1 s)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        m = await _aget_json(http + "/metrics")
+        reported = [w for w in m.get("workers", []) if w.get("pid")]
+        if len(reported) >= workers - 1 or time.monotonic() > deadline:
+            return m
+        await asyncio.sleep(0.2)
+
+
+def _pids(m: dict[str, Any]) -> list[int]:
+    """The coordinator's pid and its relay workers'."""
+    return [int(m["pid"])] + [int(w["pid"]) for w in m.get("workers", []) if w.get("pid")]
+
+
+def _total(m: dict[str, Any], key: str) -> float:
+    """A counter summed over the coordinator and its relay workers."""
+    return float(m[key]) + sum(float(w.get(key) or 0) for w in m.get("workers", []))
+
+
+def _per_worker(m0: dict[str, Any], m1: dict[str, Any], wall: float) -> list[dict[str, Any]]:
+    rows = [(m0, m1)] + list(zip(m0.get("workers", []), m1.get("workers", []), strict=False))
+    out = []
+    for index, (a, b) in enumerate(rows):
+        out.append(
+            {
+                "worker": index,
+                "participants": b.get("participants"),
+                "out_pps": _round(
+                    (float(b.get("packets_out") or 0) - float(a.get("packets_out") or 0)) / wall
+                ),
+                "cpu_pct": _round(
+                    100.0 * (float(b.get("cpu_seconds") or 0) - float(a.get("cpu_seconds") or 0)) / wall
+                ),
+                "loop_lag_max_ms": b.get("loop_lag_max_ms"),
+            }
+        )
+    return out
 
 
 def _round(value: float | None) -> float | None:
@@ -924,6 +977,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ramp", type=float, default=20.0, help="viewer joins per second")
     parser.add_argument("--sfu", default=None, help="ws:// URL of a running SFU (LMS_SFU_SECRET must match)")
     parser.add_argument("--procs", type=int, default=2, help="viewer worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="SFU processes to start (the SFU's --workers; 1: one process)"
+    )
     parser.add_argument("--video-kbps", type=int, default=600)
     parser.add_argument("--sfu-log-level", default="WARNING", help="log level of the SFU process this starts")
     parser.add_argument(

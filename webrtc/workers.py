@@ -121,8 +121,7 @@ class WorkerLink:
                 p.send_encoded(str(message.get("text", "")))
             elif op == "lost" and p is not None:
                 log.warning("subscribe pc of %s (relay worker %d) failed", p.user, self.index)
-                sfu.process_metrics.timeouts += 1
-                sfu.spawn(sfu.leave(p, "timeout"))
+                sfu.spawn(sfu.leave(p, "timeout"))  # the worker counts the timeout in its own metrics
             elif op == "metrics" and isinstance(message.get("snapshot"), dict):
                 self.snapshot = message["snapshot"]
                 self.lag_max_ms = max(self.lag_max_ms, float(self.snapshot.get("loop_lag_max_ms") or 0.0))
