@@ -48,6 +48,7 @@ async def test_a_small_run_sends_receiver_reports_and_nacks_the_sfu_answers(tmp_
         no_rtcp=False,
         client_nice=0,
         viewer_loss=3.0,
+        workers=2,  # half the viewers on a relay worker: its NACK answers count too
     )
     summary = await loadtest.run(args)
     assert summary["viewers_held"] == 4 and summary["consent_failures"] == 0
@@ -56,4 +57,6 @@ async def test_a_small_run_sends_receiver_reports_and_nacks_the_sfu_answers(tmp_
     assert summary["viewer_nacks_sent"] > 0 and summary["sfu_nacks_in"] > 0 and summary["sfu_retransmits"] > 0
     assert summary["viewer_recovered"] > 0 and summary["loss_pct"] < 3.0
     assert summary["floor_us_per_packet"] > 0 and summary["sfu_cost_over_floor"] > 0
+    assert summary["workers"] == 2 and [w["worker"] for w in summary["per_worker"]] == [0, 1]
+    assert all(w["out_pps"] > 0 for w in summary["per_worker"]), summary["per_worker"]
     assert rtp.is_rtcp(rtp.build_rr(1, [])), "the viewers' reports are RTCP"
