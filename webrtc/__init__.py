@@ -10,6 +10,8 @@ downtrack, forwarder, buffer) are:
                 validation and dispatch, ``/healthz``, ``/metrics``, ``create_app``
 ``sfu``         one process: rooms, the parts below, start/shutdown, a participant leaving
 ``config``      ``SfuConfig`` from the environment; ICE servers
+``workers`` / ``worker`` / ``relay``  one SFU over several processes (``--workers K``): the coordinator's
+                side, the relay worker process, and the control and media wire between them
 ``router``      who receives which track (the one fan-out decision)
 ``peers``       publisher and subscriber peer connections: transports, demux, tracks, slots, bindings
 ``forward``     the RTP/RTCP path after the handshake: per-track fan-out loop, NACK/PLI/SR/RR
