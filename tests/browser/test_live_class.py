@@ -77,7 +77,7 @@ class RunningSfu:
 
 @pytest.fixture(scope="session")
 def sfu(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSfu]:
-    """`python -m webrtc` on the port the live server's pages expect, posting its webhooks to that server."""
+    """`python -m webrtc --workers 2` on the port the live server's pages expect, posting its webhooks there."""
     if live_server.backend != "sqlite":
         pytest.skip("the live class runs on SQLite only (see the module docstring)")
     log = tmp_path_factory.mktemp("sfu") / "sfu.log"
@@ -92,7 +92,10 @@ def sfu(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> It
         NO_PROXY="127.0.0.1,localhost",
     )
     port = str(live_server.sfu_port)
+    # Two SFU processes, as production runs one per core: the teacher's subscribe connection stays with the
+    # coordinator, the first student's goes to the relay worker (least loaded first).
     cmd = [sys.executable, "-m", "webrtc", "--host", "127.0.0.1", "--port", port, "--ice-host", "127.0.0.1"]
+    cmd += ["--workers", "2"]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
