@@ -177,6 +177,10 @@ class Classroom:
                 )
                 return
         p.on_stage = on
+        if not p.is_teacher and p.tracks:
+            # Off stage a student publishes their gallery camera only, on stage their microphone and camera to
+            # everyone: either way what they sent stops, and their page publishes again for the new place.
+            await self.sfu.publisher.reset(p)
         if on:
             if p.hand_raised:
                 p.hand_raised = False
@@ -184,8 +188,6 @@ class Classroom:
             self.emit(EventType.stage_on, p)
         else:
             self.emit(EventType.stage_off, p)
-            if not p.is_teacher:
-                await self.sfu.publisher.reset(p)
         room.broadcast({"type": "stage", "user": p.user, "on": on})
         self.announce(room, p, "updated")
         self.sfu.router.resync_room(room)
@@ -212,7 +214,8 @@ class Classroom:
         if track.kind == "audio":
             track.on_level = lambda level: self._on_level(room, p, level)
             track.muted = p.muted_by is not None  # until the router decides with it in the room
-        if room.recording is not None and room.recording.wants(p.is_teacher):
+        # A gallery camera is for the teachers' eyes only: never in a recording.
+        if room.recording is not None and room.recording.wants(p.is_teacher) and not track.gallery:
             room.recording.add(track)
 
     def track_published(self, room: Room, p: Participant, track: SourceTrack) -> None:

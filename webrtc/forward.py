@@ -393,12 +393,15 @@ class SourceTrack:
         rtcp_ssrc: int = 0,
         rtx_ssrc: int | None = None,
         rtx_payload_type: int | None = None,
+        gallery: bool = False,
     ) -> None:
         self.id = track_id
         self.owner = owner
         self.owner_name = owner_name  # shown on subscribers' tiles (the ``tracks`` message)
         self.kind = kind
         self.source = source
+        # A student's camera off stage: forwarded only to whoever has it on their gallery page (``router``).
+        self.gallery = gallery
         self.codec = codec
         self.ssrc = ssrc
         self.mid = mid

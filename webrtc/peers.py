@@ -41,7 +41,7 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.sdp import candidate_from_sdp
 
-from . import ice, internals
+from . import ice, internals, router
 from .forward import Binding, Codec, OutSlot, PublisherDemux, SourceTrack, SubscriberDemux, Transport
 from .room import Participant, Room, error
 from .rtp import AUDIO_LEVEL_URI
@@ -276,6 +276,7 @@ class Publisher:
             audio_level_id=ext.get(AUDIO_LEVEL_URI, 0) if kind == "audio" else 0,
             rtx_ssrc=rtx.ssrc if rtx is not None else None,
             rtx_payload_type=rtx_pt,
+            gallery=p.in_gallery(source),
         )
         # Before the track is reachable: the classroom sets it up (mute, speaking, recording).
         self.sfu.classroom.track_added(room, p, track)
@@ -298,7 +299,10 @@ class Publisher:
                 for p in list(room.participants.values()):
                     if p.publish_transport is None:
                         continue
-                    reports = [t.receiver_report(config.remb_bps) for t in p.tracks.values()]
+                    reports = [
+                        t.receiver_report(router.GALLERY_BPS if t.gallery else config.remb_bps)
+                        for t in p.tracks.values()
+                    ]
                     packet = b"".join(r for r in reports if r)
                     if packet:
                         p.publish_transport.send_rtcp(packet)
@@ -473,7 +477,7 @@ class Subscriber:
                     "mid": slot.mid,
                     "user": b.track.owner,
                     "name": b.track.owner_name,
-                    "kind": b.track.source,
+                    "kind": "gallery" if b.track.gallery else b.track.source,
                 }
             )
         return out

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contracts.roles import STAGE_KINDS
+from contracts.roles import STAGE_KINDS, PublishKind
 from contracts.tokens import JoinClaims
 
 from .guards import TokenBucket, chat_bucket, hand_bucket
@@ -93,6 +93,8 @@ class Participant:
     offer_stale: bool = False
     # The relay worker that holds this participant's subscribe connection (``workers.py``); None: this process.
     worker: WorkerLink | None = None
+    # The students on this teacher's gallery page (the ``gallery`` message): their cameras come to it.
+    looking: frozenset[str] = frozenset()
     speaking: SpeakingDetector = field(default_factory=SpeakingDetector)
     chat_limit: TokenBucket = field(default_factory=chat_bucket)
     hand_limit: TokenBucket = field(default_factory=hand_bucket)
@@ -110,10 +112,16 @@ class Participant:
         return self.claims.is_teacher
 
     def may_publish(self, kind: str) -> bool:
-        """Teachers publish what their token allows; students audio/video only while on stage."""
+        """Teachers publish what their token allows; students audio/video while on stage, and off stage their
+        camera alone, for the teachers' gallery (:meth:`in_gallery`)."""
         if self.is_teacher:
             return kind in self.claims.publish
-        return self.on_stage and kind in STAGE_KINDS
+        return kind in STAGE_KINDS if self.on_stage else kind == PublishKind.video
+
+    def in_gallery(self, kind: str) -> bool:
+        """Whether a track of this kind published now is a gallery camera: a student's camera off stage,
+        forwarded only to whoever has the student on their gallery page (``router.wanted_by``)."""
+        return not self.is_teacher and not self.on_stage and kind == PublishKind.video
 
     def publishing(self) -> list[str]:
         """Kinds this participant currently publishes."""

@@ -1,7 +1,10 @@
 """Who receives which track: the SFU's one fan-out decision, and keeping every subscriber in line with it.
 
 The policy today: every published track goes to everyone in the room who is out of the lobby, except its
-owner. (Who may publish at all — the teacher, students while on stage — is a classroom rule,
+owner — but a gallery camera (a student's camera off stage, ``SourceTrack.gallery``) goes only to the teachers
+who have that student on their gallery page (the ``gallery`` message, at most :data:`GALLERY_PAGE` students,
+:meth:`Router.look`), so a class of 1,000 costs each student's camera one stream per looking teacher, not 999.
+(Who may publish at all — the teacher, students on stage, students' cameras off stage — is a classroom rule,
 ``room.Participant.may_publish``; the router forwards whatever is published.) :func:`wanted_by` is that
 decision and nothing else in ``webrtc/`` decides it; :class:`Router` applies it. Whatever changes what the
 policy reads (a track published or dropped, someone joining, leaving, leaving the lobby, going on or off
@@ -21,9 +24,6 @@ Where the next changes go:
   what the subscriber can take; the subscriber peer then binds the chosen layer's SSRC.
 * remote subscribers (another SFU node relaying a room): the policy reads a subscriber only through
   :class:`Viewer`, which a relay can implement as well as a local participant does.
-* forwarding students' cameras only to those who look at them: :func:`wanted_by` filters the room's tracks
-  by what the viewer has on screen (a set the page reports), and the page's report calls
-  :meth:`Router.sync` for that viewer.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 LOUDEST = 3  # students' microphones forwarded at once (the teachers' always are)
 SWAP_MARGIN = 0.1  # a quieter speaker replaces a heard one only when this much louder (smoothed, 0..1)
 RERANK_S = 0.2  # levels arrive per packet; the loudest are re-chosen at most this often per room
+GALLERY_PAGE = 25  # students' cameras a teacher's gallery shows (and receives) at once
+GALLERY_BPS = 150_000  # the REMB cap sent to a gallery camera's publisher: a small tile needs no more
 
 
 class Viewer(Protocol):
@@ -59,13 +61,26 @@ class Viewer(Protocol):
         """Gone: receives nothing."""
         ...
 
+    @property
+    def is_teacher(self) -> bool:
+        """Only teachers (and admins) are sent gallery cameras."""
+        ...
+
+    @property
+    def looking(self) -> frozenset[str]:
+        """The users whose gallery cameras this subscriber has on screen."""
+        ...
+
 
 def wanted_by(room: Room, viewer: Viewer) -> dict[str, SourceTrack]:
     """The tracks forwarded to a subscriber, by track id: every published track but its own, once out of the
-    lobby (the teacher and on-stage speakers go to everyone)."""
+    lobby (the teacher and on-stage speakers go to everyone), gallery cameras only of whom it looks at."""
     if viewer.in_lobby or viewer.left:
         return {}
-    return {t.id: t for t in room.tracks() if t.owner != viewer.user}
+    looking = viewer.looking if viewer.is_teacher else frozenset()
+    return {
+        t.id: t for t in room.tracks() if t.owner != viewer.user and (not t.gallery or t.owner in looking)
+    }
 
 
 def audible(room: Room, heard: set[str] | None = None) -> set[str]:
@@ -110,6 +125,16 @@ class Router:
         if now - room.audio_ranked_at >= RERANK_S:
             room.audio_ranked_at = now
             self.update_audio(room)
+
+    def look(self, room: Room, p: Participant, users: list[str]) -> None:
+        """A teacher's gallery page now shows these students (the first :data:`GALLERY_PAGE` that are students
+        in the room): forward their cameras to it, and stop those it no longer shows."""
+        students = room.participants
+        shown = [u for u in dict.fromkeys(users) if u in students and not students[u].is_teacher]
+        looking = frozenset(shown[:GALLERY_PAGE])
+        if looking != p.looking:
+            p.looking = looking
+            self.sfu.spawn(self.sync(room, p))
 
     def resync_room(self, room: Room) -> None:
         """Bring every participant's subscriptions in line with the room's tracks (in the background)."""

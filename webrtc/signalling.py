@@ -27,7 +27,11 @@ Client → server
   ``{"type":"offer","pc":"publish","sdp":..., "screen":[mid,...]}`` — publish; ``screen`` lists the mids
   (``transceiver.mid`` after setLocalDescription) that carry a screen share instead of the camera.
   Answered by ``{"type":"answer","pc":"publish","sdp":...}``, or refused by
-  ``{"type":"error","code":"publish_denied",...}`` (student not on stage, or kind not in the token).
+  ``{"type":"error","code":"publish_denied",...}`` (a student off stage offering a microphone or a screen,
+  or a kind not in the token). A student off stage may publish their camera alone: a *gallery camera*,
+  forwarded only to the teachers whose gallery page shows them (and capped by REMB to 150 kbps: send a small
+  picture). Going on or off stage closes a student's publish connection, so the page publishes again for its
+  new place (microphone and camera to everyone on stage; the camera alone, if at all, off it).
   To stop publishing, renegotiate with the track removed/inactive or send ``{"type":"unpublish"}``.
   ``{"type":"answer","pc":"subscribe","sdp":...}`` — answer to the SFU's subscribe offer.
   ``{"type":"candidate","pc":"publish"|"subscribe","candidate":{"candidate":...,"sdpMid":...,
@@ -35,7 +39,10 @@ Client → server
   ``{"type":"raise_hand"}`` / ``{"type":"lower_hand"}`` / ``{"type":"chat","text":...}`` /
   ``{"type":"unmute"}`` (after a teacher's mute) / ``{"type":"leave"}``.
   Teacher/admin only: ``{"type":"start_class"}``, ``{"type":"end_class"}``,
-  ``{"type":"stage","user":sub,"on":bool}``, ``{"type":"mute","user":sub}``, ``{"type":"remove","user":sub}``.
+  ``{"type":"stage","user":sub,"on":bool}``, ``{"type":"mute","user":sub}``, ``{"type":"remove","user":sub}``,
+  ``{"type":"gallery","users":[sub,...]}`` — the students on the teacher's gallery page now (at most 25,
+  ``router.GALLERY_PAGE``; an empty list closes the gallery): their gallery cameras are offered to this
+  teacher, the previous page's are taken off.
   (``pc`` may be omitted: a client ``offer`` is always publish, a client ``answer`` always subscribe.)
 
 Server → client
@@ -61,7 +68,7 @@ Server → client
   after a short grace, and joins with a fresh token are refused (``class_ended``, close code 4004).
   ``{"type":"recording","on":bool,"mode":...}`` — the class is being recorded (``mode`` when it starts), or
   no longer; ``recording_unavailable`` (an error to the teacher) when the SFU has no storage.
-  ``{"type":"tracks","tracks":[{"mid":...,"user":...,"name":...,"kind":"audio"|"video"|"screen"}]}`` —
+  ``{"type":"tracks","tracks":[{"mid":...,"user":...,"name":...,"kind":"audio"|"video"|"screen"|"gallery"}]}`` —
   sent right before each subscribe offer; maps each active subscribe m-line (``event.transceiver.mid`` in
   ``ontrack``) to its participant so tiles can be labelled. m-lines absent from the list are inactive.
   ``{"type":"offer","pc":"subscribe","sdp":...}`` / ``{"type":"answer","pc":"publish","sdp":...}``.
@@ -102,7 +109,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from contracts.tokens import TokenError, verify_join_token
 
-from . import consent, ice
+from . import consent, ice, router
 from . import metrics as sfu_metrics
 from .config import SfuConfig
 from .peers import add_candidate, peer_connection
@@ -116,6 +123,7 @@ SFU_KEY: web.AppKey[Sfu] = web.AppKey("sfu", Sfu)
 PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("prometheus", CollectorRegistry)
 
 Handler = Callable[[Sfu, Room, Participant, dict[str, Any]], Awaitable[None]]
+MAX_USER_CHARS = 64  # a participant id in a message (token ``sub``s are the app's user ids)
 
 
 # --- HTTP endpoints --------------------------------------------------------------------------------
@@ -398,6 +406,18 @@ async def _remove(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> 
         await sfu.classroom.remove(room, p, target)
 
 
+@_teacher_only
+async def _gallery(sfu: Sfu, room: Room, p: Participant, msg: dict[str, Any]) -> None:
+    users = msg.get("users")
+    if not isinstance(users, list) or not all(isinstance(u, str) and len(u) <= MAX_USER_CHARS for u in users):
+        p.send(error("bad_message", "gallery needs users: a list of participant ids"))
+        return
+    if len(users) > router.GALLERY_PAGE:
+        p.send(error("bad_message", f"a gallery page shows at most {router.GALLERY_PAGE} students"))
+        return
+    sfu.router.look(room, p, users)
+
+
 HANDLERS: dict[str, Handler] = {
     "offer": _offer,
     "answer": _answer,
@@ -412,6 +432,7 @@ HANDLERS: dict[str, Handler] = {
     "stage": _stage,
     "mute": _mute,
     "remove": _remove,
+    "gallery": _gallery,
 }
 
 

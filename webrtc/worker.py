@@ -148,6 +148,7 @@ class RelaySfu(Sfu):
             owner_name=str(m.get("name") or ""),
             kind=str(m["kind"]),
             source=str(m["source"]),
+            gallery=m.get("gallery") is True,
             codec=relay.codec_from_json(m["codec"]),
             ssrc=None if m.get("ssrc") is None else int(m["ssrc"]),
             mid=None,

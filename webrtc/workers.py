@@ -271,6 +271,7 @@ class WorkerPool:
                     "name": track.owner_name,
                     "kind": track.kind,
                     "source": track.source,
+                    "gallery": track.gallery,
                     "codec": relay.codec_to_json(track.codec),
                     "ssrc": track.ssrc,
                 }

@@ -348,6 +348,38 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     check_accessible(teacher, "live room (teacher, class on)")
     check_accessible(students[a], "live room (student, class on)")
 
+    # Student B shows their camera for the teacher's gallery only: the teacher opens the gallery and sees it;
+    # student A never receives it.
+    students[b].get_by_role("button", name="선생님께 내 카메라 보이기").click()
+    expect(students[b].get_by_role("button", name="내 카메라 끄기")).to_have_attribute("aria-pressed", "true")
+    expect(students[b].locator("#side-tiles .tile.self video")).to_have_js_property("readyState", 4)
+    teacher.get_by_role("button", name="학생 카메라").click()
+    gallery = teacher.get_by_role("region", name=re.compile("^학생 카메라"))
+    expect(gallery).to_be_visible()
+    expect(gallery.locator("#gallery-count")).to_have_text("(카메라 1명 / 2명)")
+    expect(gallery.locator("#gallery-pageno")).to_have_text("1 / 1쪽")
+    expect(gallery.get_by_role("listitem")).to_have_count(2)
+    expect(gallery.get_by_role("listitem").first).to_have_accessible_name(names[b])  # cameras on come first
+    expect(gallery.get_by_role("listitem", name=names[a])).to_contain_text("카메라 꺼짐")
+    _assert_flowing(teacher, "teacher1 (gallery)", ids[b], "video", ["framesDecoded"], seen)
+    expect(gallery.locator(f'.gcell[data-user="{ids[b]}"] video')).to_have_js_property("readyState", 4)
+    check_accessible(teacher, "live room (teacher, gallery open)")
+    if os.environ.get("IEUM_SCREENSHOTS"):  # a folder to look at the room in, when asked for
+        teacher.screenshot(path=os.path.join(os.environ["IEUM_SCREENSHOTS"], "live-teacher-gallery.png"))
+    students[a].wait_for_timeout(1500)
+    assert _inbound(students[a], ids[b], "video") is None, (
+        "a student received another student's gallery camera"
+    )
+    # Closing the gallery stops the camera coming to the teacher; B turns the camera off again.
+    teacher.get_by_role("button", name="학생 카메라").click()
+    expect(gallery).to_be_hidden()
+    teacher.wait_for_function(
+        f"() => !Object.values(window.ieumLive.tracks).some(t => t.user === '{ids[b]}')", timeout=10_000
+    )
+    students[b].get_by_role("button", name="내 카메라 끄기").click()
+    expect(students[b].get_by_role("button", name="선생님께 내 카메라 보이기")).to_be_visible()
+    expect(students[b].locator(".tile.self")).to_have_count(0)
+
     # Student A raises a hand; the teacher sees it and brings them on stage.
     students[a].get_by_role("button", name="손들기").click()
     expect(students[a].get_by_role("button", name="손 내리기")).to_have_attribute("aria-pressed", "true")

@@ -13,9 +13,11 @@
 
   var state = {
     ws: null, pub: null, sub: null, localStream: null, screenStream: null, screenSender: null,
-    tracks: {}, participants: {}, count: null, hands: 0, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
-    joined: false, pendingSubCandidates: [], micOn: true, camOn: true, endForm: null, republishing: false
+    tracks: {}, remote: {}, participants: {}, count: null, hands: 0, onStage: isTeacher, handUp: false, leaving: false, retries: 0,
+    joined: false, pendingSubCandidates: [], micOn: true, camOn: true, endForm: null, republishing: false,
+    started: false, galleryCam: false, galleryOpen: false, galleryPage: 0, galleryAsked: null
   };
+  var GALLERY_PAGE = 25; // webrtc/router.py GALLERY_PAGE: the SFU forwards at most this many students' cameras
   window.ieumLive = state; // exposed for tests and for debugging in the field
 
   function status(text) { $("live-status").textContent = text; }
@@ -121,7 +123,11 @@
         status(msg.in_lobby ? T.lobby : T.connected);
         state.onStage = isTeacher; // stage is per connection: after a rejoin the teacher calls again
         if (msg.class_started) markStarted();
+        state.started = !!msg.class_started && !msg.in_lobby;
+        state.galleryAsked = null; // a new connection: the SFU knows nothing of the gallery page yet
         if (state.onStage) startPublishing();
+        else if (state.galleryCam && state.started) startGalleryCam();
+        syncGalleryCam();
         break;
       // Teachers get the whole roster, then batched deltas; students get the teachers, the stage and
       // themselves, then deltas about those people only, and the room's size as a coalesced "count".
@@ -148,6 +154,7 @@
         break;
       case "class_started":
         $("lobby").hidden = true; status(T.started); markStarted();
+        state.started = true; syncGalleryCam();
         Object.keys(state.participants).forEach(function (k) { state.participants[k].in_lobby = false; });
         renderPeople();
         break;
@@ -175,7 +182,11 @@
         if (msg.user === me && !isTeacher) {
           state.onStage = msg.on;
           status(msg.on ? T.on_stage : T.off_stage);
-          if (msg.on) { setHand(false); startPublishing(); } else { stopPublishing(); }
+          // The SFU closed what was published for the old place: publish again for the new one.
+          state.galleryCam = false;
+          stopPublishing();
+          if (msg.on) { setHand(false); startPublishing(); }
+          syncGalleryCam();
         }
         if (state.participants[msg.user]) { state.participants[msg.user].on_stage = msg.on; renderPeople(); }
         break;
@@ -236,10 +247,10 @@
     var old = state.pub;
     state.pub = null;
     if (old) old.close();
-    if (!state.onStage) return;
+    if (!state.onStage && !state.galleryCam) return;
     state.republishing = true;
     status(T.republishing);
-    startPublishing();
+    if (state.onStage) startPublishing(); else startGalleryCam();
   }
 
   function offerPublish() {
@@ -260,6 +271,50 @@
     $("mic-btn").hidden = true; $("cam-btn").hidden = true;
     var self = document.querySelector(".tile.self"); if (self) self.remove();
   }
+
+  // ---------- a student's camera off stage: for the teachers' gallery only ----------
+  // Small (320x180, 15 fps, 150 kbps: the SFU caps it too) and video only; the SFU forwards it to a teacher
+  // only while their gallery page shows this student.
+  function startGalleryCam() {
+    if (state.pub || isTeacher || state.onStage) return;
+    var cam = $("cam-select").value;
+    var video = { width: { ideal: 320 }, height: { ideal: 180 }, frameRate: { ideal: 15 } };
+    if (cam) video.deviceId = { exact: cam };
+    navigator.mediaDevices.getUserMedia({ audio: false, video: video }).then(function (stream) {
+      if (state.onStage || !state.galleryCam) { stream.getTracks().forEach(function (t) { t.stop(); }); return; }
+      showError("");
+      state.localStream = stream;
+      var pc = new RTCPeerConnection(iceConfig());
+      state.pub = pc;
+      var sender = pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly", streams: [stream] }).sender;
+      var params = sender.getParameters();
+      if (params.encodings && params.encodings.length) {
+        params.encodings[0].maxBitrate = 150000;
+        sender.setParameters(params).catch(function () { /* the SFU's REMB cap still holds */ });
+      }
+      pc.onicecandidate = function (e) { if (e.candidate) send({ type: "candidate", pc: "publish", candidate: e.candidate.toJSON() }); };
+      pc.onconnectionstatechange = function () { if (pc.connectionState === "failed" && state.pub === pc) restartAll(); };
+      showSelf(stream);
+      return offerPublish();
+    }, function (err) {
+      state.galleryCam = false; syncGalleryCam();
+      showError(err && (err.name === "NotAllowedError" || err.name === "SecurityError") ? T.denied : T.nodevice);
+    });
+  }
+
+  function syncGalleryCam() {
+    var b = $("gallery-cam-btn");
+    if (!b) return;
+    b.hidden = isTeacher || state.onStage || !state.started;
+    b.textContent = state.galleryCam ? T.gallery_cam_off : T.gallery_cam_on;
+    b.setAttribute("aria-pressed", String(state.galleryCam));
+  }
+
+  if ($("gallery-cam-btn")) $("gallery-cam-btn").addEventListener("click", function () {
+    state.galleryCam = !state.galleryCam;
+    if (state.galleryCam) { startGalleryCam(); } else { send({ type: "unpublish" }); stopPublishing(); }
+    syncGalleryCam();
+  });
 
   // What I send, as others see it: the teacher's in the main tile, a student's on stage beside it.
   function showSelf(stream) {
@@ -310,12 +365,14 @@
     if (state.sub) { state.sub.close(); state.sub = null; }
     if (state.pub) { state.pub.close(); state.pub = null; }
     document.querySelectorAll("[data-mid]").forEach(function (el) { el.remove(); });
+    state.remote = {};
   }
 
   // ---------- tiles ----------
   function attachTrack(mid, track) {
     var existing = document.querySelector('[data-mid="' + mid + '"]');
     if (existing) existing.remove();
+    state.remote[mid] = track;
     var info = state.tracks[mid] || {};
     if (track.kind === "audio") {
       var audio = document.createElement("audio");
@@ -339,6 +396,7 @@
 
   function placeTile(tile, info) {
     var p = state.participants[info.user] || {};
+    if (info.kind === "gallery") { placeGalleryTile(tile, info, p); return; }
     tile.querySelector(".label").textContent = (info.name || p.name || "") + (info.kind === "screen" ? " · " + T.screen : "");
     tile.setAttribute("aria-label", tile.querySelector(".label").textContent);
     var main = $("main-tile");
@@ -359,6 +417,18 @@
       if (!info) { tile.remove(); return; }
       tile.dataset.user = info.user;
       placeTile(tile, info);
+    });
+    reattach();
+  }
+
+  // A video whose tile is gone (a gallery cell paged away) but whose m-line now carries someone on screen
+  // (the SFU reuses m-lines, so no new "track" event comes): show it again.
+  function reattach() {
+    Object.keys(state.tracks).forEach(function (mid) {
+      var track = state.remote[mid];
+      if (track && track.kind === "video" && track.readyState === "live" && !document.querySelector('[data-mid="' + mid + '"]')) {
+        attachTrack(mid, track);
+      }
     });
   }
 
@@ -415,6 +485,85 @@
       }
       ul.appendChild(li);
     });
+    renderGallery();
+  }
+
+  // ---------- the teacher's gallery: students' cameras, a page at a time ----------
+  // Students in the class and off stage (those on stage are on the stage already), cameras on first, then by
+  // name. Only the page on screen is asked for ("gallery" message), so only its cameras are forwarded here.
+  function galleryStudents() {
+    return Object.keys(state.participants).map(function (k) { return state.participants[k]; })
+      .filter(function (p) { return p.role === "student" && !p.in_lobby && !p.on_stage; })
+      .sort(function (a, b) {
+        var ca = (a.publishing || []).indexOf("video") >= 0 ? 0 : 1, cb = (b.publishing || []).indexOf("video") >= 0 ? 0 : 1;
+        return ca - cb || String(a.name).localeCompare(String(b.name), "ko");
+      });
+  }
+
+  function renderGallery() {
+    var section = $("gallery");
+    if (!section) return;
+    var btn = $("gallery-btn");
+    btn.setAttribute("aria-pressed", String(state.galleryOpen));
+    section.hidden = !state.galleryOpen;
+    if (!state.galleryOpen) { askGallery([]); return; }
+    var students = galleryStudents();
+    var pages = Math.max(1, Math.ceil(students.length / GALLERY_PAGE));
+    state.galleryPage = Math.min(state.galleryPage, pages - 1);
+    var shown = students.slice(state.galleryPage * GALLERY_PAGE, (state.galleryPage + 1) * GALLERY_PAGE);
+    var withCam = students.filter(function (p) { return (p.publishing || []).indexOf("video") >= 0; }).length;
+    $("gallery-count").textContent = "(" + T.gallery_count.replace("{cams}", withCam).replace("{n}", students.length) + ")";
+    $("gallery-pageno").textContent = T.gallery_pageno.replace("{page}", state.galleryPage + 1).replace("{pages}", pages);
+    $("gallery-prev").disabled = state.galleryPage === 0;
+    $("gallery-next").disabled = state.galleryPage >= pages - 1;
+    var grid = $("gallery-grid");
+    var keep = {};
+    shown.forEach(function (p) { keep[p.user] = true; });
+    grid.querySelectorAll(".gcell").forEach(function (cell) { if (!keep[cell.dataset.user]) cell.remove(); });
+    shown.forEach(function (p) {
+      var cell = grid.querySelector('.gcell[data-user="' + p.user + '"]');
+      if (!cell) {
+        cell = document.createElement("div"); cell.className = "gcell"; cell.dataset.user = p.user;
+        cell.setAttribute("role", "listitem");
+        var off = document.createElement("p"); off.className = "gcell-off";
+        var label = document.createElement("span"); label.className = "label";
+        cell.appendChild(off); cell.appendChild(label);
+      }
+      var on = (p.publishing || []).indexOf("video") >= 0;
+      cell.querySelector(".label").textContent = p.name + (p.hand_raised ? " ✋" : "");
+      cell.setAttribute("aria-label", p.name);
+      cell.querySelector(".gcell-off").textContent = on ? T.gallery_connecting : T.gallery_cam_none;
+      cell.classList.toggle("cam", on);
+      grid.appendChild(cell); // in page order
+    });
+    $("gallery-empty").hidden = students.length > 0;
+    reattach();
+    askGallery(shown.filter(function (p) { return (p.publishing || []).indexOf("video") >= 0; }).map(function (p) { return p.user; }));
+  }
+
+  // Tell the SFU which cameras this page shows, when that changes.
+  function askGallery(users) {
+    var key = users.slice().sort().join(",");
+    if (key === state.galleryAsked || !state.joined) return;
+    state.galleryAsked = key;
+    send({ type: "gallery", users: users });
+  }
+
+  function placeGalleryTile(tile, info, p) {
+    var cell = $("gallery-grid") && $("gallery-grid").querySelector('.gcell[data-user="' + info.user + '"]');
+    if (!cell) { tile.remove(); return; } // paged away meanwhile: the next offer drops it
+    tile.classList.add("gallery-video");
+    tile.querySelector(".label").textContent = info.name || p.name || "";
+    tile.setAttribute("aria-label", tile.querySelector(".label").textContent);
+    tile.dataset.kind = "gallery";
+    var old = cell.querySelector(".tile"); if (old && old !== tile) old.remove();
+    cell.appendChild(tile);
+  }
+
+  if ($("gallery-btn")) {
+    $("gallery-btn").addEventListener("click", function () { state.galleryOpen = !state.galleryOpen; renderGallery(); });
+    $("gallery-prev").addEventListener("click", function () { state.galleryPage = Math.max(0, state.galleryPage - 1); renderGallery(); });
+    $("gallery-next").addEventListener("click", function () { state.galleryPage += 1; renderGallery(); });
   }
 
   function button(text, onclick, who) {
