@@ -8,19 +8,23 @@ the load test (``loadtest.py``) read: add keys at the end, never rename one.
 
 The same figures are served in the Prometheus text format (``GET /metrics`` with ``Accept: text/plain`` or
 ``?format=prometheus``) by :class:`SfuCollector`, read at scrape time from the plain counters (nothing is
-added to the per-packet path). Every sample carries a ``worker`` label (``SfuConfig.worker_index``):
+added to the per-packet path). Every sample carries a ``worker`` label (``SfuConfig.worker_index``). With
+``--workers K`` the coordinator's families also carry a row for each relay worker (its label, read from the
+document the worker reports every second; the rows marked "w" below), so one scrape covers every process:
 
-* gauges ``ieum_sfu_rooms``, ``ieum_sfu_participants{role}``, ``ieum_sfu_tracks``, ``ieum_sfu_peer_connections``,
-  ``ieum_sfu_subscriber_loss_ratio{stat="mean"|"max"}`` (fraction lost in subscribers' receiver reports),
-  ``ieum_sfu_loop_lag_seconds`` (the latest 100 ms probe), ``ieum_sfu_resident_memory_bytes``,
-  ``ieum_sfu_webhooks_pending``;
-* counters ``ieum_sfu_packets_in_total``, ``ieum_sfu_packets_out_total``, ``ieum_sfu_bytes_out_total``,
-  ``ieum_sfu_rtcp_in_total``, ``ieum_sfu_rtcp_out_total``, ``ieum_sfu_nacks_in_total``,
-  ``ieum_sfu_nacks_to_publishers_total``, ``ieum_sfu_retransmits_total``, ``ieum_sfu_plis_in_total``,
-  ``ieum_sfu_plis_out_total``, ``ieum_sfu_srtp_errors_total``, ``ieum_sfu_dropped_in_total``,
-  ``ieum_sfu_send_blocked_total``, ``ieum_sfu_peer_timeouts_total``, ``ieum_sfu_consent_checks_total``,
-  ``ieum_sfu_consent_answered_total``, ``ieum_sfu_consent_late_answers_total``,
-  ``ieum_sfu_consent_expired_total``, ``ieum_sfu_cpu_seconds_total``;
+* ``ieum_sfu_worker_up`` (1 while running, 0 for a worker that died) and ``ieum_sfu_subscribers`` (w: the
+  subscribe connections each process holds — how the load is spread);
+* gauges ``ieum_sfu_rooms``, ``ieum_sfu_participants{role}``, ``ieum_sfu_tracks`` (w),
+  ``ieum_sfu_peer_connections`` (w), ``ieum_sfu_subscriber_loss_ratio{stat="mean"|"max"}`` (fraction lost in
+  subscribers' receiver reports), ``ieum_sfu_loop_lag_seconds`` (w; the latest 100 ms probe, a worker's worst
+  in its last second), ``ieum_sfu_resident_memory_bytes`` (w), ``ieum_sfu_webhooks_pending``;
+* counters (w, except SRTP errors, blocked sends and the consent counters) ``ieum_sfu_packets_in_total``,
+  ``ieum_sfu_packets_out_total``, ``ieum_sfu_bytes_out_total``, ``ieum_sfu_rtcp_in_total``,
+  ``ieum_sfu_rtcp_out_total``, ``ieum_sfu_nacks_in_total``, ``ieum_sfu_nacks_to_publishers_total``,
+  ``ieum_sfu_retransmits_total``, ``ieum_sfu_plis_in_total``, ``ieum_sfu_plis_out_total``,
+  ``ieum_sfu_srtp_errors_total``, ``ieum_sfu_dropped_in_total``, ``ieum_sfu_send_blocked_total``,
+  ``ieum_sfu_peer_timeouts_total``, ``ieum_sfu_consent_checks_total``, ``ieum_sfu_consent_answered_total``,
+  ``ieum_sfu_consent_late_answers_total``, ``ieum_sfu_consent_expired_total``, ``ieum_sfu_cpu_seconds_total``;
 * histogram ``ieum_sfu_loop_lag_probe_seconds`` (every 100 ms probe since start).
 """
 
@@ -159,15 +163,27 @@ class SfuCollector(Collector):
         worker = str(sfu.config.worker_index)
         labels = ["worker"]
 
-        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-            g = GaugeMetricFamily(f"ieum_sfu_{name}", doc, labels=labels)
-            g.add_metric([worker], value)
-            return g
+        # The relay workers' latest documents (``--workers K``): their rows carry their own worker label.
+        relayed = [(str(link.index), link.snapshot) for link in sfu.workers.links if link.snapshot]
 
-        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-            m = CounterMetricFamily(f"ieum_sfu_{name}", doc, labels=labels)
-            m.add_metric([worker], value)
-            return m
+        def rows(family: Any, value: float, key: str | None, scale: float = 1.0) -> Any:
+            family.add_metric([worker], value)
+            for index, doc in relayed:
+                if key is not None and isinstance(doc.get(key), int | float):
+                    family.add_metric([index], float(doc[key]) * scale)
+            return family
+
+        def gauge(name: str, doc: str, value: float, key: str | None = None, scale: float = 1.0) -> Any:
+            return rows(GaugeMetricFamily(f"ieum_sfu_{name}", doc, labels=labels), value, key, scale)
+
+        def counter(name: str, doc: str, value: float, key: str | None = None) -> Any:
+            return rows(CounterMetricFamily(f"ieum_sfu_{name}", doc, labels=labels), value, key)
+
+        up = GaugeMetricFamily("ieum_sfu_worker_up", "1 while the SFU process is running.", labels=labels)
+        up.add_metric([worker], 1)
+        for link in sfu.workers.links:
+            up.add_metric([str(link.index)], 1 if link.alive else 0)
+        yield up
 
         rooms = list(sfu.rooms.values())
         yield gauge("rooms", "Rooms held (including empty ones kept for a reconnect).", len(rooms))
@@ -182,9 +198,18 @@ class SfuCollector(Collector):
         for role, n in counts.items():
             by_role.add_metric([worker, role], n)
         yield by_role
+        held_here = sum(1 for room in rooms for p in room.participants.values() if p.worker is None)
+        yield gauge(
+            "subscribers",
+            "Subscribe connections this process holds (its load: the workers hold the rest).",
+            held_here,
+            "participants",
+        )
         tracks = sfu.tracks()
-        yield gauge("tracks", "Published tracks.", len(tracks))
-        yield gauge("peer_connections", "Open peer connections.", len(sfu.peer_connections))
+        yield gauge("tracks", "Published tracks (a worker's: those relayed to it).", len(tracks), "tracks")
+        yield gauge(
+            "peer_connections", "Open peer connections.", len(sfu.peer_connections), "peer_connections"
+        )
         lost = [b.fraction_lost / 256 for t in tracks for b in t.bindings]
         loss = GaugeMetricFamily(
             "ieum_sfu_subscriber_loss_ratio",
@@ -194,40 +219,63 @@ class SfuCollector(Collector):
         loss.add_metric([worker, "mean"], sum(lost) / len(lost) if lost else 0.0)
         loss.add_metric([worker, "max"], max(lost, default=0.0))
         yield loss
-        yield gauge("loop_lag_seconds", "Event-loop lag of the latest 100 ms probe.", own.loop_lag_last_s)
-        yield gauge("resident_memory_bytes", "Resident memory of the process.", own.process.memory_info().rss)
+        yield gauge(
+            "loop_lag_seconds",
+            "Event-loop lag of the latest 100 ms probe (a worker's: the worst in its latest second).",
+            own.loop_lag_last_s,
+            "loop_lag_max_ms",
+            0.001,
+        )
+        yield gauge(
+            "resident_memory_bytes", "Resident memory of the process.", own.process.memory_info().rss, "rss"
+        )
         yield gauge("webhooks_pending", "Webhooks waiting to be delivered to the app.", sfu.webhooks.pending)
-        for name, doc, value in (
-            ("packets_in_total", "RTP packets received from publishers.", c.packets_in),
-            ("packets_out_total", "RTP packets forwarded to subscribers.", c.packets_out),
-            ("bytes_out_total", "RTP bytes forwarded (before SRTP).", c.bytes_out),
-            ("rtcp_in_total", "RTCP packets received.", c.rtcp_in),
-            ("rtcp_out_total", "RTCP packets sent.", c.rtcp_out),
-            ("nacks_in_total", "NACKs received from subscribers.", c.nacks),
-            ("nacks_to_publishers_total", "NACKs sent to publishers.", c.nacks_out),
-            ("retransmits_total", "Packets resent from the NACK buffer.", c.retransmits),
-            ("plis_in_total", "Key-frame requests from subscribers.", c.plis_in),
-            ("plis_out_total", "Key-frame requests sent to publishers.", c.plis_out),
-            ("srtp_errors_total", "Packets SRTP could not protect.", c.srtp_errors),
-            ("dropped_in_total", "Publisher packets not forwarded.", c.dropped_in),
+        families: list[tuple[str, str, float, str | None]] = [
+            ("packets_in_total", "RTP packets received from publishers.", c.packets_in, "packets_in"),
+            ("packets_out_total", "RTP packets forwarded to subscribers.", c.packets_out, "packets_out"),
+            ("bytes_out_total", "RTP bytes forwarded (before SRTP).", c.bytes_out, "bytes_out"),
+            ("rtcp_in_total", "RTCP packets received.", c.rtcp_in, "rtcp_in"),
+            ("rtcp_out_total", "RTCP packets sent.", c.rtcp_out, "rtcp_out"),
+            ("nacks_in_total", "NACKs received from subscribers.", c.nacks, "nacks"),
+            ("nacks_to_publishers_total", "NACKs sent to publishers.", c.nacks_out, "nacks_to_publishers"),
+            ("retransmits_total", "Packets resent from the NACK buffer.", c.retransmits, "retransmits"),
+            ("plis_in_total", "Key-frame requests from subscribers.", c.plis_in, "plis_in"),
+            ("plis_out_total", "Key-frame requests sent to publishers.", c.plis_out, "plis_out"),
+            ("srtp_errors_total", "Packets SRTP could not protect.", c.srtp_errors, None),
+            ("dropped_in_total", "Publisher packets not forwarded.", c.dropped_in, "dropped_in"),
             (
                 "send_blocked_total",
                 "Packets dropped because a subscriber's socket buffer was full.",
                 c.send_blocked,
+                None,
             ),
-            ("peer_timeouts_total", "Peer connections that failed or lost ICE consent.", own.timeouts),
-            ("consent_checks_total", "ICE consent checks sent.", consent.STATS.checks),
-            ("consent_answered_total", "ICE consent checks answered.", consent.STATS.answered),
+            (
+                "peer_timeouts_total",
+                "Peer connections that failed or lost ICE consent.",
+                own.timeouts,
+                "timeouts",
+            ),
+            ("consent_checks_total", "ICE consent checks sent.", consent.STATS.checks, None),
+            ("consent_answered_total", "ICE consent checks answered.", consent.STATS.answered, None),
             (
                 "consent_late_answers_total",
                 "Consent answers after a retransmission.",
                 consent.STATS.retransmitted_answers,
+                None,
             ),
-            ("consent_expired_total", "Connections closed because consent expired.", consent.STATS.expired),
-        ):
-            yield counter(name, doc, value)
+            (
+                "consent_expired_total",
+                "Connections closed because consent expired.",
+                consent.STATS.expired,
+                None,
+            ),
+        ]
+        for name, doc, value, key in families:
+            yield counter(name, doc, value, key)
         cpu = own.process.cpu_times()
-        yield counter("cpu_seconds_total", "CPU seconds used by the process.", cpu.user + cpu.system)
+        yield counter(
+            "cpu_seconds_total", "CPU seconds used by the process.", cpu.user + cpu.system, "cpu_seconds"
+        )
         hist = HistogramMetricFamily(
             "ieum_sfu_loop_lag_probe_seconds", "Event-loop lag of each 100 ms probe.", labels=labels
         )

@@ -175,3 +175,31 @@ def test_control_lines_and_codecs_round_trip() -> None:
 def test_a_codec_that_is_not_one_is_a_value_error(data: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         relay.codec_from_json(data)
+
+
+async def test_one_prometheus_scrape_has_a_row_per_process(two_workers: RunningSfu) -> None:
+    from test_prometheus import _scrape
+
+    sfu = two_workers
+    teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
+    students = [SfuClient(sfu.url, make_token(f"s{i}")) for i in (1, 2, 3)]
+    try:
+        await teacher.connect()
+        await teacher.send({"type": "start_class"})
+        for s in students:
+            await s.connect()
+        await teacher.publish([SmallVideoTrack()])
+        for s in students:
+            assert isinstance(await _decode(await _first_track(s, "video")), VideoFrame)
+        doc = await _worker_metrics(sfu, "packets_out", 20)
+        scraped = await _scrape(sfu.http + "/metrics")
+        assert scraped["ieum_sfu_worker_up"] == {(("worker", "0"),): 1, (("worker", "1"),): 1}
+        # t1 and s2 here, s1 and s3 on the worker.
+        assert scraped["ieum_sfu_subscribers"] == {(("worker", "0"),): 2, (("worker", "1"),): 2}
+        assert scraped["ieum_sfu_packets_out"][(("worker", "1"),)] >= doc["packets_out"] > 0
+        assert scraped["ieum_sfu_tracks"][(("worker", "1"),)] == 1
+        assert scraped["ieum_sfu_resident_memory_bytes"][(("worker", "1"),)] > 10 * 2**20
+        assert scraped["ieum_sfu_cpu_seconds"][(("worker", "1"),)] > 0
+    finally:
+        for c in [teacher, *students]:
+            await c.close()
