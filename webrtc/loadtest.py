@@ -1,7 +1,7 @@
 """Load test: one SFU process, one publisher (pre-encoded VP8 + Opus), N viewers that behave like browsers.
 
 ``./scripts/loadtest --viewers 200 --duration 30 [--ramp 20] [--sfu ws://host:port/ws] [--procs 2]
-[--viewer-loss PCT] [--no-rtcp] [--client-nice N]``
+[--workers K] [--gallery G [--page-s S]] [--viewer-loss PCT] [--no-rtcp] [--client-nice N]``
 
 The SFU runs in its own process (started here unless ``--sfu`` is given; then ``LMS_SFU_SECRET`` must match
 it) and its CPU is read with psutil on its pid. Viewers are real aiortc peer connections (ICE, DTLS, SRTP)
@@ -10,7 +10,10 @@ SRTCP receiver report about once a second on its own clock and NACKs gaps in vid
 the ICE layer without decrypting or decoding (a 1-in-50 sample is SRTP-decrypted to prove the stream is
 valid). The publisher sends whole frames back to back, as aiortc and browsers do. In the same run the floor —
 libsrtp protect plus one ``sendto`` per packet in a tight loop — is measured and the SFU's CPU per forwarded
-packet reported as a multiple of it. Prints a table, then one JSON line last.
+packet reported as a multiple of it. With ``--gallery G`` the first G students also publish a small camera
+(320x180, 15 fps, 150 kbps) and the teacher turns the pages of their gallery during the hold (``GalleryPager``):
+the SFU forwards each camera to the teacher only while its page is shown. Prints a table, then one JSON
+line last.
 """
 
 from __future__ import annotations
@@ -44,24 +47,28 @@ from . import rtp
 _SEQ_SSRC = struct.Struct("!2xH4xI")
 SAMPLE_DECRYPT_EVERY = 50
 HELD_WITHIN_S = 3.0  # a held viewer received a packet in the last seconds of the hold
+GALLERY_FPS, GALLERY_KBPS = 15, 150  # a student's gallery camera: 320x180, as the room page sends it
 
 
 # --- media -------------------------------------------------------------------------------------
 
 
-def encode_media(out_dir: Path, *, seconds: int = 4, fps: int = 30, kbps: int = 600) -> tuple[Path, Path]:
-    """Encode a moving test pattern (VP8, 640x360, 1 s GOP) and a tone (Opus) once; cached on disk."""
+def encode_media(
+    out_dir: Path, *, seconds: int = 4, fps: int = 30, kbps: int = 600, width: int = 640, height: int = 360
+) -> tuple[Path, Path]:
+    """Encode a moving test pattern (VP8, 640x360 — a gallery camera: 320x180 —, 1 s GOP) and a tone (Opus)
+    once; cached on disk."""
     import av
     from av import AudioFrame, VideoFrame
 
-    video_path = out_dir / f"video-{seconds}s-{fps}fps-{kbps}k.bin"
+    video_path = out_dir / f"video-{width}x{height}-{seconds}s-{fps}fps-{kbps}k.bin"
     audio_path = out_dir / f"audio-{seconds}s.bin"
     if video_path.exists() and audio_path.exists():
         return video_path, audio_path
     out_dir.mkdir(parents=True, exist_ok=True)
 
     ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = 640, 360, "yuv420p"
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
     ctx.time_base = fractions.Fraction(1, fps)
     ctx.framerate = fractions.Fraction(fps, 1)
     ctx.bit_rate = kbps * 1000
@@ -69,15 +76,16 @@ def encode_media(out_dir: Path, *, seconds: int = 4, fps: int = 30, kbps: int = 
     ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "error-resilient": "1"}
     frames: list[bytes] = []
     for n in range(seconds * fps):
-        frame = VideoFrame(640, 360, "yuv420p")
-        x = (n * 8) % 600
+        frame = VideoFrame(width, height, "yuv420p")
+        bar = width // 16
+        x = (n * 8) % (width - bar)
         rows = bytearray()
-        for y in range(360):
+        for y in range(height):
             shade = (y + n * 3) % 200 + 20
-            rows += bytes([shade]) * x + bytes([235]) * 40 + bytes([shade]) * (600 - x)
+            rows += bytes([shade]) * x + bytes([235]) * bar + bytes([shade]) * (width - bar - x)
         frame.planes[0].update(bytes(rows))
-        frame.planes[1].update(bytes([(n * 5) % 255]) * (320 * 180))
-        frame.planes[2].update(bytes([128]) * (320 * 180))
+        frame.planes[1].update(bytes([(n * 5) % 255]) * (width // 2 * height // 2))
+        frame.planes[2].update(bytes([128]) * (width // 2 * height // 2))
         frame.pts = n
         frame.time_base = ctx.time_base
         if n % fps == 0:
@@ -410,7 +418,10 @@ async def _receiver_reports(viewers: list[Viewer]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _run_viewer(viewer: Viewer, url: str, token: str, session: Any) -> None:
+async def _run_viewer(
+    viewer: Viewer, url: str, token: str, session: Any, camera: list[bytes] | None = None
+) -> None:
+    """Join as a student; with ``camera`` (a pre-encoded 15 fps clip) publish it too: a gallery camera."""
     from .client import SfuClient
 
     viewer.started = time.monotonic()
@@ -424,6 +435,10 @@ async def _run_viewer(viewer: Viewer, url: str, token: str, session: Any) -> Non
     viewer.client = client
     try:
         await client.connect(timeout=60)
+        if camera is not None:
+            await client.publish(
+                [make_packet_track("video", camera, 90000, 90000 // GALLERY_FPS)], timeout=60
+            )
     except Exception as exc:
         viewer.failed = True
         viewer.error = repr(exc)
@@ -440,6 +455,8 @@ async def _worker(
     ice_hosts: list[str],
     rtcp: bool,
     loss: float = 0.0,
+    gallery_path: str | None = None,
+    gallery_n: int = 0,
 ) -> None:
     import aiohttp
 
@@ -450,6 +467,7 @@ async def _worker(
     ice.restrict_host_addresses(ice_hosts)
     loop = asyncio.get_running_loop()
     viewers = [Viewer(i, loss=loss) for i in indices]
+    camera = load_packets(Path(gallery_path)) if gallery_path else None
     reports = loop.create_task(_receiver_reports(viewers)) if rtcp else None
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector)
@@ -463,7 +481,8 @@ async def _worker(
         token = issue_join_token(
             secret, room=room, user_id=f"viewer-{v.index}", name=f"학생 {v.index}", role="student", publish=[]
         )
-        tasks.append(loop.create_task(_run_viewer(v, url, token, session)))
+        clip = camera if v.index < gallery_n else None
+        tasks.append(loop.create_task(_run_viewer(v, url, token, session, clip)))
     await asyncio.gather(*tasks)
     # Give the last viewers time to finish ICE/DTLS and receive a key frame.
     deadline = time.monotonic() + 20
@@ -540,6 +559,8 @@ def worker_main(
     rtcp: bool,
     nice: int,
     loss: float,
+    gallery_path: str | None = None,
+    gallery_n: int = 0,
 ) -> None:
     """Entry point of a viewer process."""
     # By default the viewers compete for the CPU as real load does (nice 0): a load generator that yields
@@ -556,7 +577,9 @@ def worker_main(
         from . import consent
 
         consent.install()
-    asyncio.run(_worker(conn, wid, url, secret, room, indices, ramp, ice_hosts, rtcp, loss))
+    asyncio.run(
+        _worker(conn, wid, url, secret, room, indices, ramp, ice_hosts, rtcp, loss, gallery_path, gallery_n)
+    )
 
 
 # --- controller --------------------------------------------------------------------------------
@@ -681,6 +704,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         video = make_packet_track("video", load_packets(video_path), 90000, 3000)
         audio = make_packet_track("audio", load_packets(audio_path), 48000, 960)
         room = f"load-{secrets.token_hex(3)}"
+        # --gallery G: the first G students publish a small camera; the teacher pages through them (below).
+        gallery_n = max(0, min(args.gallery, args.viewers))
+        gallery_path = (
+            str(
+                encode_media(Path(args.media_dir), fps=GALLERY_FPS, kbps=GALLERY_KBPS, width=320, height=180)[
+                    0
+                ]
+            )
+            if gallery_n
+            else None
+        )
+        # The teacher's subscribe side counts what comes (the gallery) as a viewer does, without decoding.
+        looker = Viewer(-1)
         teacher = SfuClient(
             url,
             issue_join_token(
@@ -691,6 +727,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 role="teacher",
                 publish=["audio", "video", "screen"],
             ),
+            on_subscribe_pc=lambda pc: _count_rtp(looker, pc),
+            on_subscribe_answered=lambda pc: _hook_sockets(looker, pc),
         )
         await teacher.connect()
         await teacher.send({"type": "start_class"})
@@ -742,6 +780,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     not args.no_rtcp,
                     args.client_nice,
                     args.viewer_loss / 100.0,
+                    gallery_path,
+                    gallery_n,
                 ),
                 daemon=True,
             )
@@ -798,6 +838,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             conn.send("start_hold")
         for _, conn in workers:
             await _recv(conn)
+        gallery = GalleryPager(teacher, looker, gallery_n, args.page_s, not args.no_rtcp, args.gallery_page)
+        gallery.start()
         hold_end = time.monotonic() + args.duration
         while (left := hold_end - time.monotonic()) > 0:
             await asyncio.sleep(min(5.0, left))
@@ -815,6 +857,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
         sent1 = await _packets_sent(publish_pc)
+        gallery_summary = await gallery.stop()
         for _, conn in workers:
             conn.send("end_hold")
         ended = [await _recv(conn) for _, conn in workers]
@@ -899,6 +942,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "client_procs": procs,
             "errors": [err for r in ramped for err in r["errors"]][:5],
             "worst_viewers": [w for e in ended for w in e["worst"]][:4],
+            **gallery_summary,
+            # Where the packets were at the end of the hold: the SFU's forwarded share of what it received
+            # times the viewers (1.0: it kept up; loss_pct counts whatever had not reached a viewer by then,
+            # wherever it waited), and the CPU of the load generator's own processes (percent of one core).
+            "sfu_forwarded_share": _round(
+                forwarded / ((m1["packets_in"] - m0["packets_in"]) * args.viewers)
+                if m1["packets_in"] > m0["packets_in"]
+                else None
+            ),
+            "load_generator_cpu_pct": _round(100.0 * ((busy1[1] - busy0[1]) - cpu_s) / wall),
         }
         return summary
     finally:
@@ -919,6 +972,81 @@ async def _await_workers(http: str, workers: int, timeout_s: float = 30.0) -> di
         if len(reported) >= workers - 1 or time.monotonic() > deadline:
             return m
         await asyncio.sleep(0.2)
+
+
+class GalleryPager:
+    """The teacher's gallery during the hold (``--gallery G``): shows the G gallery cameras a page of
+    ``router.GALLERY_PAGE`` at a time, turning the page every ``page_s`` seconds as a teacher looking around
+    the class would, and measures how long each turn takes the SFU (the ``gallery`` message → the ``tracks``
+    message listing exactly the new page) and what reaches the teacher (packets/s, counted like a viewer's)."""
+
+    def __init__(
+        self, teacher: Any, looker: Viewer, cameras: int, page_s: float, rtcp: bool, per_page: int = 0
+    ) -> None:
+        from .router import GALLERY_PAGE
+
+        per_page = min(per_page or GALLERY_PAGE, GALLERY_PAGE)
+        users = [f"viewer-{i}" for i in range(cameras)]
+        self.pages = [users[i : i + per_page] for i in range(0, len(users), per_page)]
+        self.teacher, self.looker, self.page_s, self.rtcp = teacher, looker, page_s, rtcp
+        self.switch_s: list[float] = []
+        self.timeouts = 0
+        self.tasks: list[asyncio.Task[None]] = []
+        self.started = 0.0
+        self.received0 = 0
+
+    def _received(self) -> int:
+        return sum(s.received for s in self.looker.streams.values())
+
+    def start(self) -> None:
+        if not self.pages:
+            return
+        loop = asyncio.get_running_loop()
+        self.started, self.received0 = time.monotonic(), self._received()
+        self.tasks.append(loop.create_task(self._turn_pages()))
+        if self.rtcp:
+            self.tasks.append(loop.create_task(_receiver_reports([self.looker])))
+
+    async def _turn_pages(self) -> None:
+        for n in range(1_000_000):
+            if n and len(self.pages) == 1:
+                return  # one page: nothing to turn to
+            page = self.pages[n % len(self.pages)]
+            began = time.monotonic()
+            start = len(self.teacher.messages)
+            await self.teacher.send({"type": "gallery", "users": page})
+            want = sorted(page)
+            try:
+                await self.teacher.wait_for(
+                    lambda m, want=want: (
+                        m["type"] == "tracks"
+                        and sorted(t["user"] for t in m["tracks"] if t["kind"] == "gallery") == want
+                    ),
+                    timeout=max(self.page_s, 10.0),
+                    start=start,
+                )
+                self.switch_s.append(time.monotonic() - began)
+            except TimeoutError:
+                self.timeouts += 1
+            await asyncio.sleep(max(0.0, self.page_s - (time.monotonic() - began)))
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop paging; the summary's gallery keys (``{}`` without ``--gallery``)."""
+        if not self.pages:
+            return {}
+        wall = time.monotonic() - self.started
+        received = self._received() - self.received0
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        return {
+            "gallery_cameras": sum(len(p) for p in self.pages),
+            "gallery_pages_turned": len(self.switch_s) + self.timeouts,
+            "gallery_switch_p50_s": _round(_percentile(self.switch_s, 0.5)),
+            "gallery_switch_p95_s": _round(_percentile(self.switch_s, 0.95)),
+            "gallery_switch_timeouts": self.timeouts,
+            "gallery_rx_pps": _round(received / wall if wall > 0 else None),
+        }
 
 
 def _pids(m: dict[str, Any]) -> list[int]:
@@ -1000,6 +1128,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--viewer-loss", type=float, default=0.0, help="percent of video packets each viewer loses (NACKed)"
     )
+    parser.add_argument(
+        "--gallery",
+        type=int,
+        default=0,
+        help="students who publish a gallery camera (320x180, 15 fps); the teacher pages through them",
+    )
+    parser.add_argument(
+        "--page-s", type=float, default=5.0, help="seconds the teacher looks at a gallery page"
+    )
+    parser.add_argument("--gallery-page", type=int, default=25, help="cameras on a gallery page (at most 25)")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the ramp before measuring")
     parser.add_argument("--media-dir", default=os.path.join(tempfile.gettempdir(), "ieum-loadtest-media"))
     args = parser.parse_args(argv)

@@ -49,6 +49,9 @@ async def test_a_small_run_sends_receiver_reports_and_nacks_the_sfu_answers(tmp_
         client_nice=0,
         viewer_loss=3.0,
         workers=2,  # half the viewers on a relay worker: its NACK answers count too
+        gallery=2,  # two students publish a gallery camera; the teacher turns pages of one
+        gallery_page=1,
+        page_s=1.0,
     )
     summary = await loadtest.run(args)
     assert summary["viewers_held"] == 4 and summary["consent_failures"] == 0
@@ -58,5 +61,9 @@ async def test_a_small_run_sends_receiver_reports_and_nacks_the_sfu_answers(tmp_
     assert summary["viewer_recovered"] > 0 and summary["loss_pct"] < 3.0
     assert summary["floor_us_per_packet"] > 0 and summary["sfu_cost_over_floor"] > 0
     assert summary["workers"] == 2 and [w["worker"] for w in summary["per_worker"]] == [0, 1]
+    # Each page brought its camera (and only it) to the teacher, and the cameras' packets came.
+    assert summary["gallery_cameras"] == 2 and summary["gallery_pages_turned"] >= 2
+    assert summary["gallery_switch_timeouts"] == 0 and summary["gallery_switch_p95_s"] < 3.0
+    assert summary["gallery_rx_pps"] > 0
     assert all(w["out_pps"] > 0 for w in summary["per_worker"]), summary["per_worker"]
     assert rtp.is_rtcp(rtp.build_rr(1, [])), "the viewers' reports are RTCP"
