@@ -59,6 +59,7 @@ class Counters:
     plis_out: int = 0
     dropped_not_allowed: int = 0
     srtp_errors: int = 0
+    handler_errors: int = 0  # incoming packets whose handling raised (logged; the transport carries on)
     rtx_in: int = 0
     send_blocked: int = 0  # a subscriber's socket buffer was full: dropped, as a congested link would
     dropped_in: int = 0  # publisher packets not forwarded (unknown SSRC, RTX/FEC payload types)
@@ -87,6 +88,13 @@ class Uplink(Protocol):
     def send_rtcp(self, packet: bytes) -> None:
         """Send one (compound) RTCP packet towards the track's source."""
         ...
+
+
+# Python 3.11's datagram transport, once closed, has no socket but still accepts ``sendto`` on an unconnected
+# socket and fails inside with AttributeError (``None.sendto``, then ``None.call_exception_handler``). A
+# subscriber's ICE socket closes (consent expired) a moment before its DTLS state says so; sends meanwhile
+# must fail like any send to a gone peer.
+_CLOSED_SEND = AttributeError
 
 
 class Transport:
@@ -124,12 +132,29 @@ class Transport:
         if dtls.state == "connected":
             self._on_state()
 
+    # aiortc awaits these inside its DTLS transport's receive loop, and an exception escaping them ends that
+    # loop and closes the transport. On a publisher's transport every packet fans out to every subscriber, so
+    # nothing a subscriber's state does (a socket closed a moment before its DTLS state says so) may escape:
+    # the publisher — the teacher — would be disconnected by one viewer leaving. Errors are counted and logged.
     async def _rx_rtp(self, data: bytes, arrival_time_ms: int = 0) -> None:
-        self.on_rtp(data)
+        try:
+            self.on_rtp(data)
+        except Exception:
+            self._handler_failed("RTP")
 
     async def _rx_rtcp(self, data: bytes) -> None:
         self.counters.rtcp_in += 1
-        self.on_rtcp(data)
+        try:
+            self.on_rtcp(data)
+        except Exception:
+            self._handler_failed("RTCP")
+
+    def _handler_failed(self, what: str) -> None:
+        self.counters.handler_errors += 1
+        if self.counters.handler_errors <= 10 or self.counters.handler_errors % 1000 == 0:
+            log.exception(
+                "handling an incoming %s packet failed (%d so far)", what, self.counters.handler_errors
+            )
 
     def _on_state(self) -> None:
         state = self.dtls.state
@@ -188,7 +213,7 @@ class Transport:
             return
         try:
             self.sendto(self.protect(packet), self.addr)
-        except (pylibsrtp.Error, OSError) as exc:
+        except (pylibsrtp.Error, OSError, _CLOSED_SEND) as exc:
             log.debug("send_rtp failed: %s", exc)
 
     def send_rtcp(self, packet: bytes) -> None:
@@ -198,7 +223,7 @@ class Transport:
         try:
             self.sendto(self.protect_rtcp(packet), self.addr)
             self.counters.rtcp_out += 1
-        except (pylibsrtp.Error, OSError) as exc:
+        except (pylibsrtp.Error, OSError, _CLOSED_SEND) as exc:
             log.debug("send_rtcp failed: %s", exc)
 
 
@@ -247,7 +272,10 @@ def _make_forwarder(
             sendto(view[: len_p[0]], addr)
         except BlockingIOError:
             # Socket buffer full: let asyncio queue it (it copies) rather than drop.
-            fallback.sendto(bytes(view[: len_p[0]]), addr)
+            try:
+                fallback.sendto(bytes(view[: len_p[0]]), addr)
+            except _CLOSED_SEND:
+                return False
         except OSError:
             return False
         return True
@@ -261,7 +289,7 @@ def _make_slow_forwarder(
     def forward(b0: int, m_pt: int, seq: int, ts: int, ssrc: int, tail: bytes) -> bool:
         try:
             sendto(protect(_pack_header(b0, m_pt, seq, ts, ssrc) + tail), addr)
-        except (pylibsrtp.Error, OSError):
+        except (pylibsrtp.Error, OSError, _CLOSED_SEND):
             return False
         return True
 
