@@ -8,7 +8,7 @@ import resource
 
 from aiohttp import web
 
-from .config import SfuConfig
+from .config import SfuConfig, check_udp_port
 from .signalling import create_app
 
 # Per participant the SFU holds a WebSocket, up to two UDP sockets and a descriptor the C fan-out dup()s: at
@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="SFU processes: this one and N-1 relay workers holding subscribers (one per core; env LMS_SFU_WORKERS)",
     )
+    parser.add_argument(
+        "--udp-port",
+        type=int,
+        default=None,
+        help="one UDP port for all ICE traffic of this process (worker i: the port + i; env LMS_SFU_UDP_PORT)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -61,6 +67,13 @@ def main(argv: list[str] | None = None) -> None:
         if not 1 <= args.workers <= 64:
             parser.error("--workers must be from 1 to 64")
         config.workers = args.workers
+    if args.udp_port is not None:
+        if not 0 <= args.udp_port <= 65535:
+            parser.error("--udp-port must be a port number from 1 to 65535 (0: a port per connection)")
+        config.udp_port = args.udp_port
+    problem = check_udp_port(config)
+    if problem:
+        parser.error(problem)
     files = raise_file_limit()
     if files < 4 * 1000:
         logging.getLogger("webrtc").warning("open-file limit is %d: fewer than 1,000 participants fit", files)

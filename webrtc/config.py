@@ -47,6 +47,9 @@ class SfuConfig:
     worker_index: int = 0
     # SFU processes on this host (LMS_SFU_WORKERS / --workers): this one and K-1 relay workers (``workers.py``).
     workers: int = 1
+    # One UDP port for every ICE connection of a process (LMS_SFU_UDP_PORT / --udp-port; worker i: the port + i);
+    # 0: aioice's socket per connection on a random port. Needs the ICE host addresses (``udpmux.py``).
+    udp_port: int = 0
     # Redis shared by every SFU process and node (LMS_REDIS_URL, as the app's): single-use tokens everywhere.
     redis_url: str | None = None
     # Where recordings go (media.storage: LMS_STORAGE=local|s3 and its settings); None: classes are not recorded.
@@ -90,6 +93,7 @@ class SfuConfig:
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
             worker_index=_index(env, "LMS_SFU_WORKER_INDEX"),
             workers=max(1, _index(env, "LMS_SFU_WORKERS")),
+            udp_port=_port(env, "LMS_SFU_UDP_PORT"),
             redis_url=env.get("LMS_REDIS_URL") or None,
             empty_room_grace_s=_seconds(env, "LMS_SFU_EMPTY_ROOM_GRACE_S", 120.0),
             storage=_storage_from_env(env),
@@ -105,6 +109,25 @@ def _index(env: dict[str, str], name: str) -> int:
     if not text.isdigit() or int(text) > 1024:
         raise ValueError(f"{name} must be a whole number from 0 to 1024, not {text!r}")
     return int(text)
+
+
+def _port(env: dict[str, str], name: str) -> int:
+    """A UDP port from the environment (unset or 0: none); ValueError names the variable."""
+    text = env.get(name, "").strip() or "0"
+    if not text.isdigit() or int(text) > 65535:
+        raise ValueError(f"{name} must be a port number from 1 to 65535 (or 0: none), not {text!r}")
+    return int(text)
+
+
+def check_udp_port(config: SfuConfig) -> str | None:
+    """Why this configuration cannot use one UDP port per process, or None when it can (or does not ask)."""
+    if not config.udp_port:
+        return None
+    if not config.ice_hosts:
+        return "one UDP port (LMS_SFU_UDP_PORT) needs the ICE host addresses (LMS_SFU_ICE_HOSTS / --ice-host)"
+    if config.udp_port + config.workers - 1 > 65535:
+        return f"LMS_SFU_UDP_PORT {config.udp_port} + {config.workers - 1} workers is past port 65535"
+    return None
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

@@ -6,7 +6,8 @@ connection's nominated pair and its UDP socket, an RTP sender's SSRC and stream 
 negotiated codecs, and aiortc calling ``sender.send`` / ``receiver.receive`` through the instance (which is
 how the SFU keeps aiortc from encoding, decoding or sending RTCP of its own). The in-place protect of the
 forwarding loop uses pylibsrtp's C session and buffer; the test set-up's host-candidate filter replaces
-aioice's host-address lookup; asyncio's raw datagram socket and its queue counter serve the fast send path
+aioice's host-address lookup, and the UDP mux replaces its host-candidate gathering (a protocol on a shared
+socket, keyed by the connection's ufrag); asyncio's raw datagram socket and its queue counter serve the fast send path
 and the webhook backlog. Nothing else in ``webrtc/`` touches a foreign object's private attribute.
 
 An accessor whose attribute has gone raises :class:`InternalsChanged` (an ``AttributeError``, so callers that
@@ -188,6 +189,55 @@ def set_host_addresses(lookup: Callable[[bool, bool], list[str]]) -> None:
     setattr(aioice.ice, "get_host_addresses", lookup)  # noqa: B010 (a module function, replaced)
 
 
+HostGathering = Callable[[aioice.ice.Connection, int, list[str]], list[aioice.ice.StunProtocol]]
+_ORIGINAL_GATHER = aioice.ice.Connection.get_component_candidates
+
+
+def replace_host_gathering(host_protocols: HostGathering | None) -> None:
+    """Gather every ICE connection's host candidates with ``host_protocols`` (process-wide) — the UDP mux
+    (``udpmux.py``): one shared socket instead of a new one per connection; STUN and TURN candidates are still
+    gathered by aioice. ``None`` restores aioice's own gathering."""
+    _require(aioice.ice.Connection, "get_component_candidates", "aioice", "Connection")
+    if host_protocols is None:
+        setattr(aioice.ice.Connection, "get_component_candidates", _ORIGINAL_GATHER)  # noqa: B010
+        return
+
+    async def get_component_candidates(
+        self: aioice.ice.Connection, component: int, addresses: list[str], timeout: int = 5
+    ) -> list[aioice.Candidate]:
+        protocols = host_protocols(self, component, addresses)
+        ice_protocols(self).extend(protocols)
+        # aioice with no addresses: no host sockets, only its STUN/TURN candidates (TURN keeps its own socket).
+        others = await _ORIGINAL_GATHER(self, component, [], timeout)
+        return [p.local_candidate for p in protocols] + others
+
+    setattr(aioice.ice.Connection, "get_component_candidates", get_component_candidates)  # noqa: B010
+
+
+def host_protocol(
+    connection: aioice.ice.Connection, transport: asyncio.DatagramTransport, component: int, addr: Address
+) -> aioice.ice.StunProtocol:
+    """An aioice protocol for one host candidate at ``addr`` that reads and writes through ``transport``
+    (what ``loop.create_datagram_endpoint`` would have made, on a socket it does not own)."""
+    protocol = aioice.ice.StunProtocol(connection)
+    protocol.connection_made(transport)
+    protocol.local_candidate = aioice.Candidate(
+        foundation=aioice.candidate.candidate_foundation("host", "udp", addr[0]),
+        component=component,
+        transport="udp",
+        priority=aioice.candidate.candidate_priority(component, "host"),
+        host=addr[0],
+        port=addr[1],
+        type="host",
+    )
+    return protocol
+
+
+def local_ufrag(connection: aioice.ice.Connection) -> str:
+    """The ICE username fragment this side put in its SDP (what a peer's checks name first in USERNAME)."""
+    return str(connection.local_username)
+
+
 # --- aiortc: RTP sender, receiver, transceiver -----------------------------------------------------
 
 
@@ -306,6 +356,8 @@ def drain_reads(transport: asyncio.DatagramTransport, batch: int) -> None:
     ICE consent checks on that socket come too late and the teacher's connection is dropped. Reading what is
     queued each time keeps the socket drained.
     """
+    if getattr(transport, "muxed", False):
+        return  # a connection's view of the shared UDP mux socket: the mux drains that one (``udpmux``)
     loop = _get(transport, "_loop", "python", "asyncio _SelectorDatagramTransport")
     sock = _get(transport, "_sock", "python", "asyncio _SelectorDatagramTransport")
     fd = _get(transport, "_sock_fd", "python", "asyncio _SelectorDatagramTransport")

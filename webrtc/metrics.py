@@ -22,7 +22,7 @@ document the worker reports every second; the rows marked "w" below), so one scr
   ``ieum_sfu_packets_out_total``, ``ieum_sfu_bytes_out_total``, ``ieum_sfu_rtcp_in_total``,
   ``ieum_sfu_rtcp_out_total``, ``ieum_sfu_nacks_in_total``, ``ieum_sfu_nacks_to_publishers_total``,
   ``ieum_sfu_retransmits_total``, ``ieum_sfu_plis_in_total``, ``ieum_sfu_plis_out_total``,
-  ``ieum_sfu_srtp_errors_total``, ``ieum_sfu_dropped_in_total``, ``ieum_sfu_send_blocked_total``,
+  ``ieum_sfu_srtp_errors_total``, ``ieum_sfu_handler_errors_total``, ``ieum_sfu_dropped_in_total``, ``ieum_sfu_send_blocked_total``,
   ``ieum_sfu_peer_timeouts_total``, ``ieum_sfu_consent_checks_total``, ``ieum_sfu_consent_answered_total``,
   ``ieum_sfu_consent_late_answers_total``, ``ieum_sfu_consent_expired_total``, ``ieum_sfu_cpu_seconds_total``;
 * histogram ``ieum_sfu_loop_lag_probe_seconds`` (every 100 ms probe since start).
@@ -146,6 +146,8 @@ def snapshot(sfu: Sfu) -> dict[str, Any]:
         "worker": sfu.config.worker_index,
         # the relay workers' own documents (``workers.py``), each with ``worker`` and ``alive``
         "workers": sfu.workers.snapshots(),
+        "handler_errors": c.handler_errors,
+        "udp_unrouted": sfu.udp.unrouted if sfu.udp is not None else 0,
     }
 
 
@@ -242,6 +244,12 @@ class SfuCollector(Collector):
             ("plis_in_total", "Key-frame requests from subscribers.", c.plis_in, "plis_in"),
             ("plis_out_total", "Key-frame requests sent to publishers.", c.plis_out, "plis_out"),
             ("srtp_errors_total", "Packets SRTP could not protect.", c.srtp_errors, None),
+            (
+                "handler_errors_total",
+                "Incoming packets whose handling raised (logged; the connection carries on).",
+                c.handler_errors,
+                "handler_errors",
+            ),
             ("dropped_in_total", "Publisher packets not forwarded.", c.dropped_in, "dropped_in"),
             (
                 "send_blocked_total",

@@ -28,6 +28,7 @@ from .metrics import ProcessMetrics, snapshot
 from .peers import Publisher, Subscriber, close_peer_connections
 from .room import Participant, Room
 from .router import Router
+from .udpmux import UdpMuxes
 from .webhooks import WebhookSender
 from .workers import WorkerPool
 
@@ -49,6 +50,7 @@ class Sfu:
         self.subscriber = Subscriber(self)
         self.classroom = Classroom(self)
         self.workers = WorkerPool(self, config.workers)  # relay workers holding subscribers (none by default)
+        self.udp: UdpMuxes | None = None  # one UDP port for all ICE traffic (``config.udp_port``)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -61,7 +63,10 @@ class Sfu:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start background work (periodic receiver reports) and the relay workers."""
+        """Start background work (periodic receiver reports), the UDP mux and the relay workers."""
+        if self.config.udp_port:
+            self.udp = UdpMuxes(self.config.ice_hosts, self.config.udp_port + self.config.worker_index)
+            await self.udp.start()
         await self.workers.start()
         self._rtcp_task = asyncio.get_running_loop().create_task(self.publisher.rtcp_loop())
         self._lag_task = asyncio.get_running_loop().create_task(self.process_metrics.watch_lag())
@@ -83,6 +88,9 @@ class Sfu:
             await pc.close()
         self.peer_connections.clear()
         await self.workers.stop()
+        if self.udp is not None:
+            self.udp.close()
+            self.udp = None
         for task in list(self._tasks):
             task.cancel()
         # A class cut short by a restart still keeps what was recorded.

@@ -183,6 +183,7 @@ class WorkerPool:
         env["LMS_SFU_ICE_HOSTS"] = ",".join(config.ice_hosts)
         env["LMS_STUN_URLS"] = ",".join(config.stun_urls)
         env["LMS_SFU_PUBLIC_IP"] = config.public_ip or ""
+        env["LMS_SFU_UDP_PORT"] = str(config.udp_port)
         for index in range(1, self.wanted):
             env["LMS_SFU_WORKER_INDEX"] = str(config.worker_index + index)
             proc = await asyncio.create_subprocess_exec(

@@ -167,7 +167,7 @@ def test_metrics_keep_their_format(sfu: RunningSfu) -> None:
         "packets_in_received", "dropped_in", "packets_out", "bytes_out", "rtcp_in", "rtcp_out", "nacks",
         "nacks_to_publishers", "rtx_in", "retransmits", "plis_in", "plis_out", "timeouts", "webhooks_pending",
         "webhooks_delivered", "cpu", "cpu_seconds", "rss", "rss_mb", "pid", "uptime_s", "loop_lag_max_ms",
-        "gc_pause_max_ms", "gc_seconds", "worker", "workers",
+        "gc_pause_max_ms", "gc_seconds", "worker", "workers", "handler_errors", "udp_unrouted",
     ]  # fmt: skip
     assert metrics["rooms"] == metrics["participants"] == metrics["timeouts"] == 0
     assert metrics["rss_mb"] > 0 and metrics["pid"] > 0
