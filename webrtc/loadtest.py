@@ -469,6 +469,21 @@ async def _worker(
     viewers = [Viewer(i, loss=loss) for i in indices]
     camera = load_packets(Path(gallery_path)) if gallery_path else None
     reports = loop.create_task(_receiver_reports(viewers)) if rtcp else None
+    # This process's own event-loop lag: a load generator that falls behind answers ICE consent late and reads
+    # its sockets late, and the figures would blame the SFU for it.
+    lag = [0.0]
+
+    async def watch_lag() -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.1)
+            lag[0] = max(lag[0], time.monotonic() - t - 0.1)
+
+    def take_lag() -> float:
+        worst, lag[0] = lag[0], 0.0
+        return round(worst, 3)
+
+    lag_task = loop.create_task(watch_lag())
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector)
     tasks = []
@@ -496,6 +511,7 @@ async def _worker(
             "join_s": [v.first_media - v.started for v in viewers if v.first_media],
             "join_all_s": [v.all_media - v.started for v in viewers if v.all_media and len(v.streams) >= 2],
             "errors": [v.error for v in viewers if v.error][:5],
+            "loop_lag_max_s": take_lag(),
         }
     )
 
@@ -504,6 +520,7 @@ async def _worker(
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if command == "start_hold":
+            take_lag()
             snapshots = {v.index: v.snapshot() for v in viewers}
             failed_before = {v.index for v in viewers if v.failed}
             conn.send({"event": "hold_started"})
@@ -536,12 +553,14 @@ async def _worker(
                     "nacks_sent": sum(v.nacks_sent for v in viewers),
                     "recovered": sum(s.recovered for v in viewers for s in v.streams.values()),
                     "worst": sorted(per_viewer, reverse=True)[:3],
+                    "loop_lag_max_s": take_lag(),
                 }
             )
         elif command == "stop":
             break
     if reports is not None:
         reports.cancel()
+    lag_task.cancel()
     await asyncio.gather(*(v.client.close() for v in viewers if v.client is not None), return_exceptions=True)
     await session.close()
     conn.send({"event": "stopped"})
@@ -676,6 +695,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.sfu_log_level,
                 "--workers",
                 str(args.workers),
+                "--udp-port",
+                str(getattr(args, "udp_port", 0)),
             ],
             env=env,
         )
@@ -952,6 +973,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 else None
             ),
             "load_generator_cpu_pct": _round(100.0 * ((busy1[1] - busy0[1]) - cpu_s) / wall),
+            # The worst event-loop lag of any viewer process while viewers joined, and during the hold.
+            "client_loop_lag_ramp_max_s": max(r["loop_lag_max_s"] for r in ramped),
+            "client_loop_lag_hold_max_s": max(e["loop_lag_max_s"] for e in ended),
         }
         return summary
     finally:
@@ -1107,6 +1131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--procs", type=int, default=2, help="viewer worker processes")
     parser.add_argument(
         "--workers", type=int, default=1, help="SFU processes to start (the SFU's --workers; 1: one process)"
+    )
+    parser.add_argument(
+        "--udp-port", type=int, default=0, help="the SFU's one UDP port per process (--udp-port; 0: off)"
     )
     parser.add_argument("--video-kbps", type=int, default=600)
     parser.add_argument("--sfu-log-level", default="WARNING", help="log level of the SFU process this starts")
