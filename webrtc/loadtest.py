@@ -42,7 +42,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from . import rtp
+from . import internals, rtp
 
 _SEQ_SSRC = struct.Struct("!2xH4xI")
 SAMPLE_DECRYPT_EVERY = 50
@@ -381,6 +381,11 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        # A browser reads its socket dry; asyncio reads one datagram per socket per loop iteration, which
+        # with 500 viewers a process is about the stream's own rate: the viewers' kernel queues grew until
+        # they overflowed and dropped the SFU's consent checks with the media, and the SFU was blamed.
+        with contextlib.suppress(AttributeError):  # internals.InternalsChanged: one datagram per wake-up
+            internals.drain_reads(protocol.transport, 64)
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:
