@@ -39,7 +39,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SECRET_KEY, SFU_SECRET, LiveServer, log_on_failure
-from tests.browser.support import ROOT, check_accessible
+from tests.browser.support import DESKTOP, PHONE, ROOT, check_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -366,6 +366,19 @@ def test_live_class_video_stage_audio_chat_end_attendance(
     check_accessible(teacher, "live room (teacher, gallery open)")
     if os.environ.get("IEUM_SCREENSHOTS"):  # a folder to look at the room in, when asked for
         teacher.screenshot(path=os.path.join(os.environ["IEUM_SCREENSHOTS"], "live-teacher-gallery.png"))
+    # On a phone the gallery's tiles wrap inside the page: nothing scrolls sideways, and B's camera still plays.
+    teacher.set_viewport_size(PHONE)
+    sizes = teacher.evaluate(
+        "() => { const g = document.getElementById('gallery-grid');"
+        " return [g.scrollWidth, g.clientWidth, document.documentElement.scrollWidth, window.innerWidth]; }"
+    )
+    assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], f"the gallery overflows on a phone: {sizes}"
+    expect(gallery.locator(f'.gcell[data-user="{ids[b]}"] video')).to_have_js_property("readyState", 4)
+    if os.environ.get("IEUM_SCREENSHOTS"):
+        gallery.screenshot(
+            path=os.path.join(os.environ["IEUM_SCREENSHOTS"], "live-teacher-gallery-phone.png")
+        )
+    teacher.set_viewport_size(DESKTOP)
     students[a].wait_for_timeout(1500)
     assert _inbound(students[a], ids[b], "video") is None, (
         "a student received another student's gallery camera"
