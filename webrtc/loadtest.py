@@ -975,6 +975,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "sfu_forwarded_share": _round(
                 forwarded / ((m1["packets_in"] - m0["packets_in"]) * args.viewers)
                 if m1["packets_in"] > m0["packets_in"]
+                and not gallery_n  # gallery cameras go to the teacher only
                 else None
             ),
             "load_generator_cpu_pct": _round(100.0 * ((busy1[1] - busy0[1]) - cpu_s) / wall),
