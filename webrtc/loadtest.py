@@ -47,6 +47,8 @@ from . import internals, rtp
 _SEQ_SSRC = struct.Struct("!2xH4xI")
 SAMPLE_DECRYPT_EVERY = 50
 HELD_WITHIN_S = 3.0  # a held viewer received a packet in the last seconds of the hold
+TEACHER = "teacher"  # the load test's teacher's user id
+MAX_SPEAKERS = 4  # classroom.MAX_STAGE
 GALLERY_FPS, GALLERY_KBPS = 15, 150  # a student's gallery camera: 320x180, as the room page sends it
 
 
@@ -270,6 +272,10 @@ class Viewer:
     own_ssrc: int = 0
     loss: float = 0.0  # share of incoming video packets dropped on arrival, as a lossy network would
     last_rx: float = 0.0  # when the last RTP packet arrived (a viewer still held receives until the end)
+    # The teacher's SSRCs in the subscribe offers (msid = the owner): loss is measured on these; on-stage
+    # speakers' audio (``--speakers``) is counted apart.
+    teacher_ssrcs: set[int] = field(default_factory=set)
+    stage_task: asyncio.Task[None] | None = None  # a speaker waiting to be called on stage (``--speakers``)
 
     def snapshot(self) -> dict[int, tuple[int, int]]:
         return {ssrc: (s.received, s.max_ext) for ssrc, s in self.streams.items()}
@@ -305,6 +311,8 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
     unpack = _SEQ_SSRC.unpack_from
     counter = [0]
     video_ssrcs = _video_ssrcs(pc.remoteDescription.sdp if pc.remoteDescription else "")
+    owners = _ssrc_owners(pc.remoteDescription.sdp if pc.remoteDescription else "")
+    viewer.teacher_ssrcs.update(ssrc for ssrc, owner in owners.items() if owner == TEACHER)
     loop = asyncio.get_running_loop()
 
     def send_rtcp(packet: bytes) -> None:
@@ -393,6 +401,21 @@ def _ignore_result(task: asyncio.Task[Any]) -> None:
         task.exception()  # a send on a closing transport: the viewer's state says so elsewhere
 
 
+def _ssrc_owners(sdp: str) -> dict[int, str]:
+    """SSRC → owner (the msid's stream id, which the SFU sets to the publisher's user id) of an offer."""
+    out: dict[int, str] = {}
+    owner = ""
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            owner = ""
+        elif line.startswith("a=msid:"):
+            owner = line[7:].split(" ", 1)[0]
+        elif line.startswith("a=ssrc:") and owner:
+            with contextlib.suppress(ValueError):
+                out[int(line[7:].split(" ", 1)[0])] = owner
+    return out
+
+
 def _video_ssrcs(sdp: str) -> set[int]:
     """SSRCs the SFU announced in video m-sections of its subscribe offer (only video is NACKed)."""
     out: set[int] = set()
@@ -424,9 +447,15 @@ async def _receiver_reports(viewers: list[Viewer]) -> None:
 
 
 async def _run_viewer(
-    viewer: Viewer, url: str, token: str, session: Any, camera: list[bytes] | None = None
+    viewer: Viewer,
+    url: str,
+    token: str,
+    session: Any,
+    camera: list[bytes] | None = None,
+    microphone: list[bytes] | None = None,
 ) -> None:
-    """Join as a student; with ``camera`` (a pre-encoded 15 fps clip) publish it too: a gallery camera."""
+    """Join as a student; with ``camera`` (a pre-encoded 15 fps clip) publish it too: a gallery camera; with
+    ``microphone`` (Opus packets) publish it once the teacher brings this student on stage."""
     from .client import SfuClient
 
     viewer.started = time.monotonic()
@@ -444,9 +473,22 @@ async def _run_viewer(
             await client.publish(
                 [make_packet_track("video", camera, 90000, 90000 // GALLERY_FPS)], timeout=60
             )
+        if microphone is not None:
+            # In the background: the joins are over (and the teacher calls the speakers) only once this returns.
+            viewer.stage_task = asyncio.get_running_loop().create_task(_speak(viewer, client, microphone))
     except Exception as exc:
         viewer.failed = True
         viewer.error = repr(exc)
+
+
+async def _speak(viewer: Viewer, client: Any, microphone: list[bytes]) -> None:
+    """Once the teacher brings this student on stage, publish the microphone (as the room page does)."""
+    me = f"viewer-{viewer.index}"
+    try:
+        await client.wait_for(lambda m: m["type"] == "stage" and m["user"] == me and m["on"], timeout=3600)
+        await client.publish([make_packet_track("audio", microphone, 48000, 960)], timeout=60)
+    except Exception as exc:
+        viewer.error = f"speaker: {exc!r}"
 
 
 async def _worker(
@@ -462,6 +504,8 @@ async def _worker(
     loss: float = 0.0,
     gallery_path: str | None = None,
     gallery_n: int = 0,
+    audio_path: str | None = None,
+    speakers: tuple[int, ...] = (),
 ) -> None:
     import aiohttp
 
@@ -473,6 +517,7 @@ async def _worker(
     loop = asyncio.get_running_loop()
     viewers = [Viewer(i, loss=loss) for i in indices]
     camera = load_packets(Path(gallery_path)) if gallery_path else None
+    microphone = load_packets(Path(audio_path)) if audio_path and speakers else None
     reports = loop.create_task(_receiver_reports(viewers)) if rtcp else None
     # This process's own event-loop lag: a load generator that falls behind answers ICE consent late and reads
     # its sockets late, and the figures would blame the SFU for it.
@@ -502,7 +547,8 @@ async def _worker(
             secret, room=room, user_id=f"viewer-{v.index}", name=f"학생 {v.index}", role="student", publish=[]
         )
         clip = camera if v.index < gallery_n else None
-        tasks.append(loop.create_task(_run_viewer(v, url, token, session, clip)))
+        mic = microphone if v.index in speakers else None
+        tasks.append(loop.create_task(_run_viewer(v, url, token, session, clip, mic)))
     await asyncio.gather(*tasks)
     # Give the last viewers time to finish ICE/DTLS and receive a key frame.
     deadline = time.monotonic() + 20
@@ -530,13 +576,16 @@ async def _worker(
             failed_before = {v.index for v in viewers if v.failed}
             conn.send({"event": "hold_started"})
         elif command == "end_hold":
-            received = expected = held = 0
+            received = expected = held = speaker_rx = 0
             per_viewer: list[tuple[float, int, int, int]] = []
             for v in viewers:
                 before = snapshots.get(v.index, {})
                 got = exp = 0
                 for ssrc, s in v.streams.items():
                     r0, m0 = before.get(ssrc, (0, s.first - 1))
+                    if v.teacher_ssrcs and ssrc not in v.teacher_ssrcs:
+                        speaker_rx += s.received - r0  # a speaker's microphone: not what loss is measured on
+                        continue
                     got += s.received - r0
                     exp += s.max_ext - m0
                 expected += exp
@@ -559,6 +608,7 @@ async def _worker(
                     "recovered": sum(s.recovered for v in viewers for s in v.streams.values()),
                     "worst": sorted(per_viewer, reverse=True)[:3],
                     "loop_lag_max_s": take_lag(),
+                    "speaker_rx": speaker_rx,
                 }
             )
         elif command == "stop":
@@ -566,6 +616,9 @@ async def _worker(
     if reports is not None:
         reports.cancel()
     lag_task.cancel()
+    for v in viewers:
+        if v.stage_task is not None:
+            v.stage_task.cancel()
     await asyncio.gather(*(v.client.close() for v in viewers if v.client is not None), return_exceptions=True)
     await session.close()
     conn.send({"event": "stopped"})
@@ -585,6 +638,8 @@ def worker_main(
     loss: float,
     gallery_path: str | None = None,
     gallery_n: int = 0,
+    audio_path: str | None = None,
+    speakers: tuple[int, ...] = (),
 ) -> None:
     """Entry point of a viewer process."""
     # By default the viewers compete for the CPU as real load does (nice 0): a load generator that yields
@@ -602,7 +657,22 @@ def worker_main(
 
         consent.install()
     asyncio.run(
-        _worker(conn, wid, url, secret, room, indices, ramp, ice_hosts, rtcp, loss, gallery_path, gallery_n)
+        _worker(
+            conn,
+            wid,
+            url,
+            secret,
+            room,
+            indices,
+            ramp,
+            ice_hosts,
+            rtcp,
+            loss,
+            gallery_path,
+            gallery_n,
+            audio_path,
+            speakers,
+        )
     )
 
 
@@ -732,6 +802,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         room = f"load-{secrets.token_hex(3)}"
         # --gallery G: the first G students publish a small camera; the teacher pages through them (below).
         gallery_n = max(0, min(args.gallery, args.viewers))
+        # --speakers S: the last S students are brought on stage after the joins and publish a microphone.
+        speakers_n = max(0, min(getattr(args, "speakers", 0), MAX_SPEAKERS, args.viewers - gallery_n))
+        speakers = tuple(range(args.viewers - speakers_n, args.viewers))
         gallery_path = (
             str(
                 encode_media(Path(args.media_dir), fps=GALLERY_FPS, kbps=GALLERY_KBPS, width=320, height=180)[
@@ -748,7 +821,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             issue_join_token(
                 secret,
                 room=room,
-                user_id="teacher",
+                user_id=TEACHER,
                 name="부하 선생님",
                 role="teacher",
                 publish=["audio", "video", "screen"],
@@ -808,6 +881,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.viewer_loss / 100.0,
                     gallery_path,
                     gallery_n,
+                    str(audio_path),
+                    speakers,
                 ),
                 daemon=True,
             )
@@ -816,6 +891,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ramp_started = time.monotonic()
         ramped = [await _recv(conn) for _, conn in workers]
         ramp_s = time.monotonic() - ramp_started
+        for i in speakers:
+            await teacher.send({"type": "stage", "user": f"viewer-{i}", "on": True})
         join_s = [t for r in ramped for t in r["join_s"]]
         join_all_s = [t for r in ramped for t in r["join_all_s"]]
 
@@ -982,6 +1059,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # The worst event-loop lag of any viewer process while viewers joined, and during the hold.
             "client_loop_lag_ramp_max_s": max(r["loop_lag_max_s"] for r in ramped),
             "client_loop_lag_hold_max_s": max(e["loop_lag_max_s"] for e in ended),
+            # --speakers: on-stage students' audio as each viewer received it (packets/s; the router forwards
+            # the three loudest), beside the teacher's stream the loss is measured on.
+            "speakers": speakers_n,
+            "speaker_pps_per_viewer": _round(sum(e["speaker_rx"] for e in ended) / args.viewers / wall),
         }
         return summary
     finally:
@@ -1171,6 +1252,12 @@ def main(argv: list[str] | None = None) -> None:
         "--page-s", type=float, default=5.0, help="seconds the teacher looks at a gallery page"
     )
     parser.add_argument("--gallery-page", type=int, default=25, help="cameras on a gallery page (at most 25)")
+    parser.add_argument(
+        "--speakers",
+        type=int,
+        default=0,
+        help="students brought on stage after the joins, each with a microphone",
+    )
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the ramp before measuring")
     parser.add_argument("--media-dir", default=os.path.join(tempfile.gettempdir(), "ieum-loadtest-media"))
     args = parser.parse_args(argv)

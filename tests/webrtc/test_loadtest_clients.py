@@ -52,6 +52,7 @@ async def test_a_small_run_sends_receiver_reports_and_nacks_the_sfu_answers(tmp_
         gallery=2,  # two students publish a gallery camera; the teacher turns pages of one
         gallery_page=1,
         page_s=1.0,
+        speakers=1,  # the last student comes on stage with a microphone: heard by the others, not in the loss
     )
     summary = await loadtest.run(args)
     assert summary["viewers_held"] == 4 and summary["consent_failures"] == 0
@@ -65,5 +66,7 @@ async def test_a_small_run_sends_receiver_reports_and_nacks_the_sfu_answers(tmp_
     assert summary["gallery_cameras"] == 2 and summary["gallery_pages_turned"] >= 2
     assert summary["gallery_switch_timeouts"] == 0 and summary["gallery_switch_p95_s"] < 3.0
     assert summary["gallery_rx_pps"] > 0
+    # Three of the four hear the speaker (about 50 Opus packets a second each).
+    assert summary["speakers"] == 1 and 20 < summary["speaker_pps_per_viewer"] < 50
     assert all(w["out_pps"] > 0 for w in summary["per_worker"]), summary["per_worker"]
     assert rtp.is_rtcp(rtp.build_rr(1, [])), "the viewers' reports are RTCP"
