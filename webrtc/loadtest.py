@@ -396,6 +396,28 @@ def _hook_sockets(viewer: Viewer, pc: Any) -> None:
             internals.drain_reads(protocol.transport, 64)
 
 
+class LagWatch:
+    """The worst event-loop lag of this process (a 100 ms sleep that took longer), from now until stopped."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.worst = max(self.worst, time.monotonic() - t - 0.1)
+
+    def take(self) -> float:
+        """The worst lag since the last take (seconds, rounded), and start again."""
+        worst, self.worst = self.worst, 0.0
+        return round(worst, 3)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 def _ignore_result(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()  # a send on a closing transport: the viewer's state says so elsewhere
@@ -521,19 +543,7 @@ async def _worker(
     reports = loop.create_task(_receiver_reports(viewers)) if rtcp else None
     # This process's own event-loop lag: a load generator that falls behind answers ICE consent late and reads
     # its sockets late, and the figures would blame the SFU for it.
-    lag = [0.0]
-
-    async def watch_lag() -> None:
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(0.1)
-            lag[0] = max(lag[0], time.monotonic() - t - 0.1)
-
-    def take_lag() -> float:
-        worst, lag[0] = lag[0], 0.0
-        return round(worst, 3)
-
-    lag_task = loop.create_task(watch_lag())
+    lag = LagWatch()
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector)
     tasks = []
@@ -562,7 +572,7 @@ async def _worker(
             "join_s": [v.first_media - v.started for v in viewers if v.first_media],
             "join_all_s": [v.all_media - v.started for v in viewers if v.all_media and len(v.streams) >= 2],
             "errors": [v.error for v in viewers if v.error][:5],
-            "loop_lag_max_s": take_lag(),
+            "loop_lag_max_s": lag.take(),
         }
     )
 
@@ -571,7 +581,7 @@ async def _worker(
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if command == "start_hold":
-            take_lag()
+            lag.take()
             snapshots = {v.index: v.snapshot() for v in viewers}
             failed_before = {v.index for v in viewers if v.failed}
             conn.send({"event": "hold_started"})
@@ -607,7 +617,7 @@ async def _worker(
                     "nacks_sent": sum(v.nacks_sent for v in viewers),
                     "recovered": sum(s.recovered for v in viewers for s in v.streams.values()),
                     "worst": sorted(per_viewer, reverse=True)[:3],
-                    "loop_lag_max_s": take_lag(),
+                    "loop_lag_max_s": lag.take(),
                     "speaker_rx": speaker_rx,
                 }
             )
@@ -615,7 +625,7 @@ async def _worker(
             break
     if reports is not None:
         reports.cancel()
-    lag_task.cancel()
+    lag.stop()
     for v in viewers:
         if v.stage_task is not None:
             v.stage_task.cancel()
@@ -848,16 +858,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
         publish_pc.on("connectionstatechange", on_publisher_state)
-        lag = [0.0]
-
-        async def watch_lag() -> None:
-            # The publisher shares this event loop; a stalled loop would starve its ICE consent answers.
-            while True:
-                t = time.monotonic()
-                await asyncio.sleep(0.1)
-                lag[0] = max(lag[0], time.monotonic() - t - 0.1)
-
-        lag_task = asyncio.get_running_loop().create_task(watch_lag())
+        # The publisher shares this event loop; a stalled loop would starve its ICE consent answers.
+        lag = LagWatch()
 
         ctx = mp.get_context("spawn")
         procs = max(1, min(args.procs, args.viewers))
@@ -954,7 +956,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(
                 f"[hold] {per_worker} participants={m['participants']} in={m['packets_in']} in_expected={m['packets_in_expected']} "
                 f"in_received={m['packets_in_received']} dropped_in={m['dropped_in']} out={m['packets_out']} cpu={m['cpu']} "
-                f"publisher_loop_lag_max={lag[0]:.3f}s sfu_loop_lag_max={m['loop_lag_max_ms']}ms "
+                f"publisher_loop_lag_max={lag.worst:.3f}s sfu_loop_lag_max={m['loop_lag_max_ms']}ms "
                 f"gc_pause_max={m.get('gc_pause_max_ms')}ms",
                 file=sys.stderr,
                 flush=True,
@@ -982,7 +984,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             with contextlib.suppress(EOFError, OSError):
                 await asyncio.wait_for(_recv(conn), 30)
             p.join(10)
-        lag_task.cancel()
+        lag.stop()
         closing[0] = True
         await teacher.close()
 

@@ -19,6 +19,7 @@ from av import AudioFrame, VideoFrame
 
 from contracts.tokens import issue_join_token
 from contracts.webhooks import verify_webhook
+from webrtc.client import SfuClient
 from webrtc.config import SfuConfig
 from webrtc.sfu import Sfu
 from webrtc.signalling import SFU_KEY, create_app
@@ -152,3 +153,11 @@ class ToneTrack(AudioStreamTrack):
         frame.planes[0].update(self._samples)
         frame.pts, frame.time_base, frame.sample_rate = silent.pts, silent.time_base, 48000
         return frame
+
+
+async def start_class(teacher: SfuClient, *students: SfuClient) -> None:
+    """The teacher joins and starts the class, then the students join (straight into it, no lobby)."""
+    await teacher.connect()
+    await teacher.send({"type": "start_class"})
+    for s in students:
+        await s.connect()

@@ -4,19 +4,20 @@ gallery page, on one SFU process and across two."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
+import test_rules
 from aiortc import AudioStreamTrack
 from av import VideoFrame
-from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
+from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_class, start_sfu
 from test_e2e_media import _decode, _first_track
 
 from contracts.roles import PublishKind, Role
 from contracts.tokens import JoinClaims
 from webrtc.client import SfuClient, SfuError
 from webrtc.config import SfuConfig
-from webrtc.forward import Codec, Counters, SourceTrack, Transport
+from webrtc.forward import SourceTrack
 from webrtc.room import Participant, Room
 from webrtc.router import GALLERY_PAGE, wanted_by
 
@@ -27,19 +28,8 @@ def _claims(user: str, role: str) -> JoinClaims:
 
 
 def _track(owner: Participant, mid: str, kind: str = "video") -> SourceTrack:
-    track = SourceTrack(
-        track_id=f"{owner.user}:{mid}",
-        owner=owner.user,
-        kind=kind,
-        source=kind,
-        codec=Codec("video/VP8", 90000, None, (), 96),
-        ssrc=None,
-        mid=mid,
-        publisher=cast(Transport, None),  # never sent to here
-        counters=Counters(),
-        gallery=owner.in_gallery(kind),
-    )
-    owner.tracks[mid] = track
+    track = test_rules._track(owner, mid, kind)
+    track.gallery = owner.in_gallery(kind)  # as peers.Publisher marks it when the track is negotiated
     return track
 
 
@@ -128,10 +118,7 @@ async def test_a_students_camera_reaches_the_teacher_only_while_on_their_gallery
     alice = SfuClient(sfu.url, make_token("alice", name="앨리스"))
     bob = SfuClient(sfu.url, make_token("bob"))
     try:
-        await teacher.connect()
-        await teacher.send({"type": "start_class"})
-        await alice.connect()
-        await bob.connect()
+        await start_class(teacher, alice, bob)
         await teacher.publish([SmallVideoTrack()])
         await _tracks_become(bob, [("t1", "video")])
 

@@ -12,7 +12,7 @@ import asyncio
 
 from aiortc import AudioStreamTrack
 from av import VideoFrame
-from sfu_helpers import RunningSfu, SmallVideoTrack, make_token
+from sfu_helpers import RunningSfu, SmallVideoTrack, make_token, start_class
 from test_e2e_media import _decode, _first_track
 
 from webrtc import internals, rtp
@@ -26,10 +26,7 @@ async def test_a_viewers_socket_closing_under_the_teachers_sender_report_keeps_t
     alice = SfuClient(sfu.url, make_token("alice"))
     bob = SfuClient(sfu.url, make_token("bob"))
     try:
-        await teacher.connect()
-        await teacher.send({"type": "start_class"})
-        await alice.connect()
-        await bob.connect()
+        await start_class(teacher, alice, bob)
         await teacher.publish([SmallVideoTrack(), AudioStreamTrack()])
         bob_video = await _first_track(bob, "video")
         assert isinstance(await _decode(bob_video), VideoFrame)

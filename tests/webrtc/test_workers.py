@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiortc import AudioStreamTrack
 from av import AudioFrame, VideoFrame
-from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_sfu
+from sfu_helpers import SECRET, RunningSfu, SmallVideoTrack, WebhookSink, make_token, start_class, start_sfu
 from test_e2e_media import _decode, _first_track
 
 from webrtc import relay
@@ -184,10 +184,7 @@ async def test_one_prometheus_scrape_has_a_row_per_process(two_workers: RunningS
     teacher = SfuClient(sfu.url, make_token("t1", "teacher"))
     students = [SfuClient(sfu.url, make_token(f"s{i}")) for i in (1, 2, 3)]
     try:
-        await teacher.connect()
-        await teacher.send({"type": "start_class"})
-        for s in students:
-            await s.connect()
+        await start_class(teacher, *students)
         await teacher.publish([SmallVideoTrack()])
         for s in students:
             assert isinstance(await _decode(await _first_track(s, "video")), VideoFrame)
