@@ -281,8 +281,10 @@
     var video = { width: { ideal: 320 }, height: { ideal: 180 }, frameRate: { ideal: 15 } };
     if (cam) video.deviceId = { exact: cam };
     navigator.mediaDevices.getUserMedia({ audio: false, video: video }).then(function (stream) {
-      if (state.onStage || !state.galleryCam) { stream.getTracks().forEach(function (t) { t.stop(); }); return; }
+      if (state.onStage || !state.galleryCam || state.pub) { stream.getTracks().forEach(function (t) { t.stop(); }); return; }
       showError("");
+      // After a reconnect the camera from before is still open: one camera stream at a time.
+      if (state.localStream) state.localStream.getTracks().forEach(function (t) { t.stop(); });
       state.localStream = stream;
       var pc = new RTCPeerConnection(iceConfig());
       state.pub = pc;
