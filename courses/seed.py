@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,6 +60,22 @@ DEMO_LOGINS = [
     ("parent1", "보호자 (student1의 보호자)"),
     ("instructor1", "교육청 강사"),
 ]
+
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def first_lesson_later_today(now: datetime) -> datetime:
+    """When the demo's office course has its first lesson: on the hour two hours from now — or, late in the
+    evening in Seoul, the last 40-minute slot before midnight there if it is still 15 minutes ahead — so the
+    instructor's home lists it under 오늘. After about 23:05 in Seoul no slot is left today: tomorrow, then."""
+    later = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    local = now.astimezone(SEOUL)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=SEOUL).astimezone(UTC)
+    last = midnight - timedelta(minutes=40)
+    if later + timedelta(minutes=40) > midnight and last >= now + timedelta(minutes=15):
+        return last
+    return later
 
 
 def _name(i: int) -> str:
@@ -264,7 +281,7 @@ def seed_demo_courses(session: Session, *, today: date) -> None:
     workflow.approve(session, office_admin, shared, "데모: 승인")
     # Its first lesson later today, so the instructor's home (and 5학년 1반's) shows it under 오늘.
     first = shared.lessons[0]
-    later = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    later = first_lesson_later_today(utcnow())
     workflow.update_lesson(
         session,
         office_admin,

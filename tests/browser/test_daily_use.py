@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from courses.seed import SEOUL, first_lesson_later_today
 from tests.browser.conftest import LiveServer, flask_command
 from tests.browser.support import DESKTOP, PHONE, check_accessible
 from tests.mail_support import SmtpSink, body
@@ -59,6 +60,12 @@ ONE_CLICK = {
 def test_todays_lesson_is_one_click_from_home(
     page_as: Callable[..., Any], live_server: LiveServer, role: str, viewport: str
 ) -> None:
+    if role == "instructor1":
+        start = first_lesson_later_today(datetime.now(UTC))
+        if start.astimezone(SEOUL).date() != datetime.now(UTC).astimezone(SEOUL).date():
+            pytest.skip(
+                "after about 23:05 in Seoul no demo lesson fits later today (the seed puts it tomorrow)"
+            )
     page = page_as(role, viewport=VIEWPORTS[viewport], locale="ko")
     page.goto("/")
     today = page.get_by_role("region", name="오늘과 이번 주 수업")
