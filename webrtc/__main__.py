@@ -68,8 +68,6 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--workers must be from 1 to 64")
         config.workers = args.workers
     if args.udp_port is not None:
-        if not 0 <= args.udp_port <= 65535:
-            parser.error("--udp-port must be a port number from 1 to 65535 (0: a port per connection)")
         config.udp_port = args.udp_port
     problem = check_udp_port(config)
     if problem:

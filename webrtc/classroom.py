@@ -177,7 +177,7 @@ class Classroom:
                 )
                 return
         p.on_stage = on
-        if not p.is_teacher and p.tracks:
+        if not p.is_teacher:
             # Off stage a student publishes their gallery camera only, on stage their microphone and camera to
             # everyone: either way what they sent stops, and their page publishes again for the new place.
             await self.sfu.publisher.reset(p)

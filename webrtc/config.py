@@ -93,7 +93,7 @@ class SfuConfig:
             metrics_token=env.get("LMS_SFU_METRICS_TOKEN") or None,
             worker_index=_index(env, "LMS_SFU_WORKER_INDEX"),
             workers=max(1, _index(env, "LMS_SFU_WORKERS")),
-            udp_port=_port(env, "LMS_SFU_UDP_PORT"),
+            udp_port=_index(env, "LMS_SFU_UDP_PORT", 65535),
             redis_url=env.get("LMS_REDIS_URL") or None,
             empty_room_grace_s=_seconds(env, "LMS_SFU_EMPTY_ROOM_GRACE_S", 120.0),
             storage=_storage_from_env(env),
@@ -103,19 +103,11 @@ class SfuConfig:
         )
 
 
-def _index(env: dict[str, str], name: str) -> int:
-    """A small non-negative integer from the environment (unset: 0); ValueError names the variable."""
+def _index(env: dict[str, str], name: str, top: int = 1024) -> int:
+    """A non-negative integer up to ``top`` from the environment (unset: 0); ValueError names the variable."""
     text = env.get(name, "").strip() or "0"
-    if not text.isdigit() or int(text) > 1024:
-        raise ValueError(f"{name} must be a whole number from 0 to 1024, not {text!r}")
-    return int(text)
-
-
-def _port(env: dict[str, str], name: str) -> int:
-    """A UDP port from the environment (unset or 0: none); ValueError names the variable."""
-    text = env.get(name, "").strip() or "0"
-    if not text.isdigit() or int(text) > 65535:
-        raise ValueError(f"{name} must be a port number from 1 to 65535 (or 0: none), not {text!r}")
+    if not text.isdigit() or int(text) > top:
+        raise ValueError(f"{name} must be a whole number from 0 to {top}, not {text!r}")
     return int(text)
 
 
@@ -123,6 +115,8 @@ def check_udp_port(config: SfuConfig) -> str | None:
     """Why this configuration cannot use one UDP port per process, or None when it can (or does not ask)."""
     if not config.udp_port:
         return None
+    if not 0 < config.udp_port <= 65535:
+        return f"the UDP port must be from 1 to 65535 (0: a port per connection), not {config.udp_port}"
     if not config.ice_hosts:
         return "one UDP port (LMS_SFU_UDP_PORT) needs the ICE host addresses (LMS_SFU_ICE_HOSTS / --ice-host)"
     if config.udp_port + config.workers - 1 > 65535:

@@ -116,7 +116,7 @@ class Participant:
         camera alone, for the teachers' gallery (:meth:`in_gallery`)."""
         if self.is_teacher:
             return kind in self.claims.publish
-        return kind in STAGE_KINDS if self.on_stage else kind == PublishKind.video
+        return kind in STAGE_KINDS if self.on_stage else self.in_gallery(kind)
 
     def in_gallery(self, kind: str) -> bool:
         """Whether a track of this kind published now is a gallery camera: a student's camera off stage,

@@ -65,17 +65,13 @@ class MuxedTransport(asyncio.DatagramTransport):
 
     muxed = True  # ``internals.drain_reads`` leaves these alone
 
-    def __init__(self, mux: UdpMux, protocol_holder: list[aioice.ice.StunProtocol]) -> None:
+    def __init__(self, mux: UdpMux) -> None:
         super().__init__()
         self.mux = mux
-        self._holder = protocol_holder
+        self.protocol: aioice.ice.StunProtocol  # set by ``UdpMux.add`` once aioice's protocol exists
         self._sock = mux.sock  # the fast send path writes to it directly (``internals.raw_socket``)
         self.addrs: set[Address] = set()
         self._closed = False
-
-    @property
-    def protocol(self) -> aioice.ice.StunProtocol:
-        return self._holder[0]
 
     def sendto(self, data: Any, addr: Any = None) -> None:
         if self._closed:
@@ -156,12 +152,10 @@ class UdpMux(asyncio.DatagramProtocol):
 
     def add(self, connection: aioice.ice.Connection, component: int) -> aioice.ice.StunProtocol:
         """A host-candidate protocol for ``connection`` on this socket."""
-        holder: list[aioice.ice.StunProtocol] = []
-        transport = MuxedTransport(self, holder)
-        protocol = internals.host_protocol(connection, transport, component, self.address)
-        holder.append(protocol)
+        transport = MuxedTransport(self)
+        transport.protocol = internals.host_protocol(connection, transport, component, self.address)
         self.by_ufrag[internals.local_ufrag(connection)] = transport
-        return protocol
+        return transport.protocol
 
     def route(self, addr: Address, transport: MuxedTransport) -> None:
         old = self.by_addr.get(addr)
